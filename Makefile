@@ -1,0 +1,35 @@
+# Two commands for a newcomer:  make run  (the notebook sequence)  and  make test  (the whole suite).
+# Both create .venv and install the kit on first use; later calls skip the install.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.cmim-lab-installed
+PROFILE ?= default
+PYTEST_ARGS ?=
+
+.PHONY: run test install benchmark throughput figures clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[notebooks,dev]'
+	@touch $(STAMP)
+	@echo "installed cmim_lab into $(VENV)"
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/cmim-lab notebooks --profile $(PROFILE)
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# the README's results, regenerated (long: see README for the time each takes)
+benchmark: $(STAMP)
+	$(VENV)/bin/cmim-lab benchmark --datasets fashion-mnist --methods vae,cvae,mim,cmim,infonce --seeds 0,1,2 --reductions sum,normalised --epochs 10 --out runs/benchmark-fashion-mnist --no-progress
+	$(VENV)/bin/cmim-lab benchmark --datasets mnist-5k --methods vae,cvae,mim,cmim,infonce --seeds 0,1,2 --reductions sum,normalised --epochs 50 --out runs/benchmark-mnist-5k --no-progress
+
+throughput: $(STAMP)
+	$(PY) benchmarks/throughput.py
+
+clean:
+	rm -rf runs .pytest_cache

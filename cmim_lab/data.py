@@ -1,0 +1,232 @@
+"""Datasets by name, as in-memory tensors with a record of where they came from.
+
+>>> ds = load("fashion-mnist", n_train=10_000, seed=0)
+>>> ds.x_train.shape, ds.x_train.dtype          # [N, 1, 28, 28], float32 in [0, 1]
+>>> ds.describe()
+
+Every source is converted once into a compact uint8 cache file
+(``<cache>/data/<name>.safetensors``), so a second load takes a fraction of a second.
+Subsets and splits are deterministic and stratified.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .errors import DataUnavailableError, check_choice
+from .paths import cache_dir
+from .sources import SOURCES, RawData
+
+CACHE_FORMAT = "1"
+TEST_FRACTION = 0.2  # for sources without a test split
+
+
+@dataclass
+class Dataset:
+    """Train and test tensors plus provenance.
+
+    Attributes:
+        x_train, x_test: float32, [N, C, H, W] for images or [N, D] for vectors, values in [0, 1].
+        y_train, y_test: int64 [N], class indices into ``classes``.
+        info: name, source, sample counts (used and available), seeds, split rule.
+    """
+    name: str
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    classes: list[str]
+    info: dict = field(default_factory=dict)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one sample, e.g. (1, 28, 28) or (D,)."""
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    def to(self, device) -> "Dataset":
+        """A copy with all tensors on ``device`` (the training data lives there, no loader)."""
+        move = lambda t: t.to(device)  # noqa: E731
+        return Dataset(self.name, move(self.x_train), move(self.y_train), move(self.x_test),
+                       move(self.y_test), list(self.classes), dict(self.info))
+
+    def describe(self) -> str:
+        i = self.info
+        return (f"{self.name}: {i['n_train']} train / {i['n_test']} test samples "
+                f"(of {i['n_train_available']} / {i['n_test_available']}), shape {self.input_shape}, "
+                f"{self.n_classes} classes, from {i['source']}")
+
+
+def available() -> dict[str, str]:
+    """Registered dataset names and a one-line description of each."""
+    return {name: desc for name, (_, desc) in SOURCES.items()}
+
+
+def load(name: str, n_train: int | None = None, seed: int = 0, *, n_test: int | None = None,
+         split_seed: int = 0, refresh: bool = False) -> Dataset:
+    """Load a registered dataset as float tensors in [0, 1].
+
+    Args:
+        name: one of :func:`available` (``fashion-mnist``, ``mnist-5k``, ``digits``, ...).
+        n_train: use a stratified subset of this many training samples (None: all).
+        seed: seed of the ``n_train``/``n_test`` subsets.
+        n_test: stratified subset of the test split (None: all).
+        split_seed: seed of the train/test split for sources that ship none (kept fixed so
+            test sets are comparable across runs).
+        refresh: rebuild the cache file from the source.
+
+    Raises:
+        ValueError: unknown name or bad sizes (the message lists valid values).
+        DataUnavailableError: no local copy and no download possible (names what provides it).
+    """
+    check_choice("dataset", name, SOURCES)
+    raw = _cached_raw(name, split_seed, refresh)
+    return _finish(name, raw, n_train, n_test, seed, split_seed)
+
+
+def from_arrays(x_train, y_train, x_test=None, y_test=None, *, name: str = "custom",
+                classes: list[str] | None = None, n_train: int | None = None, seed: int = 0,
+                split_seed: int = 0) -> Dataset:
+    """Wrap the user's own arrays, validated, in a :class:`Dataset`.
+
+    ``x``: [N, D] vectors, [N, H, W] or [N, C, H, W] images; uint8 (0..255, scaled by 1/255)
+    or floats already in [0, 1]. ``y``: integer labels [N] >= 0. Without ``x_test`` a
+    stratified 80/20 split is made with ``split_seed``.
+    """
+    x_train, max_train = _validate_x(x_train, "x_train")
+    y_train = _validate_y(y_train, len(x_train), "y_train")
+    if (x_test is None) != (y_test is None):
+        raise ValueError("pass both x_test and y_test, or neither (a stratified split is then made)")
+    if x_test is not None:
+        x_test, _ = _validate_x(x_test, "x_test")
+        y_test = _validate_y(y_test, len(x_test), "y_test")
+        if x_test.shape[1:] != x_train.shape[1:]:
+            raise ValueError(f"x_test samples have shape {x_test.shape[1:]}, x_train samples {x_train.shape[1:]}")
+    n_cls = int(max(y_train.max(), -1 if y_test is None else y_test.max())) + 1
+    classes = classes or [str(c) for c in range(n_cls)]
+    if len(classes) < n_cls:
+        raise ValueError(f"{len(classes)} class names given but labels go up to {n_cls - 1}")
+    fingerprint = hashlib.sha1(np.ascontiguousarray(x_train).tobytes()).hexdigest()[:12]
+    raw = RawData(x_train, y_train, x_test, y_test, list(classes),
+                  source=f"user arrays (sha1 {fingerprint})", max_value=max_train)
+    if raw.x_test is None:
+        raw = _split(raw, split_seed)
+    return _finish(name, raw, n_train, None, seed, split_seed)
+
+
+def _validate_x(x, what: str) -> tuple[np.ndarray, float]:
+    x = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    if x.dtype.kind not in "uif":
+        raise ValueError(f"{what} must be numeric, got dtype {x.dtype}")
+    if x.ndim not in (2, 3, 4):
+        raise ValueError(f"{what} must be [N, D], [N, H, W] or [N, C, H, W], got shape {x.shape}")
+    if len(x) == 0:
+        raise ValueError(f"{what} is empty")
+    if x.dtype.kind == "f" and not np.isfinite(x).all():
+        raise ValueError(f"{what} contains NaN or inf values")
+    if x.dtype == np.uint8:
+        return x, 255.0
+    if x.min() < 0 or x.max() > 1:
+        raise ValueError(f"{what} must hold uint8 (0..255) or values in [0, 1]; got range "
+                         f"[{x.min():.3g}, {x.max():.3g}] -- rescale it first")
+    return x.astype(np.float32), 1.0
+
+
+def _validate_y(y, n: int, what: str) -> np.ndarray:
+    y = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"{what} must be 1-D [N], got shape {y.shape}")
+    if len(y) != n:
+        raise ValueError(f"{what} has {len(y)} labels for {n} samples")
+    if y.dtype.kind not in "iu" and not (y.dtype.kind == "f" and np.all(y == np.round(y))):
+        raise ValueError(f"{what} must hold integer class labels, got dtype {y.dtype}")
+    if (y < 0).any():
+        raise ValueError(f"{what} must hold labels >= 0")
+    return y.astype(np.int64)
+
+
+def _split(raw: RawData, split_seed: int) -> RawData:
+    from sklearn.model_selection import train_test_split
+
+    tr, te = train_test_split(np.arange(len(raw.y_train)), test_size=TEST_FRACTION,
+                              stratify=raw.y_train, random_state=split_seed)
+    return RawData(raw.x_train[tr], raw.y_train[tr], raw.x_train[te], raw.y_train[te],
+                   raw.classes, raw.source + f", stratified {1 - TEST_FRACTION:.0%}/{TEST_FRACTION:.0%} "
+                   f"split seed {split_seed}", raw.max_value)
+
+
+def _subset(x: np.ndarray, y: np.ndarray, n: int | None, seed: int, what: str):
+    if n is None or n == len(y):
+        return x, y
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
+        raise ValueError(f"{what} must be a positive integer or None, got {n!r}")
+    if n > len(y):
+        raise ValueError(f"{what}={n} exceeds the {len(y)} samples available")
+    n_cls = len(np.unique(y))
+    if n < n_cls:
+        raise ValueError(f"{what}={n} is smaller than the number of classes ({n_cls}); a stratified "
+                         f"subset needs at least one sample per class")
+    from sklearn.model_selection import train_test_split
+
+    idx, _ = train_test_split(np.arange(len(y)), train_size=n, stratify=y, random_state=seed)
+    idx = np.sort(idx)
+    return x[idx], y[idx]
+
+
+def _to_tensor(x: np.ndarray, max_value: float) -> torch.Tensor:
+    t = torch.from_numpy(x.astype(np.float32))  # a writable copy
+    if max_value != 1.0:
+        t.div_(max_value)
+    if t.ndim == 3:  # [N, H, W] -> [N, 1, H, W]
+        t = t.unsqueeze(1)
+    return t
+
+
+def _finish(name, raw: RawData, n_train, n_test, seed, split_seed) -> Dataset:
+    x_tr, y_tr = _subset(raw.x_train, raw.y_train, n_train, seed, "n_train")
+    x_te, y_te = _subset(raw.x_test, raw.y_test, n_test, seed, "n_test")
+    info = {"name": name, "source": raw.source, "n_train": len(y_tr), "n_test": len(y_te),
+            "n_train_available": len(raw.y_train), "n_test_available": len(raw.y_test),
+            "seed": seed, "split_seed": split_seed}
+    return Dataset(name, _to_tensor(x_tr, raw.max_value), torch.from_numpy(y_tr),
+                   _to_tensor(x_te, raw.max_value), torch.from_numpy(y_te), list(raw.classes), info)
+
+
+def _cached_raw(name: str, split_seed: int, refresh: bool) -> RawData:
+    """Read the uint8 cache file, or build it from the source and write it atomically."""
+    from safetensors import SafetensorError, safe_open
+    from safetensors.numpy import save_file
+
+    path = cache_dir() / "data" / f"{name}-split{split_seed}.safetensors"
+    if path.exists() and not refresh:
+        try:
+            with safe_open(str(path), framework="numpy") as fh:
+                meta = fh.metadata()
+                arrays = {key: fh.get_tensor(key) for key in fh.keys()}
+            if meta.get("format") == CACHE_FORMAT:
+                return RawData(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"],
+                               json.loads(meta["classes"]), meta["source"], float(meta["max_value"]))
+        except (SafetensorError, OSError, KeyError, ValueError):
+            pass  # a corrupt or old cache file is rebuilt from its source below
+    loader, _ = SOURCES[name]
+    raw = loader()
+    if raw.x_test is None:
+        raw = _split(raw, split_seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    save_file({"x_train": np.ascontiguousarray(raw.x_train), "y_train": raw.y_train,
+               "x_test": np.ascontiguousarray(raw.x_test), "y_test": raw.y_test}, str(tmp),
+              metadata={"format": CACHE_FORMAT, "classes": json.dumps(raw.classes),
+                        "source": raw.source, "max_value": str(raw.max_value)})
+    tmp.replace(path)
+    return raw
+
+
+__all__ = ["Dataset", "DataUnavailableError", "available", "from_arrays", "load"]

