@@ -21,6 +21,10 @@ _UNUSED = {
     "infonce": ("negatives", "latent_weight"),
 }
 
+# fields added after kit version 0.1.0: left out of the cache key while at their default, so
+# adding a field never invalidates the models already cached
+_KEY_WHEN_SET: set[str] = set()
+
 
 @dataclass
 class TrainConfig:
@@ -119,6 +123,9 @@ class TrainConfig:
             d[name] = default[name].default
         if self.arch == "conv":
             d["hidden_sizes"] = []
+        for name in _KEY_WHEN_SET:
+            if d[name] == default[name].default:
+                del d[name]
         return d
 
     def key(self, version: str, salt: str = "") -> str:
