@@ -64,6 +64,7 @@ def _common(parser):
 
 
 def cmd_data(args) -> int:
+    """List the registered datasets; with --load, load one and describe it."""
     from . import data
 
     for name, desc in data.available().items():
@@ -75,6 +76,7 @@ def cmd_data(args) -> int:
 
 
 def cmd_train(args) -> int:
+    """Train one model (or load it from the cache) and print its per-epoch history."""
     from .trainer import load_or_train, train
 
     config = _config_from(args)
@@ -92,6 +94,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
+    """Probe a trained model and print accuracies and generative metrics."""
     from . import data as data_module
     from .checkpoint import load_model
     from .evaluation import evaluate
@@ -115,6 +118,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_benchmark(args) -> int:
+    """Run the benchmark grid and print the Markdown report."""
     from .benchmark import run_benchmark
 
     result = run_benchmark(args.datasets, args.methods, args.seeds, args.reductions, epochs=args.epochs,
@@ -128,6 +132,7 @@ def cmd_benchmark(args) -> int:
 
 
 def cmd_batch_sweep(args) -> int:
+    """Run the batch-size sweep and print its report."""
     from .sweep import run_batch_sweep
 
     result = run_batch_sweep(args.methods, args.batch_sizes, args.seeds, dataset=args.dataset,
@@ -140,6 +145,7 @@ def cmd_batch_sweep(args) -> int:
 
 
 def cmd_notebooks(args) -> int:
+    """Execute the notebook sequence with papermill."""
     from .notebooks import run_notebooks
 
     return run_notebooks(profile=args.profile, only=args.only, out_dir=args.out, device=args.device,
@@ -152,6 +158,7 @@ def _command_line(args) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of every sub-command."""
     from .evaluation import PROBES
 
     parser = argparse.ArgumentParser(prog="cmim-lab", description=__doc__.splitlines()[0])
@@ -222,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Run ``cmim-lab``; bad input prints a one-line error and returns 2 (no traceback)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)

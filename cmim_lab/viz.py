@@ -113,7 +113,10 @@ def image_rows(rows: dict, *, title: str = ""):
 
 
 def benchmark_figure(raw, probes):
-    """Probe accuracy (mean ± std over seeds) per entry, one panel per (dataset, probe)."""
+    """Probe accuracy (mean ± std over seeds) per entry, one panel per (dataset, probe).
+
+    Informative embeddings appear as ``<entry>-X`` next to the posterior mean ``<entry>``.
+    """
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -131,7 +134,8 @@ def benchmark_figure(raw, probes):
                 s = stats[(stats["dataset"] == d) & (stats["metric"] == p) & (stats["embedding"] == kind)]
                 if not len(s):
                     continue
-                fig.add_trace(go.Scatter(x=s["entry"], y=s["mean"], error_y=dict(array=s["std"]), mode="markers",
+                x = s["entry"] + ("-X" if kind == "informative" else "")  # the paper's name for -X
+                fig.add_trace(go.Scatter(x=x, y=s["mean"], error_y=dict(array=s["std"]), mode="markers",
                                          marker=dict(color=color, size=8), name=kind, legendgroup=kind,
                                          showlegend=(i == 0 and j == 0)), row=i + 1, col=j + 1)
     fig.update_layout(height=360 * len(datasets), title="Probe accuracy on the test split (mean ± std over seeds)")
