@@ -156,6 +156,17 @@ class LatentExplorer:
             W.VBox([W.HTML("<b>Interpolate between two test images</b>"), self.index_a, self.index_b, self.t,
                     self.interp_image, self.interp_readout]),
         ])
+        self._add_css_classes()
+
+    def _add_css_classes(self):
+        """Stable CSS classes (``cmim-*``) on the parts of the UI, for the browser test's selectors."""
+        parts = {"cmim-explorer": self.widget, "cmim-method": self.method, "cmim-base": self.base,
+                 "cmim-image": self.image, "cmim-readout": self.readout, "cmim-index-a": self.index_a,
+                 "cmim-index-b": self.index_b, "cmim-t": self.t, "cmim-interp-image": self.interp_image,
+                 "cmim-interp-readout": self.interp_readout}
+        parts.update({f"cmim-pc{i + 1}": s for i, s in enumerate(self.sliders)})
+        for name, widget in parts.items():
+            widget.add_class(name)
 
     def _update_sliders(self, change=None):
         values = [s.value for s in self.sliders]
