@@ -22,7 +22,7 @@ _LAZY = {
 # ``evaluate`` are functions (their modules are trainer, embeddings and evaluation)
 _SUBMODULES = {"data", "objectives", "nets", "augment", "config", "params", "viz", "widgets", "summary",
                "benchmark", "sweep", "experiments", "checkpoint", "errors", "sources", "embeddings",
-               "evaluation", "trainer", "notebooks"}
+               "evaluation", "trainer", "notebooks", "molecules"}
 
 
 def __getattr__(name):

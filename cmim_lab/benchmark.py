@@ -43,10 +43,14 @@ class BenchmarkResult:
     markdown: str
 
 
-def cached_evaluate(result, data, **kwargs) -> EvalResult:
-    """:func:`~cmim_lab.evaluation.evaluate`, cached as JSON in the model's checkpoint folder."""
+def cached_evaluate(result, data, *, evaluator=None, **kwargs) -> EvalResult:
+    """:func:`~cmim_lab.evaluation.evaluate` (or ``evaluator(model, data, **kwargs)``, which
+    returns an :class:`EvalResult`), cached as JSON in the model's checkpoint folder and keyed
+    by the arguments and ``data.info``."""
     params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in sorted(kwargs.items()) if k != "device"}
     params["data"] = data.info
+    if evaluator is not None:
+        params["evaluator"] = f"{evaluator.__module__}.{evaluator.__qualname__}"
     digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:12]
     path = Path(result.directory) / f"eval-{digest}.json" if result.directory else None
     if path is not None and path.exists():
@@ -55,7 +59,10 @@ def cached_evaluate(result, data, **kwargs) -> EvalResult:
             return EvalResult(blob["probes"], blob["metrics"], blob["info"])
         except (ValueError, KeyError):
             pass  # unreadable cache: evaluate again and overwrite it
-    ev = evaluate(result.model, data, likelihood=result.config.likelihood, **kwargs)
+    if evaluator is None:
+        ev = evaluate(result.model, data, likelihood=result.config.likelihood, **kwargs)
+    else:
+        ev = evaluator(result.model, data, **kwargs)
     if path is not None:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"probes": ev.probes, "metrics": ev.metrics, "info": ev.info}))

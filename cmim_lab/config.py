@@ -31,8 +31,10 @@ class TrainConfig:
     """Everything that determines a trained model (device and progress bars excluded).
 
     Data: ``dataset`` name, ``n_train`` subset (None: all), ``data_seed`` of the subset.
-    Model: ``arch`` (mlp/conv), ``hidden_sizes`` (MLP widths), ``latent_dim``,
-    ``logvar_floor``, ``likelihood``, ``projection_dim`` (InfoNCE head, 0 = none).
+    Model: ``arch`` (mlp/conv for images, gru for token sequences), ``hidden_sizes`` (MLP
+    widths; GRU layer widths), ``latent_dim``, ``logvar_floor``, ``likelihood``
+    (bernoulli/gaussian on pixels, categorical on tokens), ``projection_dim`` (InfoNCE
+    head, 0 = none).
     Objective: ``method``, ``reduction`` (sum/normalised), ``temperature``, ``negatives``
     (mean/sum), term weights, ``augment_strength`` (InfoNCE).
     Optimisation: ``epochs`` or ``max_steps`` (optimiser steps; overrides epochs when set),
@@ -73,6 +75,9 @@ class TrainConfig:
         check_choice("reduction", self.reduction, REDUCTIONS)
         check_choice("negatives", self.negatives, NEGATIVES)
         check_choice("likelihood", self.likelihood, LIKELIHOODS)
+        if (self.arch == "gru") != (self.likelihood == "categorical"):
+            raise ValueError(f"arch {self.arch!r} with likelihood {self.likelihood!r}: token sequences (arch gru) "
+                             f"take likelihood 'categorical', pixels (mlp, conv) take bernoulli or gaussian")
         check_positive("epochs", self.epochs, integer=True)
         check_positive("batch_size", self.batch_size, integer=True)
         check_positive("lr", self.lr)
@@ -90,13 +95,15 @@ class TrainConfig:
                          contrastive_weight=self.contrastive_weight, negatives=self.negatives,
                          likelihood=self.likelihood, augment_strength=self.augment_strength)
 
-    def build_model(self, input_shape):
-        """A fresh :class:`~cmim_lab.nets.EncoderDecoder` for samples of ``input_shape``."""
+    def build_model(self, input_shape, vocab=None):
+        """A fresh :class:`~cmim_lab.nets.EncoderDecoder` for samples of ``input_shape``
+        (arch gru: a sequence model over ``vocab``, the data's vocabulary)."""
         from .nets import build_model
 
         return build_model(input_shape, arch=self.arch, latent_dim=self.latent_dim,
                            hidden_sizes=self.hidden_sizes, logvar_floor=self.logvar_floor,
-                           projection_dim=self.projection_dim if self.method == "infonce" else 0)
+                           projection_dim=self.projection_dim if self.method == "infonce" else 0,
+                           vocab=vocab)
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)

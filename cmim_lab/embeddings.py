@@ -2,9 +2,11 @@
 
 Informative embedding (our reading of the paper, no training involved): encode x to mu(x)
 (no sampling), run the decoder on mu(x), collect its hidden activations (conv feature maps
-are global-average-pooled over space), and concatenate ``[mu, h_1, ..., h_L]`` with each
-block L2-normalised. With every block normalised all vectors have the same norm, so
-Euclidean and cosine kNN agree on it -- expected, not a bug.
+are global-average-pooled over space; a sequence decoder is teacher-forced on x and its
+states mean-pooled over the tokens), and concatenate ``[mu, h_1, ..., h_L]`` with each
+block L2-normalised (the blocks come from ``model.hidden_features(mu, x)``). With every
+block normalised all vectors have the same norm, so Euclidean and cosine kNN agree on it --
+expected, not a bug.
 """
 from __future__ import annotations
 
@@ -14,11 +16,6 @@ import torch.nn.functional as F
 from .errors import check_choice
 
 KINDS = ("mean", "informative")
-
-
-def _pool(h: torch.Tensor) -> torch.Tensor:
-    """[B, C, H, W] -> [B, C] by global average pooling; [B, W] unchanged."""
-    return h.mean(dim=(2, 3)) if h.ndim == 4 else h
 
 
 @torch.no_grad()
@@ -55,8 +52,8 @@ def embed(model, x: torch.Tensor, kind: str = "mean", *, layers=None, include_mu
         if kind == "mean":
             out.append(mu.float().cpu())
             continue
-        _, hidden = model.decode(mu, return_hidden=True)
-        blocks = ([mu] if include_mu else []) + [_pool(hidden[i]) for i in layers]
+        hidden = model.hidden_features(mu, xb)
+        blocks = ([mu] if include_mu else []) + [hidden[i] for i in layers]
         if not blocks:
             raise ValueError("an informative embedding needs mu or at least one decoder layer")
         if normalise_blocks:

@@ -9,6 +9,15 @@ Every model is an :class:`EncoderDecoder`:
   activations, a list of [B, width] (MLP) or [B, C, H, W] (conv) tensors. The hidden
   activations are what the informative embedding (-X) reads.
 * ``projector`` (optional): SimCLR's projection head for InfoNCE.
+
+What the objectives, trainer and embeddings call on *every* model (images here, token
+sequences in :mod:`cmim_lab.molecules.seqnets`):
+
+* ``recon_nll(z, x, likelihood)`` -> [B]: -log p(x|z) in nats per sample;
+* ``observed_units(x)``: observed units per sample (pixels here, tokens for sequences), the
+  divisor of the ``normalised`` reduction;
+* ``hidden_features(mu, x)`` -> list of [B, width]: the decoder's hidden activations given mu
+  (conv maps global-average-pooled), read by the informative embedding.
 """
 from __future__ import annotations
 
@@ -20,7 +29,7 @@ from torch import nn
 
 from .errors import check_choice, check_positive
 
-ARCHS = ("mlp", "conv")
+ARCHS = ("mlp", "conv", "gru")  # gru: token sequences, see cmim_lab.molecules.seqnets
 
 
 @dataclass
@@ -149,19 +158,47 @@ class EncoderDecoder(nn.Module):
         """Reconstruction logits from the posterior mean (deterministic), [B, *input_shape]."""
         return self.decode(self.encode(x).mu)
 
+    def recon_nll(self, z: torch.Tensor, x: torch.Tensor, likelihood: str = "bernoulli") -> torch.Tensor:
+        """-log p(x|z) summed over pixels: [B] (nats per image), see :func:`objectives.recon_nll`."""
+        from .objectives import recon_nll
+
+        return recon_nll(self.decode(z), x, likelihood)
+
+    def observed_units(self, x: torch.Tensor) -> int:
+        """Pixels (features) per sample: the ``normalised`` reduction's divisor."""
+        return x[0].numel()
+
+    def hidden_features(self, mu: torch.Tensor, x: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """The decoder's hidden activations given ``mu`` [B, d], each as [B, width]: conv
+        feature maps global-average-pooled over space. ``x`` is unused (images decode from
+        mu alone)."""
+        _, hidden = self.decode(mu, return_hidden=True)
+        return [h.mean(dim=(2, 3)) if h.ndim == 4 else h for h in hidden]
+
 
 def build_model(input_shape, *, arch: str = "mlp", latent_dim: int = 16,
                 hidden_sizes=(512, 512), logvar_floor: float = -6.0,
-                projection_dim: int = 0) -> EncoderDecoder:
+                projection_dim: int = 0, vocab=None) -> EncoderDecoder:
     """Build an encoder-decoder for samples of ``input_shape`` (e.g. (1, 28, 28) or (D,)).
 
-    ``arch="mlp"`` works for any shape; ``arch="conv"`` needs [C, 28, 28] images.
+    ``arch="mlp"`` works for any shape; ``arch="conv"`` needs [C, 28, 28] images;
+    ``arch="gru"`` reads token sequences (L,) over ``vocab`` (a
+    :class:`~cmim_lab.molecules.smiles.Vocabulary` or its JSON), see
+    :mod:`cmim_lab.molecules.seqnets`.
     """
     check_choice("arch", arch, ARCHS)
     check_positive("latent_dim", latent_dim, integer=True)
     if projection_dim:
         check_positive("projection_dim", projection_dim, integer=True)
     input_shape = tuple(int(s) for s in input_shape)
+    if arch == "gru":
+        from .molecules.seqnets import build_sequence_model
+
+        hidden_sizes = tuple(int(h) for h in hidden_sizes)
+        if not hidden_sizes or any(h <= 0 for h in hidden_sizes):
+            raise ValueError(f"hidden_sizes must be a non-empty list of positive widths, got {hidden_sizes}")
+        return build_sequence_model(vocab, input_shape, latent_dim=latent_dim, hidden_sizes=hidden_sizes,
+                                    logvar_floor=logvar_floor, projection_dim=projection_dim)
     if arch == "conv":
         if len(input_shape) != 3 or input_shape[1:] != (28, 28):
             raise ValueError(f"arch 'conv' needs [C, 28, 28] images, got samples of shape {input_shape}; "

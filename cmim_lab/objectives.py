@@ -26,6 +26,11 @@ Reduction conventions (``reduction=``), recorded with every model and result:
   the contrastive terms unscaled. Under ``sum`` the contrastive term (< log 2 nats) is
   dwarfed by hundreds of nats of reconstruction; under ``normalised`` it is not.
 
+The objectives ask the model for the reconstruction term (``model.recon_nll(z, x,
+likelihood)``, [B]) and for the observed units of the ``normalised`` reduction
+(``model.observed_units(x)``: pixels for images; for token sequences the mean number of
+target tokens per sequence, so ``recon_nll`` is then in nats per token).
+
 Symmetric MIM (also sampling z ~ P(z), x ~ p(x|z)) is not offered: with a Bernoulli
 decoder the decoder-path samples x are discrete (no reparameterisation gradient), and its
 objective needs log P(x) of the data distribution at generated samples, which no model
@@ -45,7 +50,7 @@ from .errors import check_choice, check_positive
 METHODS = ("vae", "cvae", "mim", "cmim", "infonce")
 REDUCTIONS = ("sum", "normalised")
 NEGATIVES = ("mean", "sum")
-LIKELIHOODS = ("bernoulli", "gaussian")
+LIKELIHOODS = ("bernoulli", "gaussian", "categorical")  # categorical: token sequences (arch gru)
 LOG_2PI = math.log(2 * math.pi)
 GAUSSIAN_STD = 0.1  # fixed decoder std of the Gaussian likelihood, intensity units
 
@@ -79,6 +84,8 @@ def recon_nll(logits: torch.Tensor, x: torch.Tensor, likelihood: str = "bernoull
         per = 0.5 * ((x - torch.sigmoid(logits)) / GAUSSIAN_STD) ** 2 + math.log(GAUSSIAN_STD) + 0.5 * LOG_2PI
     else:
         check_choice("likelihood", likelihood, LIKELIHOODS)
+        raise ValueError(f"likelihood {likelihood!r} is for token sequences (a model's own recon_nll); "
+                         f"pixels take bernoulli or gaussian")
     return per.flatten(1).sum(-1)
 
 
@@ -144,8 +151,9 @@ class Objective:
         temperature: of the contrastive term / NT-Xent, > 0.
         recon_weight, latent_weight, contrastive_weight: weights of the terms (>= 0).
         negatives: ``mean`` (cMIM) or ``sum`` over the negatives of the contrastive term.
-        likelihood: ``bernoulli`` or ``gaussian`` decoder.
-        augment_strength: of InfoNCE's batched augmentations.
+        likelihood: ``bernoulli`` or ``gaussian`` decoder on pixels; ``categorical`` on tokens.
+        augment_strength: of InfoNCE's batched image augmentations (token sequences bring
+            their own views, e.g. randomised SMILES, through ``views=``).
     """
 
     def __init__(self, method: str, *, reduction: str = "sum", temperature: float = 0.1,
@@ -188,11 +196,9 @@ class Objective:
             return self._infonce(model, x, gather, views)
         post = model.encode(x)
         z = post.sample(eps)
-        n_pix = x[0].numel()
         d = z.shape[-1]
-        pix_scale = 1.0 / n_pix if self.reduction == "normalised" else 1.0
         lat_scale = 1.0 / d if self.reduction == "normalised" else 1.0
-        terms = {"recon_nll": recon_nll(model.decode(z), x, self.likelihood).mean() * pix_scale}
+        terms = {"recon_nll": self._recon(model, z, x)}
         if self.method in ("vae", "cvae"):
             terms["kl"] = kl_to_standard_normal(post.mu, post.logvar).mean() * lat_scale
             latent = terms["kl"]
@@ -207,8 +213,16 @@ class Objective:
             loss = loss + self.contrastive_weight * terms["contrastive"]
         return {"loss": loss, **terms}
 
+    def _recon(self, model, z, target):
+        """Batch mean of -log p(target|z) under the reduction (per sample or per unit)."""
+        scale = 1.0 / model.observed_units(target) if self.reduction == "normalised" else 1.0
+        return model.recon_nll(z, target, self.likelihood).mean() * scale
+
     def _infonce(self, model, x, gather, views):
         if views is None:
+            if not x.is_floating_point():
+                raise ValueError("InfoNCE on token sequences needs its two views passed as views=(v1, v2) "
+                                 "(e.g. randomised SMILES); the built-in augmentations are for images")
             views = augment_batch(x, self.augment_strength), augment_batch(x, self.augment_strength)
         v1, v2 = views
         mu = model.encode(torch.cat([v1, v2])).mu
@@ -219,8 +233,7 @@ class Objective:
         terms = {"nt_xent": nt_xent(h1, h2, self.temperature)}
         loss = self.contrastive_weight * terms["nt_xent"]
         if self.recon_weight > 0:  # decode both views' codes back to the clean image
-            pix_scale = 1.0 / x[0].numel() if self.reduction == "normalised" else 1.0
-            nll = recon_nll(model.decode(mu), torch.cat([x, x]), self.likelihood).mean() * pix_scale
+            nll = self._recon(model, mu, torch.cat([x, x]))
             terms = {"recon_nll": nll, **terms}
             loss = loss + self.recon_weight * nll
         return {"loss": loss, **terms}

@@ -29,16 +29,20 @@ PROFILES = {
     "smoke": {"n_train": 600, "n_test": 300, "epochs": 1, "seeds": [0], "n_umap": 300, "probe_n_train": 600,
               "latent_sizes": [2, 8], "temperatures": [0.1, 1.0], "weights": [1.0, 100.0],
               "batch_sizes": [32, 128], "samples_seen": 3_000, "datasets": ["mnist-5k"], "bench_epochs": 1,
-              "bench_n_train": 600, "reductions": ["sum"], "methods": ["vae", "cmim", "infonce"]},
+              "bench_n_train": 600, "reductions": ["sum"], "methods": ["vae", "cmim", "infonce"],
+              "pretrain_size": 600, "mol_epochs": 1, "mol_datasets": ["esol"], "split_seeds": [0]},
     "default": {},
     "full": {"n_train": None, "n_test": None, "epochs": 30, "seeds": [0, 1, 2], "n_umap": 5000,
              "probe_n_train": 10_000, "samples_seen": 600_000, "batch_sizes": [16, 32, 64, 128, 256, 512, 1024],
              "datasets": ["fashion-mnist", "mnist-5k"], "bench_epochs": 20, "bench_n_train": None,
-             "reductions": ["sum", "normalised"], "methods": ["vae", "cvae", "mim", "cmim", "infonce"]},
+             "reductions": ["sum", "normalised"], "methods": ["vae", "cvae", "mim", "cmim", "infonce"],
+             "pretrain_size": 200_000, "mol_epochs": 20, "mol_datasets": ["esol", "freesolv", "lipophilicity"],
+             "split_seeds": [0, 1, 2]},
 }
 
-_POSITIVE_INT = {"epochs", "n_umap", "samples_seen", "bench_epochs", "latent_dim", "batch_size", "n_explore"}
-_OPTIONAL_POSITIVE_INT = {"n_train", "n_test", "probe_n_train", "bench_n_train"}
+_POSITIVE_INT = {"epochs", "n_umap", "samples_seen", "bench_epochs", "latent_dim", "batch_size", "n_explore",
+                 "mol_epochs"}
+_OPTIONAL_POSITIVE_INT = {"n_train", "n_test", "probe_n_train", "bench_n_train", "pretrain_size"}
 
 
 class Params(dict):
@@ -107,12 +111,23 @@ def _validate(p: dict) -> None:
     for key in _OPTIONAL_POSITIVE_INT & set(p):
         if p[key] is not None:
             check_positive(key, p[key], integer=True)
-    for key in ("seeds", "latent_sizes", "batch_sizes"):
+    for key in ("seeds", "latent_sizes", "batch_sizes", "split_seeds", "mol_datasets"):
         values = p.get(key, [1])
         if not isinstance(values, (list, tuple)) or not values:
             raise ValueError(f"{key} must be a non-empty list, got {values!r}")
+        if key == "mol_datasets":
+            continue
         for v in values:
-            check_positive(f"each of {key}", v, integer=True, allow_zero=(key == "seeds"))
+            check_positive(f"each of {key}", v, integer=True, allow_zero=(key in ("seeds", "split_seeds")))
+    if "mol_datasets" in p or "pretrain" in p or "split" in p:
+        from .molecules.data import CORPORA, PROPERTIES, SPLITS
+
+        for ds in p.get("mol_datasets", []):
+            check_choice("molecule dataset", ds, PROPERTIES)
+        if "pretrain" in p:
+            check_choice("pre-training dataset", p["pretrain"], CORPORA)
+        if "split" in p:
+            check_choice("split", p["split"], SPLITS)
     for key in ("temperatures",):
         for v in p.get(key, []):
             check_positive(f"each of {key}", v)

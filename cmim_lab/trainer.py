@@ -98,7 +98,12 @@ def _history_frame(rows: list[dict]):
 
 def _data_for(config: TrainConfig, data):
     from . import data as data_module
+    from .molecules.data import CORPORA
 
+    if data is None and config.dataset in CORPORA:  # SMILES for arch gru (needs RDKit)
+        from .molecules.data import load_corpus
+
+        return load_corpus(config.dataset, n_train=config.n_train, seed=config.data_seed)
     if data is None:
         return data_module.load(config.dataset, n_train=config.n_train, seed=config.data_seed)
     if data.name != config.dataset:
@@ -147,10 +152,13 @@ def train(config: TrainConfig, data=None, *, device="auto", checkpoint_dir=None,
     n_epochs = math.ceil(total_steps / steps_per_epoch)
 
     torch.manual_seed(config.seed)
-    model = config.build_model(data.input_shape).to(dev)
+    model = config.build_model(data.input_shape, vocab=getattr(data, "vocab", None)).to(dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     objective = config.objective()
     names = ["loss", *objective.term_names]
+    # precomputed views [N, K, L] (randomised SMILES): InfoNCE gathers two per sample
+    bank = getattr(data, "views_train", None) if config.method == "infonce" else None
+    bank = bank.to(dev) if bank is not None else None
     start_epoch, step, rows = 0, 0, []
     directory = Path(checkpoint_dir) if checkpoint_dir else None
 
@@ -183,7 +191,7 @@ def train(config: TrainConfig, data=None, *, device="auto", checkpoint_dir=None,
                 if step >= total_steps:
                     break
                 idx = order[b * batch + rank * local: b * batch + (rank + 1) * local]
-                out = runner(x[idx])
+                out = runner(x[idx]) if bank is None else runner(x[idx], views=pick_views(bank, idx))
                 optimizer.zero_grad(set_to_none=True)
                 out["loss"].backward()
                 optimizer.step()
@@ -215,6 +223,15 @@ def train(config: TrainConfig, data=None, *, device="auto", checkpoint_dir=None,
     return TrainResult(model.eval(), config, _history_frame(rows), directory, data.info, True)
 
 
+def pick_views(bank: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two different precomputed views of each sample: ``bank`` [N, K, L], ``idx`` [b] ->
+    two [b, L] tensors (a batched gather; with K = 1 both views are the same)."""
+    k = bank.shape[1]
+    first = torch.randint(k, (len(idx),), device=bank.device)
+    second = (first + torch.randint(1, k, (len(idx),), device=bank.device)) % k if k > 1 else first
+    return bank[idx, first], bank[idx, second]
+
+
 def _check_finite(names, values, epoch, directory):
     for name, value in zip(names, values):
         if not math.isfinite(value):
@@ -238,9 +255,10 @@ def load_or_train(config: TrainConfig, data=None, *, device="auto", cache_root=N
     inspection, never unpickled) and the model is retrained. ``retrain=True`` ignores the cache.
     """
     from . import data as data_module
+    from .molecules.data import CORPORA
 
     salt = ""
-    if data is not None and data.name not in data_module.available():
+    if data is not None and data.name not in data_module.available() and data.name not in CORPORA:
         salt = data.info.get("source", "")
     directory = model_dir(config, cache_root, salt)
     path = directory / MODEL_FILE
