@@ -9,6 +9,10 @@ Z-score: scores are first averaged over seeds; then within each group of
 (dataset, metric, embedding) z = (score - mean over entries) / std over entries, with the
 population std (ddof = 0), and the sign flipped where lower is better so that a higher z
 is always better. A group whose entries all score the same gives z = 0.
+
+:func:`pooled_ranks` is the paper's "method-X" view: every informative embedding becomes
+an entry of its own (``cmim[sum]-X``) and the Z-scores are taken per (dataset, metric)
+over all entries of both kinds, so a -X entry competes with every plain one.
 """
 from __future__ import annotations
 
@@ -46,6 +50,20 @@ def ranks(z: pd.DataFrame, by=("entry",)) -> pd.DataFrame:
     # round before ranking so that floating-point noise does not break exact ties
     out["rank"] = out["mean_z"].round(9).rank(ascending=False, method="min").astype(int)
     return out.sort_values("rank").reset_index(drop=True)
+
+
+def with_x_entries(df: pd.DataFrame) -> pd.DataFrame:
+    """Rename the entries of informative-embedding rows to ``<entry>-X`` (the paper's naming)."""
+    out = df.copy()
+    informative = out["embedding"] == "informative"
+    out.loc[informative, "entry"] = out.loc[informative, "entry"] + "-X"
+    return out
+
+
+def pooled_ranks(df: pd.DataFrame) -> pd.DataFrame:
+    """Mean Z and rank over entries *and* their -X twins, Z per (dataset, metric)."""
+    z = zscores(with_x_entries(df), group=("dataset", "metric"))
+    return ranks(z, by=("entry",))
 
 
 def score_table(df: pd.DataFrame, *, digits: int = 3) -> pd.DataFrame:

@@ -49,7 +49,8 @@ def test_benchmark_writes_every_output(fresh_cache, tmp_path, capsys):
     assert set(raw["entry"]) == {"vae[sum]", "cmim[sum]", "pixels", "pca4"}
     assert set(raw[raw["kind"] == "model"]["seed"]) == {0, 1}
     ranks = pd.read_csv(out / "ranks.csv")
-    assert set(ranks[ranks["embedding"] == "all"]["rank"]) <= {1, 2}
+    assert set(ranks[ranks["view"] == "per kind"]["rank"]) <= {1, 2}
+    assert set(ranks[ranks["view"] == "with -X"]["entry"]) == {"vae[sum]", "cmim[sum]", "vae[sum]-X", "cmim[sum]-X"}
     assert "cmim-lab benchmark" in (out / "summary.md").read_text() and "Mean Z-score" in printed
 
 

@@ -153,6 +153,20 @@ def test_zscores_and_ranks_match_a_hand_worked_example():
     assert r2.loc["A", "rank"] == 1 and r2.loc["B", "rank"] == 2 and r2.loc["C", "rank"] == 3
 
 
+def test_pooled_ranks_let_x_entries_compete_with_plain_ones():
+    from cmim_lab.summary import pooled_ranks
+
+    rows = [dict(entry=e, dataset="d", metric="knn", embedding=k, seed=0, value=v, higher_is_better=True)
+            for (e, k), v in {("A", "mean"): 0.5, ("A", "informative"): 0.9,
+                              ("B", "mean"): 0.7, ("B", "informative"): 0.7}.items()]
+    r = pooled_ranks(pd.DataFrame(rows)).set_index("entry")
+    assert list(r.sort_values("rank").index) == ["A-X", "B", "B-X", "A"] or r.loc["A-X", "rank"] == 1
+    s = np.std([0.5, 0.9, 0.7, 0.7])
+    assert r.loc["A-X", "mean_z"] == pytest.approx((0.9 - 0.7) / s)
+    assert r.loc["A", "mean_z"] == pytest.approx((0.5 - 0.7) / s)
+    assert r.loc["B", "rank"] == r.loc["B-X", "rank"] == 2
+
+
 def test_identical_scores_give_zero_z():
     df = pd.DataFrame([dict(entry=e, dataset="d", metric="m", embedding="mean", seed=0, value=0.5,
                             higher_is_better=True) for e in "ABC"])
