@@ -112,10 +112,12 @@ def image_rows(rows: dict, *, title: str = ""):
     return fig
 
 
-def benchmark_figure(raw, probes):
-    """Probe accuracy (mean ± std over seeds) per entry, one panel per (dataset, probe).
+def benchmark_figure(raw, probes, *, value_label: str = "test accuracy",
+                     title: str = "Probe accuracy on the test split (mean ± std over seeds)"):
+    """Probe scores (mean ± std over seeds): one panel per (dataset, probe), one row per entry.
 
-    Informative embeddings appear as ``<entry>-X`` next to the posterior mean ``<entry>``.
+    Each entry's posterior mean (blue) and informative embedding (-X, orange) share its row;
+    baselines are grey. Rows are ordered as the entries first appear in ``raw``.
     """
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -125,21 +127,24 @@ def benchmark_figure(raw, probes):
     stats["std"] = stats["std"].fillna(0)
     datasets = list(dict.fromkeys(df["dataset"]))
     probes = [p for p in probes if p in set(df["metric"])]
-    fig = make_subplots(rows=len(datasets), cols=len(probes), shared_yaxes=False,
-                        subplot_titles=[f"{d} · {p}" for d in datasets for p in probes])
-    colors = {"mean": PALETTE[0], "informative": PALETTE[1], "baseline": PALETTE[7]}
+    entries = list(dict.fromkeys(df["entry"]))
+    fig = make_subplots(rows=len(datasets), cols=len(probes), shared_yaxes=True, horizontal_spacing=0.02,
+                        vertical_spacing=0.08, subplot_titles=[f"{d} · {p}" for d in datasets for p in probes])
+    styles = {"mean": (PALETTE[0], "mean (mu)"), "informative": (PALETTE[1], "-X (informative)"),
+              "baseline": (PALETTE[7], "baseline")}
     for i, d in enumerate(datasets):
         for j, p in enumerate(probes):
-            for kind, color in colors.items():
+            for kind, (color, name) in styles.items():
                 s = stats[(stats["dataset"] == d) & (stats["metric"] == p) & (stats["embedding"] == kind)]
                 if not len(s):
                     continue
-                x = s["entry"] + ("-X" if kind == "informative" else "")  # the paper's name for -X
-                fig.add_trace(go.Scatter(x=x, y=s["mean"], error_y=dict(array=s["std"]), mode="markers",
-                                         marker=dict(color=color, size=8), name=kind, legendgroup=kind,
+                fig.add_trace(go.Scatter(x=s["mean"], y=s["entry"], error_x=dict(array=s["std"]), mode="markers",
+                                         marker=dict(color=color, size=8, opacity=0.85), name=name, legendgroup=kind,
                                          showlegend=(i == 0 and j == 0)), row=i + 1, col=j + 1)
-    fig.update_layout(height=360 * len(datasets), title="Probe accuracy on the test split (mean ± std over seeds)")
-    fig.update_xaxes(tickangle=45)
+    fig.update_yaxes(categoryorder="array", categoryarray=entries[::-1], dtick=1)
+    fig.update_xaxes(title_text=value_label, row=len(datasets))
+    fig.update_layout(height=160 + (60 + 22 * len(entries)) * len(datasets), title=title, margin=dict(t=110),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.06, xanchor="right", x=1))
     return fig
 
 

@@ -201,8 +201,7 @@ def _write(result: MoleculeBenchmarkResult, probes) -> None:
     (out / "summary.md").write_text(result.markdown)
     from ..viz import benchmark_figure, save_figure
 
-    fig = benchmark_figure(result.raw, probes)
-    fig.update_layout(title="Probe test RMSE (lower is better; mean ± std over seeds and splits)")
-    fig.update_xaxes(dtick=1)                  # every entry's label, not every other one
+    fig = benchmark_figure(result.raw, probes, value_label="test RMSE (lower is better)",
+                           title="Probe test RMSE (lower is better; mean ± std over seeds and splits)")
     fig.update_annotations(font_size=11)
     save_figure(fig, out / "benchmark", width=1300)
