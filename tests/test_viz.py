@@ -39,7 +39,7 @@ def test_figure_builders_accept_kit_tables():
     raw = pd.DataFrame([dict(dataset="d", metric="knn-cosine", embedding=e, entry=m, value=v, seed=s)
                         for e in ("mean", "informative") for m in ("a", "b") for s, v in enumerate([0.5, 0.6])])
     fig = viz.benchmark_figure(raw, ["knn-cosine"])
-    assert {t.name for t in fig.data} == {"mean", "informative"}
+    assert {t.name for t in fig.data} == {"mean (mu)", "-X (informative)"}
     assert list(fig.data[1].y) == ["a", "b"] and len(fig.data[1].x) == 2  # -X shares its entry's row
     table = pd.DataFrame([dict(variant=v, batch_size=b, seed=s, **{"knn-cosine": 0.5, "linear": 0.6})
                           for v in ("x", "y") for b in (32, 64) for s in (0, 1)])
