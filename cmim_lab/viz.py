@@ -175,7 +175,8 @@ def sweep_figure(table, probes=("knn-cosine", "linear"), *, title: str = ""):
             fig.add_trace(go.Scatter(x=stats.index, y=stats[(p, "mean")], error_y=dict(array=stats[(p, "std")]),
                                      mode="lines+markers", name=variant, legendgroup=variant,
                                      line=dict(color=PALETTE[v_i % 10]), showlegend=j == 0), row=1, col=j + 1)
-    fig.update_xaxes(type="log", title="batch size")
+    sizes = sorted(table["batch_size"].unique())
+    fig.update_xaxes(type="log", title="batch size", tickvals=sizes, ticktext=[str(b) for b in sizes])
     fig.update_yaxes(title="test accuracy", col=1)
     fig.update_layout(title=title or "Batch-size sensitivity (mean ± std over seeds)", height=420)
     return fig
