@@ -115,7 +115,7 @@ def run_benchmark(datasets, methods, seeds, reductions=("sum",), *, epochs: int 
                     reductions=list(reductions), epochs=epochs, n_train=n_train, batch_size=batch_size,
                     arch=arch, latent_dim=latent_dim, lr=lr, probe_n_train=probe_n_train,
                     extra_config=extra_config or {}, kit_version=__version__,
-                    minutes=round((time.time() - started) / 60, 1))
+                    minutes_this_run=round((time.time() - started) / 60, 1))
     text = _markdown_report(raw, z, overall, with_x, probes, settings, command)
     result = BenchmarkResult(raw, z, overall, with_x, Path(out_dir) if out_dir else None, text)
     if out_dir:
