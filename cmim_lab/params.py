@@ -30,19 +30,22 @@ PROFILES = {
               "latent_sizes": [2, 8], "temperatures": [0.1, 1.0], "weights": [1.0, 100.0],
               "batch_sizes": [32, 128], "samples_seen": 3_000, "datasets": ["mnist-5k"], "bench_epochs": 1,
               "bench_n_train": 600, "reductions": ["sum"], "methods": ["vae", "cmim", "infonce"],
-              "pretrain_size": 600, "mol_epochs": 1, "mol_datasets": ["esol"], "split_seeds": [0]},
+              "pretrain_size": 600, "mol_epochs": 1, "mol_datasets": ["esol"], "split_seeds": [0],
+              "ablation_methods": ["cmim"], "ablation_probe_n_train": 600},
     "default": {},
     "full": {"n_train": None, "n_test": None, "epochs": 30, "seeds": [0, 1, 2], "n_umap": 5000,
              "probe_n_train": 10_000, "samples_seen": 600_000, "batch_sizes": [16, 32, 64, 128, 256, 512, 1024],
              "datasets": ["fashion-mnist", "mnist-5k"], "bench_epochs": 20, "bench_n_train": None,
              "reductions": ["sum", "normalised"], "methods": ["vae", "cvae", "mim", "cmim", "infonce"],
              "pretrain_size": 200_000, "mol_epochs": 20, "mol_datasets": ["esol", "freesolv", "lipophilicity"],
-             "split_seeds": [0, 1, 2]},
+             "split_seeds": [0, 1, 2], "ablation_methods": ["vae", "cvae", "mim", "cmim", "infonce"],
+             "ablation_probe_n_train": 10_000},
 }
 
 _POSITIVE_INT = {"epochs", "n_umap", "samples_seen", "bench_epochs", "latent_dim", "batch_size", "n_explore",
                  "mol_epochs"}
-_OPTIONAL_POSITIVE_INT = {"n_train", "n_test", "probe_n_train", "bench_n_train", "pretrain_size"}
+_OPTIONAL_POSITIVE_INT = {"n_train", "n_test", "probe_n_train", "bench_n_train", "pretrain_size",
+                          "ablation_probe_n_train"}
 
 
 class Params(dict):
@@ -101,9 +104,13 @@ def _validate(p: dict) -> None:
         check_choice("dataset", p["dataset"], data.available())
     for ds in p.get("datasets", []):
         check_choice("dataset", ds, data.available())
-    for key in ("method", "methods"):
+    for key in ("method", "methods", "ablation_methods"):
         for m in ([p[key]] if isinstance(p.get(key), str) else p.get(key, [])):
             check_choice("method", m, METHODS)
+    extra = [m for m in p.get("ablation_methods", []) if m not in p.get("methods", [])]
+    if extra:
+        raise ValueError(f"ablation_methods {extra} are not among methods {p.get('methods')}; "
+                         "the ablation reuses the models trained for methods")
     for r in p.get("reductions", []):
         check_choice("reduction", r, REDUCTIONS)
     for key in _POSITIVE_INT & set(p):

@@ -1,15 +1,5 @@
-"""Shared fixtures. Every test session uses a throwaway cache so nothing touches ~/.cache."""
-import os
-import tempfile
-from pathlib import Path
-
+"""Shared fixtures (the session's throwaway cache and smoke profile are set in ../conftest.py)."""
 import pytest
-
-# a per-session cache before cmim_lab is imported anywhere; the datasets are cheap to rebuild
-_SESSION_CACHE = tempfile.mkdtemp(prefix="cmim_lab_test_cache_")
-os.environ.setdefault("CMIM_LAB_CACHE", _SESSION_CACHE)
-os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(_SESSION_CACHE) / "numba"))
-os.environ.setdefault("CMIM_LAB_PROFILE", "smoke")
 
 
 @pytest.fixture

@@ -41,6 +41,18 @@ def test_no_model_code_inline(path):
         assert not re.search(pattern, src, re.M), f"{pattern!r}: model and helper code belongs in cmim_lab"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_papermill_sees_every_parameter(path):
+    """papermill's --help-notebook parser must understand each line (it warns and skips otherwise)."""
+    from papermill.translators import PythonTranslator
+
+    nb = json.loads(path.read_text())
+    cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
+    source = "".join(cell["source"])
+    assigned = [n.targets[0].id for n in ast.parse(source).body]
+    assert [p.name for p in PythonTranslator.inspect({"source": source})] == assigned
+
+
 def test_select_by_number_or_name():
     assert [p.stem for p in _select(NOTEBOOKS, ["0", "3"])] == [NOTEBOOKS[0].stem, NOTEBOOKS[3].stem]
     assert _select(NOTEBOOKS, ["latent"])[0].stem.startswith("05_")
@@ -67,6 +79,9 @@ def test_setup_applies_profiles_and_reports_changes(monkeypatch, capsys):
     (dict(temperatures=[0.1, 0.0]), "each of temperatures must be > 0"),
     (dict(device="tpu"), "use auto, cpu, cuda"),
     (dict(reductions=["mean"]), "valid reductions are"),
+    (dict(methods=["vae", "mim"], ablation_methods=["cmim"]), r"ablation_methods \['cmim'\] are not among methods"),
+    (dict(methods=["vae"], ablation_methods=["vea"]), "valid methods are"),
+    (dict(ablation_probe_n_train=0), "ablation_probe_n_train must be > 0"),
 ])
 def test_setup_rejects_bad_values_with_clear_messages(kwargs, message, monkeypatch):
     monkeypatch.delenv(params.PROFILE_ENV, raising=False)
@@ -78,3 +93,9 @@ def test_unknown_profile(monkeypatch):
     monkeypatch.delenv(params.PROFILE_ENV, raising=False)
     with pytest.raises(ValueError, match="valid profiles are: smoke, default, full"):
         params.setup(profile="quick")
+
+
+def test_every_profile_keeps_the_ablation_within_its_methods():
+    for name, knobs in params.PROFILES.items():
+        if "ablation_methods" in knobs:
+            assert set(knobs["ablation_methods"]) <= set(knobs["methods"]), name
