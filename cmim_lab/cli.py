@@ -300,11 +300,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _molecule_benchmark_as_molecules(argv: list[str]) -> list[str]:
+    """``cmim-lab benchmark --datasets esol,...`` naming molecule datasets only is the molecule
+    benchmark: run it as ``cmim-lab molecules`` with the same flags (and say so)."""
+    if not argv or argv[0] != "benchmark":
+        return argv
+    names = None
+    for i, arg in enumerate(argv):
+        if arg == "--datasets" and i + 1 < len(argv):
+            names = argv[i + 1]
+        elif arg.startswith("--datasets="):
+            names = arg.split("=", 1)[1]
+    if not names:
+        return argv
+    from .molecules.data import available as molecule_datasets
+
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    if wanted and all(n in molecule_datasets() for n in wanted):
+        print("cmim-lab benchmark: molecule datasets, running: cmim-lab molecules " + " ".join(argv[1:]),
+              file=sys.stderr)
+        return ["molecules", *argv[1:]]
+    return argv
+
+
 def main(argv=None) -> int:
     """Run ``cmim-lab``; bad input prints a one-line error and returns 2 (no traceback)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = _molecule_benchmark_as_molecules(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)
+    args.argv = argv
     from .errors import CheckpointError, DataUnavailableError, TrainingDivergedError
 
     try:

@@ -175,12 +175,14 @@ def test_rmse_zscores_flip_sign():
 
 
 def test_cli_molecules_end_to_end(tmp_path, fresh_cache, capsys):
+    """Through ``benchmark``, as users type it: molecule datasets only run the molecule command."""
     out = tmp_path / "mol"
-    code = main(["molecules", "--datasets", "freesolv", "--methods", "vae,infonce", "--seeds", "0",
+    code = main(["benchmark", "--datasets", "freesolv", "--methods", "vae,infonce", "--seeds", "0",
                  "--pretrain-size", "200", "--epochs", "1", "--split-seeds", "0", "--hidden-sizes", "32",
                  "--latent-dim", "8", "--batch-size", "32", "--n-generate", "20", "--out", str(out),
                  "--device", "cpu", "--no-progress"])
     assert code == 0
+    assert "running: cmim-lab molecules --datasets freesolv" in capsys.readouterr().err
     text = (out / "summary.md").read_text()
     assert "cmim-lab molecules --datasets freesolv" in text and "ecfp4" in text and "infonce[sum]" in text
     raw = pd.read_csv(out / "raw.csv")
@@ -188,9 +190,9 @@ def test_cli_molecules_end_to_end(tmp_path, fresh_cache, capsys):
     assert (~raw[raw["metric"] == "ridge"]["higher_is_better"]).all()
 
 
-def test_cli_points_molecule_datasets_to_the_molecule_command(capsys):
-    assert main(["benchmark", "--datasets", "esol"]) == 2
-    assert "cmim-lab molecules --datasets esol" in capsys.readouterr().err
+def test_cli_points_mixed_datasets_to_the_molecule_command(capsys):
+    assert main(["benchmark", "--datasets", "digits,esol"]) == 2
+    assert "run: cmim-lab molecules --datasets esol" in capsys.readouterr().err
     assert main(["data"]) == 0
     assert "lipophilicity" in capsys.readouterr().out
 
