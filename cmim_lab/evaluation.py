@@ -83,8 +83,9 @@ def make_regressor(name: str, seed: int = 0, standardise: bool = True):
         model = make_pipeline(StandardScaler(with_mean=standardise, with_std=standardise),
                               RidgeCV(alphas=RIDGE_ALPHAS))
     else:
-        model = make_pipeline(StandardScaler(with_mean=standardise, with_std=standardise), MLPRegressor(hidden_layer_sizes=(256,), early_stopping=True, max_iter=500,
-                                                            random_state=seed))
+        model = make_pipeline(StandardScaler(with_mean=standardise, with_std=standardise),
+                              MLPRegressor(hidden_layer_sizes=(256,), early_stopping=True, max_iter=500,
+                                           random_state=seed))
     return TransformedTargetRegressor(regressor=model, transformer=StandardScaler())
 
 
@@ -92,10 +93,6 @@ def regression_scores(train_x, train_y, test_x, test_y, probes=REGRESSION_PROBES
                       seed: int = 0, standardise: bool = True) -> dict[str, float]:
     """Fit each regression probe on (train_x [N, D], train_y [N]); test RMSE per probe
     (in the target's units, lower is better). ``standardise``: see :func:`make_regressor`."""
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-
     train_x, test_x = _np(train_x).astype(np.float64), _np(test_x).astype(np.float64)
     train_y, test_y = _np(train_y).astype(np.float64), _np(test_y).astype(np.float64)
     scores = {}
@@ -103,29 +100,33 @@ def regression_scores(train_x, train_y, test_x, test_y, probes=REGRESSION_PROBES
         probe = make_regressor(name, seed, standardise)
         if name == "mlp" and len(train_y) < 50:  # too few samples to hold 10% out for early stopping
             probe.set_params(regressor__mlpregressor__early_stopping=False)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            probe.fit(train_x, train_y)
+        _fit_quietly(probe, train_x, train_y)
         scores[name] = float(np.sqrt(np.mean((probe.predict(test_x) - test_y) ** 2)))
     return scores
 
 
 def probe_scores(train_x, train_y, test_x, test_y, probes=PROBES, seed: int = 0) -> dict[str, float]:
     """Fit each probe on (train_x [N, D], train_y [N]) and return test accuracy per probe."""
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-
     train_x, test_x = _np(train_x), _np(test_x)
     train_y, test_y = _np(train_y), _np(test_y)
     scores = {}
     for name in probes:
         probe = make_probe(name, seed)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            probe.fit(train_x, train_y)
+        _fit_quietly(probe, train_x, train_y)
         scores[name] = float(probe.score(test_x, test_y))
     return scores
+
+
+def _fit_quietly(probe, x, y) -> None:
+    """``probe.fit(x, y)`` without scikit-learn's ConvergenceWarning (probes stop at their
+    iteration cap by design; the score says how good the fit is)."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        probe.fit(x, y)
 
 
 def _np(t):

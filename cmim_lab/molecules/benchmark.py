@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import __version__
-from ..benchmark import cached_evaluate
+from ..benchmark import cached_evaluate, ranks_section, write_tables
 from ..config import TrainConfig
 from ..evaluation import REGRESSION_PROBES
 from ..paths import cache_dir
@@ -183,22 +183,13 @@ def _markdown_report(raw, z, overall, with_x, training, props, probes, settings,
                   "samples per second; the run's other minutes are evaluation):", "",
                   markdown(training.groupby("entry", sort=False)[["epochs", "steps", "minutes", "samples_per_s",
                                                                     "final_loss"]].mean().reset_index()), ""]
-    parts += ["Mean Z-score per entry (Z per dataset, probe and embedding kind, averaged over both kinds; "
-              "RMSE signs flipped: higher Z = better; rank 1 = best):", "", markdown(overall), "",
-              "The paper's 'method-X' view: each informative embedding is an entry of its own (`-X`), Z per "
-              "dataset and probe over all entries:", "", markdown(with_x), ""]
+    parts += ranks_section(overall, with_x, sign_note="RMSE signs flipped: higher Z = better; ")
     return "\n".join(parts)
 
 
 def _write(result: MoleculeBenchmarkResult, probes) -> None:
-    out = result.out_dir
-    out.mkdir(parents=True, exist_ok=True)
-    result.raw.to_csv(out / "raw.csv", index=False)
-    result.z.to_csv(out / "zscores.csv", index=False)
-    pd.concat([result.ranks.assign(view="per kind"), result.ranks_with_x.assign(view="with -X")]).to_csv(
-        out / "ranks.csv", index=False)
+    out = write_tables(result)
     result.training.to_csv(out / "training.csv", index=False)
-    (out / "summary.md").write_text(result.markdown)
     from ..viz import benchmark_figure, save_figure
 
     fig = benchmark_figure(result.raw, probes, value_label="test RMSE (lower is better)",

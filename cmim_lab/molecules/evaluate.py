@@ -30,6 +30,7 @@ from ..embeddings import KINDS, embed
 from ..errors import check_choice
 from ..evaluation import REGRESSION_PROBES, EvalResult, posterior_stats, regression_scores
 from .data import PropertySplit
+from .seqnets import token_nll
 from .smiles import PAD_ID, canonical, morgan_fingerprints
 
 FINGERPRINT = {"radius": 2, "n_bits": 2048}
@@ -96,8 +97,8 @@ def generative_metrics(model, data, *, n_prior: int = 1000, n_recon: int | None 
     for start in range(0, len(x_all), batch_size):
         x = x_all[start:start + batch_size].to(device).long()
         post = model.encode(x)
-        nll += model.recon_nll(post.mu, x, "categorical").sum().item()
-        logits = model.token_logits(post.mu, x)
+        logits = model.token_logits(post.mu, x)  # one teacher-forced pass for NLL and accuracy
+        nll += token_nll(logits, x).sum().item()
         target = x[:, 1:logits.shape[1] + 1]
         mask = target != PAD_ID
         correct += ((logits.argmax(-1) == target) & mask).sum().item()

@@ -43,6 +43,13 @@ def _trim(x: torch.Tensor) -> torch.Tensor:
     return x[:, :used]
 
 
+def token_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """-log p of the targets ``x[:, 1:T+1]`` (int64 token ids [B, L]) under teacher-forced
+    next-token logits [B, T, V], summed over each sequence's non-pad targets: [B] (nats)."""
+    target = x[:, 1:logits.shape[1] + 1]
+    return F.cross_entropy(logits.transpose(1, 2), target, ignore_index=PAD_ID, reduction="none").sum(1)
+
+
 class SequenceEncoderDecoder(nn.Module):
     """GRU encoder q(z|x) and autoregressive GRU decoder p(x|z) over a :class:`Vocabulary`."""
 
@@ -115,8 +122,7 @@ class SequenceEncoderDecoder(nn.Module):
             raise ValueError(f"a sequence model has a categorical likelihood over tokens, not {likelihood!r}")
         x = _trim(x)
         logits, _ = self._teacher_force(z, x[:, :-1])
-        nll = F.cross_entropy(logits.transpose(1, 2), x[:, 1:], ignore_index=PAD_ID, reduction="none")
-        return nll.sum(1)
+        return token_nll(logits, x)
 
     def observed_units(self, x: torch.Tensor) -> torch.Tensor:
         """Mean number of target tokens (t_1..t_n and EOS) per sequence of the batch."""
