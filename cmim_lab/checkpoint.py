@@ -4,8 +4,9 @@ A checkpoint directory holds
 
 * ``model.safetensors`` -- weights; header metadata: ``config`` (JSON), ``kit_version``,
   ``input_shape``, ``epochs_done``, ``steps_done``, ``complete``, ``history`` (per-epoch
-  terms), ``data`` (dataset provenance), and for sequence models ``vocab`` (the token
-  vocabulary as JSON, so a loaded model tokenizes and decodes on its own);
+  terms), ``data`` (dataset provenance), and ``context`` (the model's data-specific
+  settings as JSON, e.g. a token vocabulary, so a loaded model tokenizes and decodes on
+  its own);
 * ``optimizer.pt`` -- Adam's state while a run is unfinished, read with
   ``torch.load(weights_only=True)``, so no pickled code is ever executed.
 
@@ -15,7 +16,6 @@ interruption leaves either the old or the new file, never half of one.
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from pathlib import Path
 
@@ -24,20 +24,14 @@ import torch
 from . import __version__
 from .config import TrainConfig
 from .errors import CheckpointError
-from .nets import EncoderDecoder
+from .files import atomic_write
+from .model import LatentModel
 
 MODEL_FILE = "model.safetensors"
 OPTIMIZER_FILE = "optimizer.pt"
 
 
-def _atomic(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    write(str(tmp))
-    os.replace(tmp, path)
-
-
-def save_checkpoint(directory: Path, model: EncoderDecoder, config: TrainConfig, *, epochs_done: int,
+def save_checkpoint(directory: Path, model: LatentModel, config: TrainConfig, *, epochs_done: int,
                     steps_done: int, complete: bool, history: list[dict], data_info: dict,
                     optimizer: torch.optim.Optimizer | None = None) -> Path:
     """Write weights + metadata (and the optimizer state if given) into ``directory``."""
@@ -48,12 +42,11 @@ def save_checkpoint(directory: Path, model: EncoderDecoder, config: TrainConfig,
     meta = {"config": json.dumps(config.to_dict()), "kit_version": __version__,
             "input_shape": json.dumps(list(model.input_shape)), "epochs_done": str(epochs_done),
             "steps_done": str(steps_done), "complete": json.dumps(complete),
-            "history": json.dumps(history), "data": json.dumps(data_info, default=str)}
-    if getattr(model, "vocab", None) is not None:
-        meta["vocab"] = model.vocab.to_json()
+            "history": json.dumps(history), "data": json.dumps(data_info, default=str),
+            "context": json.dumps(model.context())}
     if optimizer is not None:
-        _atomic(directory / OPTIMIZER_FILE, lambda p: torch.save(optimizer.state_dict(), p))
-    _atomic(directory / MODEL_FILE, lambda p: save_file(tensors, p, metadata=meta))
+        atomic_write(directory / OPTIMIZER_FILE, lambda p: torch.save(optimizer.state_dict(), p))
+    atomic_write(directory / MODEL_FILE, lambda p: save_file(tensors, p, metadata=meta))
     if complete and (directory / OPTIMIZER_FILE).exists():
         (directory / OPTIMIZER_FILE).unlink()
     return directory / MODEL_FILE
@@ -77,7 +70,8 @@ def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
                 "input_shape": tuple(json.loads(raw_meta["input_shape"])),
                 "epochs_done": int(raw_meta["epochs_done"]), "steps_done": int(raw_meta["steps_done"]),
                 "complete": json.loads(raw_meta["complete"]), "history": json.loads(raw_meta["history"]),
-                "data": json.loads(raw_meta.get("data", "{}")), "vocab": raw_meta.get("vocab")}
+                "data": json.loads(raw_meta.get("data", "{}")),
+                "context": json.loads(raw_meta.get("context", "{}"))}
     except FileNotFoundError as exc:
         raise CheckpointError(f"no checkpoint at {path}") from exc
     except (SafetensorError, OSError, KeyError, ValueError, TypeError) as exc:
@@ -93,7 +87,7 @@ def config_differences(a: TrainConfig, b: TrainConfig) -> dict[str, tuple]:
     return {k: (ca[k], cb.get(k)) for k in ca if ca[k] != cb.get(k)}
 
 
-def load_model(path, config: TrainConfig | None = None, device="cpu") -> tuple[EncoderDecoder, dict]:
+def load_model(path, config: TrainConfig | None = None, device="cpu") -> tuple[LatentModel, dict]:
     """Rebuild the model stored at ``path`` (file or directory) and load its weights.
 
     If ``config`` is given, the stored config must match it (canonical fields), else a
@@ -111,7 +105,7 @@ def load_model(path, config: TrainConfig | None = None, device="cpu") -> tuple[E
             shown = ", ".join(f"{k}: wanted {w!r}, checkpoint has {h!r}" for k, (w, h) in diff.items())
             raise CheckpointError(f"checkpoint {path} was trained with another config ({shown})")
     try:
-        model = stored.build_model(meta["input_shape"], vocab=meta["vocab"])
+        model = stored.build_model(meta["input_shape"], context=meta["context"])
     except (ValueError, KeyError) as exc:
         raise CheckpointError(f"checkpoint {path} cannot rebuild its model: {exc}") from exc
     try:

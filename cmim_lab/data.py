@@ -1,5 +1,8 @@
 """Datasets by name, as in-memory tensors with a record of where they came from.
 
+:func:`load` loads any registered dataset (:mod:`cmim_lab.registry`): the image datasets
+of :mod:`cmim_lab.sources` registered here, and those a domain plugin adds.
+
 >>> ds = load("fashion-mnist", n_train=10_000, seed=0)
 >>> ds.x_train.shape, ds.x_train.dtype          # [N, 1, 28, 28], float32 in [0, 1]
 >>> ds.describe()
@@ -10,6 +13,7 @@ Subsets and splits are deterministic and stratified.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -17,7 +21,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from . import registry
 from .errors import DataUnavailableError, check_choice
+from .files import atomic_write
 from .paths import cache_dir
 from .sources import SOURCES, RawData
 
@@ -51,6 +57,11 @@ class Dataset:
     def n_classes(self) -> int:
         return len(self.classes)
 
+    @property
+    def model_context(self) -> dict:
+        """Data-specific settings a model needs beyond its config (none for arrays)."""
+        return {}
+
     def to(self, device) -> "Dataset":
         """A copy with all tensors on ``device`` (the training data lives there, no loader)."""
         move = lambda t: t.to(device)  # noqa: E731
@@ -64,14 +75,21 @@ class Dataset:
                 f"{self.n_classes} classes, from {i['source']}")
 
 
-def available() -> dict[str, str]:
-    """Registered dataset names and a one-line description of each."""
-    return {name: desc for name, (_, desc) in SOURCES.items()}
+def available(role: str | None = "classification") -> dict[str, str]:
+    """Registered dataset names (of one ``role``; None: all) and a one-line description of each."""
+    return {name: spec.description for name, spec in registry.datasets(role=role).items()}
 
 
-def load(name: str, n_train: int | None = None, seed: int = 0, *, n_test: int | None = None,
-         split_seed: int = 0, refresh: bool = False) -> Dataset:
-    """Load a registered dataset as float tensors in [0, 1].
+def load(name: str, n_train: int | None = None, seed: int = 0, **kwargs):
+    """Load any registered dataset by name (see :func:`available` and
+    :mod:`cmim_lab.registry`): an image dataset as in :func:`load_images`, or what a plugin
+    registered under ``name``. ``ValueError`` lists the valid names."""
+    return registry.dataset(name).load(n_train=n_train, seed=seed, **kwargs)
+
+
+def load_images(name: str, n_train: int | None = None, seed: int = 0, *, n_test: int | None = None,
+                split_seed: int = 0, refresh: bool = False) -> Dataset:
+    """Load an image dataset of :mod:`cmim_lab.sources` as float tensors in [0, 1].
 
     Args:
         name: one of :func:`available` (``fashion-mnist``, ``mnist-5k``, ``digits``, ...).
@@ -219,14 +237,16 @@ def _cached_raw(name: str, split_seed: int, refresh: bool) -> RawData:
     raw = loader()
     if raw.x_test is None:
         raw = _split(raw, split_seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    save_file({"x_train": np.ascontiguousarray(raw.x_train), "y_train": raw.y_train,
-               "x_test": np.ascontiguousarray(raw.x_test), "y_test": raw.y_test}, str(tmp),
-              metadata={"format": CACHE_FORMAT, "classes": json.dumps(raw.classes),
-                        "source": raw.source, "max_value": str(raw.max_value)})
-    tmp.replace(path)
+    arrays = {"x_train": np.ascontiguousarray(raw.x_train), "y_train": raw.y_train,
+              "x_test": np.ascontiguousarray(raw.x_test), "y_test": raw.y_test}
+    meta = {"format": CACHE_FORMAT, "classes": json.dumps(raw.classes), "source": raw.source,
+            "max_value": str(raw.max_value)}
+    atomic_write(path, lambda tmp: save_file(arrays, tmp, metadata=meta))
     return raw
+
+
+for _name, (_reader, _description) in SOURCES.items():
+    registry.register_dataset(_name, functools.partial(load_images, _name), _description)
 
 
 __all__ = ["Dataset", "DataUnavailableError", "available", "from_arrays", "load"]

@@ -1,6 +1,8 @@
 """Multi-process training with PyTorch's DistributedDataParallel.
 
-    torchrun --nproc_per_node=2 -m cmim_lab.train --method cmim --dataset fashion-mnist --batch-size 256
+    torchrun --nproc_per_node=2 -m cmim_lab.cli train --method cmim --dataset fashion-mnist --batch-size 256
+
+(``cmim-lab train`` sees torchrun's ``WORLD_SIZE`` and calls :func:`train_distributed`.)
 
 * Backend: nccl on CUDA (one GPU per process, ``cuda:LOCAL_RANK``), gloo on the CPU.
 * Global batch: ``--batch-size`` is the global batch B; each of the N processes takes its
@@ -19,15 +21,17 @@
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
+from typing import Callable
 
 import torch
 import torch.distributed as tdist
 from torch import nn
 
-from .trainer import DistContext
+from . import data as data_module
+from .config import TrainConfig
+from .trainer import DistContext, TrainResult, model_dir, train
 
 
 def gather_with_grad(t: torch.Tensor) -> torch.Tensor:
@@ -69,56 +73,31 @@ def init_from_env() -> torch.device:
     return device
 
 
-def _parser() -> argparse.ArgumentParser:
-    from .cli import _add_config_flags
-
-    p = argparse.ArgumentParser(prog="python -m cmim_lab.train",
-                                description="Train one model; under torchrun, on N processes (DDP).")
-    _add_config_flags(p)
-    p.add_argument("--checkpoint-dir", default=None, help="folder for the checkpoint (default: the model cache)")
-    p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--device", default="auto", help="single-process only: auto, cpu, cuda, mps")
-    return p
+def world_size() -> int:
+    """Number of processes torchrun started (1 outside torchrun)."""
+    return int(os.environ.get("WORLD_SIZE", 1))
 
 
-def main(argv=None) -> None:
-    """Entry point of ``python -m cmim_lab.train`` (single process) and of torchrun (N processes)."""
-    from .cli import _config_from
-    from .trainer import load_or_train, model_dir, train
-
-    args = _parser().parse_args(argv)
-    try:
-        config = _config_from(args)
-    except ValueError as exc:
-        print(f"cmim_lab.train: error: {exc}", file=sys.stderr)
-        raise SystemExit(2)
-    world = int(os.environ.get("WORLD_SIZE", 1))
-    if world == 1:  # plain python -m cmim_lab.train
-        if args.checkpoint_dir:
-            result = train(config, device=args.device, checkpoint_dir=args.checkpoint_dir,
-                           progress=not args.no_progress)
-        else:
-            result = load_or_train(config, device=args.device, progress=not args.no_progress)
-        _report(result)
-        return
+def train_distributed(config: TrainConfig, *, checkpoint_dir=None, progress: bool = True,
+                      report: Callable[[TrainResult], None] | None = None) -> int:
+    """Train ``config`` on every process torchrun started; rank 0 writes the checkpoint
+    (``checkpoint_dir``, default the model cache) and calls ``report(result)``. Returns the
+    exit status: 0, or 1 after printing ``[rank r] training failed: ...``."""
     device = init_from_env()
     rank = tdist.get_rank()
     unused = config.method == "infonce" and config.recon_weight == 0  # pure SimCLR never uses the decoder
     try:
+        data = data_module.load(config.dataset, n_train=config.n_train, seed=config.data_seed)
         ctx = make_context(device, find_unused_parameters=unused)
-        directory = args.checkpoint_dir or model_dir(config)
-        result = train(config, device=device, checkpoint_dir=directory, progress=not args.no_progress, dist=ctx)
+        directory = checkpoint_dir or model_dir(config)
+        result = train(config, data, device=device, checkpoint_dir=directory, progress=progress, dist=ctx)
         tdist.barrier()
-        if rank == 0:
-            _report(result)
+        if rank == 0 and report:
+            report(result)
     except Exception as exc:
         print(f"[rank {rank}] training failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         if tdist.is_initialized():
             tdist.destroy_process_group()
-        raise SystemExit(1)
+        return 1
     tdist.destroy_process_group()
-
-
-def _report(result) -> None:
-    print(result.history.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    print(f"checkpoint: {result.directory}")
+    return 0

@@ -13,9 +13,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .config import EMBEDDING_KINDS
 from .errors import check_choice
 
-KINDS = ("mean", "informative")
+KINDS = EMBEDDING_KINDS
 
 
 @torch.no_grad()
@@ -74,10 +75,11 @@ def embedding_width(model, kind: str = "mean", layers=None, include_mu: bool = T
 
 @torch.no_grad()
 def reconstruct(model, x: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
-    """Decoder mean sigmoid(logits) decoded from mu(x): [N, *input_shape] in [0, 1], on the CPU."""
+    """The model's reconstruction decoded from mu(x), in batches (images: the decoder mean
+    sigmoid(logits), [N, *input_shape] in [0, 1]), on the CPU."""
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    out = [torch.sigmoid(model(x[i:i + batch_size].to(device))).cpu() for i in range(0, len(x), batch_size)]
+    out = [model.reconstruct(x[i:i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
     model.train(was_training)
     return torch.cat(out)

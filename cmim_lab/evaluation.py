@@ -1,18 +1,15 @@
 """Evaluation: probes on frozen embeddings, generative and clustering metrics.
 
 Protocol (shared DESIGN.md): probes are fitted on train-split embeddings (a stratified
-subset of ``probe_n_train`` samples, for speed on a CPU) and scored on the whole test split.
+subset of ``probe_n_train`` samples, None = all) and scored on the whole test split. Every
+setting is a field of :class:`~cmim_lab.config.EvalConfig`; :func:`evaluate` takes one
+(plus keyword overrides of its fields).
 
-Probes (scikit-learn): ``knn-euclidean`` and ``knn-cosine`` (k = 5; cosine distance as
-Euclidean distance between L2-normalised vectors, the same neighbour order), ``linear``
-(logistic regression on standardised features) and ``mlp`` (one hidden layer of 256 units
-on standardised features, early stopping). Scores are accuracies in [0, 1].
-
-Regression probes (:data:`REGRESSION_PROBES`, for molecular properties): kNN regression
-(k = 5, Euclidean and cosine), ``ridge`` (standardised features, the penalty chosen by
-efficient leave-one-out cross-validation over 10^-3..10^3) and ``mlp`` (256 hidden units,
-early stopping). Every regressor sees standardised targets and predicts in the original
-units; scores are test RMSE (lower is better).
+Probes (:mod:`cmim_lab.probes`, in torch or scikit-learn by ``backend``): ``knn-euclidean``
+and ``knn-cosine`` (k nearest neighbours), ``linear`` (logistic regression on standardised
+features) and ``mlp`` (one hidden layer, early stopping); scores are accuracies in [0, 1].
+Regression probes (``ridge`` instead of ``linear``) report test RMSE and are used by
+domains with regression tasks.
 
 Generative metrics on the test split, decoding from mu: ``recon_nll`` (-log p(x|mu), nats
 per image, summed over pixels whatever the training reduction), ``mse`` (per pixel, of the
@@ -29,104 +26,24 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .embeddings import KINDS, embed
+from .config import CLASSIFICATION_PROBES, EvalConfig
+from .embeddings import embed
 from .errors import check_choice
-from .objectives import recon_nll
+from .probes import classification_scores
 
-PROBES = ("knn-euclidean", "knn-cosine", "linear", "mlp")
+PROBES = CLASSIFICATION_PROBES
 ACTIVE_UNIT_THRESHOLD = 0.01
 FLOOR_TOLERANCE = 0.01
 SILHOUETTE_MAX = 5000
 
 
-def make_probe(name: str, seed: int = 0):
-    """A fresh scikit-learn classifier for probe ``name`` (see the module docstring)."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.neighbors import KNeighborsClassifier
-    from sklearn.neural_network import MLPClassifier
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import Normalizer, StandardScaler
-
-    check_choice("probe", name, PROBES)
-    if name == "knn-euclidean":
-        return KNeighborsClassifier(n_neighbors=5)
-    if name == "knn-cosine":
-        return make_pipeline(Normalizer(), KNeighborsClassifier(n_neighbors=5))
-    if name == "linear":
-        return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
-    return make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(256,), early_stopping=True, max_iter=200,
-                                                         random_state=seed))
-
-
-REGRESSION_PROBES = ("knn-euclidean", "knn-cosine", "ridge", "mlp")
-RIDGE_ALPHAS = tuple(10.0 ** k for k in range(-3, 4))
-
-
-def make_regressor(name: str, seed: int = 0, standardise: bool = True):
-    """A fresh scikit-learn regressor for probe ``name`` (see the module docstring).
-
-    ``standardise=False`` feeds ``ridge`` and ``mlp`` the raw features (for 0/1 fingerprint
-    bits, where standardising blows rare bits up to dominate every distance and weight)."""
-    from sklearn.compose import TransformedTargetRegressor
-    from sklearn.linear_model import RidgeCV
-    from sklearn.neighbors import KNeighborsRegressor
-    from sklearn.neural_network import MLPRegressor
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import Normalizer, StandardScaler
-
-    check_choice("regression probe", name, REGRESSION_PROBES)
-    if name == "knn-euclidean":
-        model = KNeighborsRegressor(n_neighbors=5)
-    elif name == "knn-cosine":
-        model = make_pipeline(Normalizer(), KNeighborsRegressor(n_neighbors=5))
-    elif name == "ridge":
-        model = make_pipeline(StandardScaler(with_mean=standardise, with_std=standardise),
-                              RidgeCV(alphas=RIDGE_ALPHAS))
-    else:
-        model = make_pipeline(StandardScaler(with_mean=standardise, with_std=standardise),
-                              MLPRegressor(hidden_layer_sizes=(256,), early_stopping=True, max_iter=500,
-                                           random_state=seed))
-    return TransformedTargetRegressor(regressor=model, transformer=StandardScaler())
-
-
-def regression_scores(train_x, train_y, test_x, test_y, probes=REGRESSION_PROBES,
-                      seed: int = 0, standardise: bool = True) -> dict[str, float]:
-    """Fit each regression probe on (train_x [N, D], train_y [N]); test RMSE per probe
-    (in the target's units, lower is better). ``standardise``: see :func:`make_regressor`."""
-    train_x, test_x = _np(train_x).astype(np.float64), _np(test_x).astype(np.float64)
-    train_y, test_y = _np(train_y).astype(np.float64), _np(test_y).astype(np.float64)
-    scores = {}
-    for name in probes:
-        probe = make_regressor(name, seed, standardise)
-        if name == "mlp" and len(train_y) < 50:  # too few samples to hold 10% out for early stopping
-            probe.set_params(regressor__mlpregressor__early_stopping=False)
-        _fit_quietly(probe, train_x, train_y)
-        scores[name] = float(np.sqrt(np.mean((probe.predict(test_x) - test_y) ** 2)))
-    return scores
-
-
-def probe_scores(train_x, train_y, test_x, test_y, probes=PROBES, seed: int = 0) -> dict[str, float]:
-    """Fit each probe on (train_x [N, D], train_y [N]) and return test accuracy per probe."""
-    train_x, test_x = _np(train_x), _np(test_x)
-    train_y, test_y = _np(train_y), _np(test_y)
-    scores = {}
-    for name in probes:
-        probe = make_probe(name, seed)
-        _fit_quietly(probe, train_x, train_y)
-        scores[name] = float(probe.score(test_x, test_y))
-    return scores
-
-
-def _fit_quietly(probe, x, y) -> None:
-    """``probe.fit(x, y)`` without scikit-learn's ConvergenceWarning (probes stop at their
-    iteration cap by design; the score says how good the fit is)."""
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        probe.fit(x, y)
+def probe_scores(train_x, train_y, test_x, test_y, cfg: EvalConfig, *, probes=None, device=None,
+                 progress=None) -> dict[str, float]:
+    """Fit each classification probe (``probes``, default ``cfg.probes``) on (train_x [N, D],
+    train_y [N]) and return the test accuracy per probe, with the backend ``cfg.backend``
+    (see :mod:`cmim_lab.probes`)."""
+    return classification_scores(train_x, train_y, test_x, test_y, cfg, probes=probes, device=device,
+                                 progress=progress)
 
 
 def _np(t):
@@ -143,9 +60,8 @@ def generative_metrics(model, x: torch.Tensor, likelihood: str = "bernoulli", ba
     for start in range(0, len(x), batch_size):
         xb = x[start:start + batch_size].to(device)
         post = model.encode(xb)
-        logits = model.decode(post.mu)
-        nll += recon_nll(logits, xb, likelihood).sum().item()
-        sq += ((torch.sigmoid(logits) - xb) ** 2).sum().item()
+        nll += model.recon_nll(post.mu, xb, likelihood).sum().item()
+        sq += ((model.reconstruct(xb) - xb) ** 2).sum().item()
         mus.append(post.mu.cpu())
         logvars.append(post.logvar.cpu())
     mu, logvar = torch.cat(mus), torch.cat(logvars)
@@ -213,51 +129,50 @@ def probe_subset(y: torch.Tensor, n: int | None, seed: int) -> np.ndarray:
     return np.sort(idx)
 
 
-def evaluate(model, data, *, embeddings=KINDS, probes=PROBES, probe_n_train: int | None = 10_000,
-             layers=None, likelihood: str = "bernoulli", seed: int = 0, clustering: bool = True,
-             device=None) -> EvalResult:
+def evaluate(model, data, config: EvalConfig | None = None, *, likelihood: str = "bernoulli", device=None,
+             **overrides) -> EvalResult:
     """Probes on frozen embeddings plus generative and clustering metrics.
 
     Args:
-        model: a trained :class:`~cmim_lab.nets.EncoderDecoder`.
+        model: a trained model (:class:`~cmim_lab.model.LatentModel`).
         data: a :class:`~cmim_lab.data.Dataset`; probes train on ``probe_n_train`` samples of
             its train split (stratified, None = all) and score on its whole test split.
-        embeddings: kinds to probe (``mean``, ``informative``); ``layers`` picks decoder
-            layers of the informative embedding.
-        probes: subset of :data:`PROBES`.
+        config: an :class:`~cmim_lab.config.EvalConfig` (default: its defaults);
+            ``overrides`` replace named fields (``evaluate(m, ds, probes=["linear"])``).
+        likelihood: the decoder likelihood for the reconstruction NLL (the model's config).
     """
-    for kind in embeddings:
-        check_choice("embedding kind", kind, KINDS)
-    for probe in probes:
+    cfg = (config or EvalConfig()).replace(**overrides) if overrides else (config or EvalConfig())
+    for probe in cfg.probes:
         check_choice("probe", probe, PROBES)
-    idx = probe_subset(data.y_train, probe_n_train, seed)
+    idx = probe_subset(data.y_train, cfg.probe_n_train, cfg.seed)
     x_fit, y_fit = data.x_train[idx], data.y_train[idx]
-    result = EvalResult(info={"probe_n_train": len(idx), "n_test": len(data.y_test), "dataset": data.name})
-    for kind in embeddings:
-        train_e = embed(model, x_fit, kind, layers=layers, device=device)
-        test_e = embed(model, data.x_test, kind, layers=layers, device=device)
-        result.probes[kind] = probe_scores(train_e, y_fit, test_e, data.y_test, probes, seed)
+    result = EvalResult(info={"probe_n_train": len(idx), "n_test": len(data.y_test), "dataset": data.name,
+                              "backend": cfg.backend})
+    for kind in cfg.embeddings:
+        train_e = embed(model, x_fit, kind, layers=cfg.layers, device=device)
+        test_e = embed(model, data.x_test, kind, layers=cfg.layers, device=device)
+        result.probes[kind] = probe_scores(train_e, y_fit, test_e, data.y_test, cfg, device=device)
     result.metrics = generative_metrics(model, data.x_test, likelihood, device=device)
-    if clustering:
+    if cfg.clustering:
         result.metrics.update(clustering_metrics(embed(model, data.x_test, "mean", device=device),
-                                                 data.y_test, seed))
+                                                 data.y_test, cfg.seed))
     return result
 
 
-def baseline_scores(data, kind: str, *, n_components: int = 16, probes=PROBES,
-                    probe_n_train: int | None = 10_000, seed: int = 0) -> dict[str, float]:
+def baseline_scores(data, kind: str, config: EvalConfig | None = None, *, n_components: int) -> dict[str, float]:
     """Probe accuracies of a no-learning baseline: ``pixels`` (raw inputs, flattened) or
     ``pca`` (``n_components`` principal components fitted on the probe training subset)."""
+    cfg = config or EvalConfig()
     check_choice("baseline", kind, ("pixels", "pca"))
-    idx = probe_subset(data.y_train, probe_n_train, seed)
+    idx = probe_subset(data.y_train, cfg.probe_n_train, cfg.seed)
     train_x = data.x_train[idx].flatten(1).numpy()
     test_x = data.x_test.flatten(1).numpy()
     if kind == "pca":
         from sklearn.decomposition import PCA
 
-        pca = PCA(n_components=min(n_components, train_x.shape[1]), random_state=seed).fit(train_x)
+        pca = PCA(n_components=min(n_components, train_x.shape[1]), random_state=cfg.seed).fit(train_x)
         train_x, test_x = pca.transform(train_x), pca.transform(test_x)
-    return probe_scores(train_x, data.y_train[idx], test_x, data.y_test, probes, seed)
+    return probe_scores(train_x, data.y_train[idx], test_x, data.y_test, cfg)
 
 
 def pair_cosines(z, y, n_pairs: int = 20_000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

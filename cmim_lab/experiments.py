@@ -1,60 +1,50 @@
-"""Small comparison helpers the notebooks build their stories on.
+"""Small comparison helpers the notebooks build their stories on (specifications on top of
+:mod:`cmim_lab.study`).
 
 ``compare`` trains (or loads) a set of labelled configs on one dataset and returns one
-table row per model: the final value of every training term, probe accuracies and the
-generative/clustering metrics. Models are cached, so notebooks share them.
+table row per model: the final value of every training term, probe scores and the
+generative/clustering metrics. Models and evaluations are cached, so notebooks share them.
 """
 from __future__ import annotations
 
 import pandas as pd
 
-from .config import TrainConfig
-from .evaluation import probe_scores, probe_subset
+from .config import EvalConfig, TrainConfig
 from .embeddings import embed
+from .evaluation import probe_scores, probe_subset
+from .study import Entry, EvalTask, run_study
 
 
-def compare(configs: dict[str, TrainConfig], data, *, embeddings=("mean",), probes=("knn-cosine", "linear"),
-            probe_n_train=10_000, clustering: bool = True, device="auto", progress: bool = True):
+def compare(configs: dict[str, TrainConfig], data, eval_config: EvalConfig | None = None, *, device="auto",
+            progress: bool = True, log=None, **overrides):
     """Train/load every ``configs[label]`` on ``data``; return ({label: TrainResult}, table).
 
-    Table columns: ``label``, config fields that differ between the configs, ``final_<term>``
-    for each training term (last epoch mean, in the config's reduction), ``<embedding>/<probe>``
-    accuracies, and the metrics of :func:`cmim_lab.evaluation.evaluate`.
+    ``eval_config`` (default :class:`EvalConfig` with ``overrides`` of its fields, e.g.
+    ``probes=["linear"]``). Table columns: ``label``, config fields that differ between the
+    configs, ``final_<term>`` for each training term (last epoch mean, in the config's
+    reduction), ``<embedding>/<probe>`` scores, and the metrics of
+    :func:`cmim_lab.evaluation.evaluate`.
     """
-    from .benchmark import cached_evaluate
-    from .trainer import load_or_train
-
-    results, rows = {}, []
-    dicts = {label: cfg.to_dict() for label, cfg in configs.items()}
-    varying = [k for k in TrainConfig().to_dict() if len({str(d[k]) for d in dicts.values()}) > 1]
-    for label, cfg in configs.items():
-        res = load_or_train(cfg, data, device=device, progress=progress)
-        ev = cached_evaluate(res, data, embeddings=tuple(embeddings), probes=tuple(probes),
-                             probe_n_train=probe_n_train, seed=cfg.seed, clustering=clustering, device=None)
-        last = res.history.iloc[-1]
-        row = {"label": label, **{k: dicts[label][k] for k in varying}}
-        row.update({f"final_{k}": float(last[k]) for k in last.index
-                    if k not in ("epoch", "step", "seconds", "samples_per_s")})
-        row.update({f"{kind}/{p}": acc for kind, scores in ev.probes.items() for p, acc in scores.items()})
-        row.update({k: v for k, v in ev.metrics.items() if k != "latent_dim"})
-        results[label] = res
-        rows.append(row)
-    return results, pd.DataFrame(rows)
+    cfg = (eval_config or EvalConfig()).replace(**overrides)
+    entries = [Entry(label, config) for label, config in configs.items()]
+    study = run_study(entries, data, [EvalTask(data.name, data, cfg)], device=device, progress=progress, log=log)
+    return dict(zip(configs, study.results)), study.wide()
 
 
-def embedding_ablation(model, data, variants: dict[str, dict], *, probes=("knn-cosine", "linear"),
-                       probe_n_train=10_000, seed: int = 0) -> pd.DataFrame:
-    """Probe accuracies for several embeddings of one model.
+def embedding_ablation(model, data, variants: dict[str, dict], eval_config: EvalConfig | None = None,
+                       **overrides) -> pd.DataFrame:
+    """Probe scores for several embeddings of one model.
 
     ``variants``: {name: keyword arguments of :func:`cmim_lab.embeddings.embed`}, e.g.
     ``{"mu": {"kind": "mean"}, "X, last layer": {"kind": "informative", "layers": [-1]}}``.
-    Returns one row per variant with its width and accuracy per probe.
+    Returns one row per variant with its width and score per probe.
     """
-    idx = probe_subset(data.y_train, probe_n_train, seed)
+    cfg = (eval_config or EvalConfig()).replace(**overrides)
+    idx = probe_subset(data.y_train, cfg.probe_n_train, cfg.seed)
     rows = []
     for name, kwargs in variants.items():
         train_e = embed(model, data.x_train[idx], **kwargs)
         test_e = embed(model, data.x_test, **kwargs)
-        scores = probe_scores(train_e, data.y_train[idx], test_e, data.y_test, probes, seed)
+        scores = probe_scores(train_e, data.y_train[idx], test_e, data.y_test, cfg)
         rows.append({"embedding": name, "width": train_e.shape[1], **scores})
     return pd.DataFrame(rows)

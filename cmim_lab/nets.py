@@ -1,52 +1,30 @@
-"""Encoder-decoder networks with a Gaussian posterior.
+"""Image and feature encoder-decoders: the ``mlp`` and ``conv`` architectures.
 
-Every model is an :class:`EncoderDecoder`:
+Both implement :class:`~cmim_lab.model.LatentModel`:
 
-* ``encode(x)`` -> :class:`Posterior` with ``mu`` and ``logvar`` [B, latent_dim]; the
-  log-variance is clamped from below at ``logvar_floor`` (MIM drives sigma down, and
-  without a floor log q(z|x) diverges).
+* ``encode(x)`` -> :class:`~cmim_lab.posterior.Posterior` (``mu``, ``logvar`` [B, latent_dim]);
 * ``decode(z, return_hidden=True)`` -> logits [B, *input_shape] and the decoder's hidden
-  activations, a list of [B, width] (MLP) or [B, C, H, W] (conv) tensors. The hidden
-  activations are what the informative embedding (-X) reads.
+  activations, a list of [B, width] (MLP) or [B, C, H, W] (conv) tensors -- what the
+  informative embedding (-X) reads, conv maps global-average-pooled;
 * ``projector`` (optional): SimCLR's projection head for InfoNCE.
 
-What the objectives, trainer and embeddings call on *every* model (images here, token
-sequences in :mod:`cmim_lab.molecules.seqnets`):
-
-* ``recon_nll(z, x, likelihood)`` -> [B]: -log p(x|z) in nats per sample;
-* ``observed_units(x)``: observed units per sample (pixels here, tokens for sequences), the
-  divisor of the ``normalised`` reduction;
-* ``hidden_features(mu, x)`` -> list of [B, width]: the decoder's hidden activations given mu
-  (conv maps global-average-pooled), read by the informative embedding.
+Both register themselves in :mod:`cmim_lab.registry`; :func:`build_model` builds any
+registered architecture by name.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from .errors import check_choice, check_positive
+from . import registry
+from .errors import check_positive
+from .likelihoods import pixel_nll
+from .model import LatentModel
+from .posterior import Posterior  # noqa: F401  (re-exported: cmim_lab.nets.Posterior)
 
-ARCHS = ("mlp", "conv", "gru")  # gru: token sequences, see cmim_lab.molecules.seqnets
-
-
-@dataclass
-class Posterior:
-    """Diagonal Gaussian q(z|x). ``mu``, ``logvar``: [B, latent_dim]."""
-    mu: torch.Tensor
-    logvar: torch.Tensor
-
-    @property
-    def std(self) -> torch.Tensor:
-        return torch.exp(0.5 * self.logvar)
-
-    def sample(self, eps: torch.Tensor | None = None) -> torch.Tensor:
-        """Reparameterised sample z = mu + sigma * eps, [B, latent_dim]."""
-        if eps is None:
-            eps = torch.randn_like(self.mu)
-        return self.mu + self.std * eps
+PIXEL_LIKELIHOODS = ("bernoulli", "gaussian")
 
 
 class MLPEncoder(nn.Module):
@@ -124,30 +102,23 @@ class ConvDecoder(nn.Module):
         return self.out(h), acts
 
 
-class EncoderDecoder(nn.Module):
+class EncoderDecoder(LatentModel):
     """Gaussian encoder q(z|x), decoder p(x|z) (logits), optional projection head."""
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, *, input_shape: tuple[int, ...],
-                 latent_dim: int, logvar_floor: float = -6.0, projection_dim: int = 0):
-        super().__init__()
+                 latent_dim: int, logvar_floor: float, projection_dim: int = 0):
+        super().__init__(input_shape=input_shape, latent_dim=latent_dim, logvar_floor=logvar_floor)
         self.encoder, self.decoder = encoder, decoder
-        self.input_shape = tuple(input_shape)
-        self.latent_dim = latent_dim
-        self.logvar_floor = logvar_floor
-        self.projector = None
-        if projection_dim:
-            self.projector = nn.Sequential(nn.Linear(latent_dim, 256), nn.ReLU(),
-                                           nn.Linear(256, projection_dim))
+        self.init_projector(projection_dim)
 
     @property
     def decoder_widths(self) -> list[int]:
         """Width of each decoder hidden layer after pooling (channels for conv maps)."""
         return list(self.decoder.hidden_widths)
 
-    def encode(self, x: torch.Tensor) -> Posterior:
-        """x [B, *input_shape] -> q(z|x) with logvar clamped at ``logvar_floor``."""
-        mu, logvar = self.encoder(x)
-        return Posterior(mu, logvar.clamp(min=self.logvar_floor))
+    def encode_stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x [B, *input_shape] -> (mu, raw logvar), each [B, latent_dim]."""
+        return self.encoder(x)
 
     def decode(self, z: torch.Tensor, return_hidden: bool = False):
         """z [B, latent_dim] -> logits [B, *input_shape] (and the hidden activations)."""
@@ -159,10 +130,12 @@ class EncoderDecoder(nn.Module):
         return self.decode(self.encode(x).mu)
 
     def recon_nll(self, z: torch.Tensor, x: torch.Tensor, likelihood: str = "bernoulli") -> torch.Tensor:
-        """-log p(x|z) summed over pixels: [B] (nats per image), see :func:`objectives.recon_nll`."""
-        from .objectives import recon_nll
+        """-log p(x|z) summed over pixels: [B] (nats per image), see :mod:`cmim_lab.likelihoods`."""
+        return pixel_nll(self.decode(z), x, likelihood)
 
-        return recon_nll(self.decode(z), x, likelihood)
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """Decoder mean sigmoid(logits) decoded from mu(x): [B, *input_shape] in [0, 1]."""
+        return torch.sigmoid(self(x))
 
     def observed_units(self, x: torch.Tensor) -> int:
         """Pixels (features) per sample: the ``normalised`` reduction's divisor."""
@@ -176,39 +149,49 @@ class EncoderDecoder(nn.Module):
         return [h.mean(dim=(2, 3)) if h.ndim == 4 else h for h in hidden]
 
 
-def build_model(input_shape, *, arch: str = "mlp", latent_dim: int = 16,
-                hidden_sizes=(512, 512), logvar_floor: float = -6.0,
-                projection_dim: int = 0, vocab=None) -> EncoderDecoder:
-    """Build an encoder-decoder for samples of ``input_shape`` (e.g. (1, 28, 28) or (D,)).
+def build_mlp(input_shape, *, latent_dim: int, hidden_sizes, logvar_floor: float, projection_dim: int = 0,
+              context=None) -> EncoderDecoder:
+    """Fully connected encoder-decoder for samples of any shape (flattened)."""
+    hidden_sizes = _widths(hidden_sizes)
+    encoder = MLPEncoder(math.prod(input_shape), hidden_sizes, latent_dim)
+    decoder = MLPDecoder(latent_dim, hidden_sizes, input_shape)
+    return EncoderDecoder(encoder, decoder, input_shape=input_shape, latent_dim=latent_dim,
+                          logvar_floor=logvar_floor, projection_dim=projection_dim)
 
-    ``arch="mlp"`` works for any shape; ``arch="conv"`` needs [C, 28, 28] images;
-    ``arch="gru"`` reads token sequences (L,) over ``vocab`` (a
-    :class:`~cmim_lab.molecules.smiles.Vocabulary` or its JSON), see
-    :mod:`cmim_lab.molecules.seqnets`.
-    """
-    check_choice("arch", arch, ARCHS)
+
+def build_conv(input_shape, *, latent_dim: int, hidden_sizes=(), logvar_floor: float, projection_dim: int = 0,
+               context=None) -> EncoderDecoder:
+    """Convolutional encoder-decoder for [C, 28, 28] images (``hidden_sizes`` unused)."""
+    if len(input_shape) != 3 or input_shape[1:] != (28, 28):
+        raise ValueError(f"arch 'conv' needs [C, 28, 28] images, got samples of shape {input_shape}; "
+                         f"use arch 'mlp' for other shapes")
+    encoder, decoder = ConvEncoder(input_shape[0], latent_dim), ConvDecoder(latent_dim, input_shape[0])
+    return EncoderDecoder(encoder, decoder, input_shape=input_shape, latent_dim=latent_dim,
+                          logvar_floor=logvar_floor, projection_dim=projection_dim)
+
+
+def _widths(hidden_sizes) -> tuple[int, ...]:
+    hidden_sizes = tuple(int(h) for h in hidden_sizes)
+    if not hidden_sizes or any(h <= 0 for h in hidden_sizes):
+        raise ValueError(f"hidden_sizes must be a non-empty list of positive widths, got {hidden_sizes}")
+    return hidden_sizes
+
+
+registry.register_arch("mlp", build_mlp, "fully connected encoder and decoder (any sample shape)",
+                       likelihoods=PIXEL_LIKELIHOODS)
+registry.register_arch("conv", build_conv, "strided convolutions, [C, 28, 28] images",
+                       likelihoods=PIXEL_LIKELIHOODS)
+
+
+def build_model(input_shape, *, arch: str = "mlp", latent_dim: int, hidden_sizes, logvar_floor: float,
+                projection_dim: int = 0, context: dict | None = None) -> LatentModel:
+    """Build any registered architecture (see :func:`cmim_lab.registry.archs`) for samples of
+    ``input_shape`` (e.g. (1, 28, 28) or (D,)); ``context``: data-specific settings such as
+    a token vocabulary (stored in checkpoints). Defaults live in
+    :class:`~cmim_lab.config.TrainConfig`."""
+    spec = registry.arch(arch)
     check_positive("latent_dim", latent_dim, integer=True)
     if projection_dim:
         check_positive("projection_dim", projection_dim, integer=True)
-    input_shape = tuple(int(s) for s in input_shape)
-    if arch == "gru":
-        from .molecules.seqnets import build_sequence_model
-
-        hidden_sizes = tuple(int(h) for h in hidden_sizes)
-        if not hidden_sizes or any(h <= 0 for h in hidden_sizes):
-            raise ValueError(f"hidden_sizes must be a non-empty list of positive widths, got {hidden_sizes}")
-        return build_sequence_model(vocab, input_shape, latent_dim=latent_dim, hidden_sizes=hidden_sizes,
-                                    logvar_floor=logvar_floor, projection_dim=projection_dim)
-    if arch == "conv":
-        if len(input_shape) != 3 or input_shape[1:] != (28, 28):
-            raise ValueError(f"arch 'conv' needs [C, 28, 28] images, got samples of shape {input_shape}; "
-                             f"use arch 'mlp' for other shapes")
-        encoder, decoder = ConvEncoder(input_shape[0], latent_dim), ConvDecoder(latent_dim, input_shape[0])
-    else:
-        hidden_sizes = tuple(int(h) for h in hidden_sizes)
-        if not hidden_sizes or any(h <= 0 for h in hidden_sizes):
-            raise ValueError(f"hidden_sizes must be a non-empty list of positive widths, got {hidden_sizes}")
-        encoder = MLPEncoder(math.prod(input_shape), hidden_sizes, latent_dim)
-        decoder = MLPDecoder(latent_dim, hidden_sizes, input_shape)
-    return EncoderDecoder(encoder, decoder, input_shape=input_shape, latent_dim=latent_dim,
-                          logvar_floor=logvar_floor, projection_dim=projection_dim)
+    return spec.build(tuple(int(s) for s in input_shape), latent_dim=latent_dim, hidden_sizes=hidden_sizes,
+                      logvar_floor=logvar_floor, projection_dim=projection_dim, context=context or {})

@@ -44,15 +44,14 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from . import registry
 from .augment import augment_batch
 from .errors import check_choice, check_positive
+from .likelihoods import LOG_2PI, pixel_nll
 
 METHODS = ("vae", "cvae", "mim", "cmim", "infonce")
 REDUCTIONS = ("sum", "normalised")
 NEGATIVES = ("mean", "sum")
-LIKELIHOODS = ("bernoulli", "gaussian", "categorical")  # categorical: token sequences (arch gru)
-LOG_2PI = math.log(2 * math.pi)
-GAUSSIAN_STD = 0.1  # fixed decoder std of the Gaussian likelihood, intensity units
 
 
 # --- log-densities, per sample -------------------------------------------------------
@@ -73,20 +72,9 @@ def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tenso
 
 
 def recon_nll(logits: torch.Tensor, x: torch.Tensor, likelihood: str = "bernoulli") -> torch.Tensor:
-    """-log p(x|z) summed over all pixels/features: [B, ...] -> [B] (nats per sample).
-
-    ``bernoulli``: binary cross-entropy with logits on intensities in [0, 1] (>= 0).
-    ``gaussian``: N(x; sigmoid(logits), 0.1^2) per pixel.
-    """
-    if likelihood == "bernoulli":
-        per = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
-    elif likelihood == "gaussian":
-        per = 0.5 * ((x - torch.sigmoid(logits)) / GAUSSIAN_STD) ** 2 + math.log(GAUSSIAN_STD) + 0.5 * LOG_2PI
-    else:
-        check_choice("likelihood", likelihood, LIKELIHOODS)
-        raise ValueError(f"likelihood {likelihood!r} is for token sequences (a model's own recon_nll); "
-                         f"pixels take bernoulli or gaussian")
-    return per.flatten(1).sum(-1)
+    """-log p(x|z) summed over all pixels/features: [B, ...] -> [B] (nats per sample); the
+    likelihoods are defined in :mod:`cmim_lab.likelihoods`."""
+    return pixel_nll(logits, x, likelihood)
 
 
 # --- the two contrastive objects ------------------------------------------------------
@@ -151,7 +139,8 @@ class Objective:
         temperature: of the contrastive term / NT-Xent, > 0.
         recon_weight, latent_weight, contrastive_weight: weights of the terms (>= 0).
         negatives: ``mean`` (cMIM) or ``sum`` over the negatives of the contrastive term.
-        likelihood: ``bernoulli`` or ``gaussian`` decoder on pixels; ``categorical`` on tokens.
+        likelihood: a registered likelihood (``bernoulli`` or ``gaussian`` on pixels; a domain
+            plugin adds its own, e.g. ``categorical`` on tokens).
         augment_strength: of InfoNCE's batched image augmentations (token sequences bring
             their own views, e.g. randomised SMILES, through ``views=``).
     """
@@ -162,7 +151,7 @@ class Objective:
         check_choice("method", method, METHODS)
         check_choice("reduction", reduction, REDUCTIONS)
         check_choice("negatives", negatives, NEGATIVES)
-        check_choice("likelihood", likelihood, LIKELIHOODS)
+        check_choice("likelihood", likelihood, registry.likelihoods())
         check_positive("temperature", temperature)
         for name, value in [("recon_weight", recon_weight), ("latent_weight", latent_weight),
                             ("contrastive_weight", contrastive_weight), ("augment_strength", augment_strength)]:
@@ -222,7 +211,7 @@ class Objective:
         if views is None:
             if not x.is_floating_point():
                 raise ValueError("InfoNCE on token sequences needs its two views passed as views=(v1, v2) "
-                                 "(e.g. randomised SMILES); the built-in augmentations are for images")
+                                 "(precomputed views of the data); the built-in augmentations are for images")
             views = augment_batch(x, self.augment_strength), augment_batch(x, self.augment_strength)
         v1, v2 = views
         mu = model.encode(torch.cat([v1, v2])).mu

@@ -13,10 +13,16 @@ is always better. A group whose entries all score the same gives z = 0.
 :func:`pooled_ranks` is the paper's "method-X" view: every informative embedding becomes
 an entry of its own (``cmim[sum]-X``) and the Z-scores are taken per (dataset, metric)
 over all entries of both kinds, so a -X entry competes with every plain one.
+
+:func:`ranks_section` and :func:`write_tables` are the report pieces every benchmark shares.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
+
+from .files import write_text
 
 GROUP = ("dataset", "metric", "embedding")
 
@@ -79,3 +85,24 @@ def score_table(df: pd.DataFrame, *, digits: int = 3) -> pd.DataFrame:
 def markdown(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
     """A GitHub-flavoured Markdown table of ``df`` (no index)."""
     return df.to_markdown(index=False, floatfmt=floatfmt)
+
+
+def ranks_section(overall: pd.DataFrame, with_x: pd.DataFrame, sign_note: str = "") -> list[str]:
+    """The report's two rank tables (per kind, and the pooled method-X view) as Markdown lines;
+    ``sign_note`` (e.g. "RMSE signs flipped: higher Z = better; ") goes before "rank 1 = best"."""
+    return ["Mean Z-score per entry (Z per dataset, probe and embedding kind, averaged over both kinds; "
+            f"{sign_note}rank 1 = best):", "", markdown(overall), "",
+            "The paper's 'method-X' view: each informative embedding is an entry of its own (`-X`), Z per "
+            "dataset and probe over all entries:", "", markdown(with_x), ""]
+
+
+def write_tables(result) -> Path:
+    """Write a benchmark result's ``raw.csv``, ``zscores.csv``, ``ranks.csv`` (column ``view``:
+    "per kind" / "with -X") and ``summary.md`` into ``result.out_dir``; return that folder."""
+    out = result.out_dir
+    write_text(out / "raw.csv", result.raw.to_csv(index=False))
+    write_text(out / "zscores.csv", result.z.to_csv(index=False))
+    write_text(out / "ranks.csv", pd.concat([result.ranks.assign(view="per kind"),
+                                             result.ranks_with_x.assign(view="with -X")]).to_csv(index=False))
+    write_text(out / "summary.md", result.markdown)
+    return out

@@ -22,49 +22,31 @@ stored beside its reference: log(2B - 1) for NT-Xent, log 2 for the contrastive 
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from .config import TrainConfig
+from . import data as data_module
+from .config import REDUCTIONS, EvalConfig, TrainConfig, expand_entries
 from .errors import check_choice, check_positive
-from .objectives import METHODS
+from .files import write_text
+from .study import Entry, EvalTask, run_study
 
 PROTOCOLS = ("samples", "steps", "epochs")
 LR_RULES = ("sqrt", "linear", "constant")
 DEFAULT_BUDGET = {"samples": 100_000, "steps": 500, "epochs": 5}
 REFERENCE_BATCH = 128
 SWEEP_PROBES = ("knn-cosine", "linear")
-
-VARIANTS = {
-    "cmim": {"cmim[sum]": dict(method="cmim", reduction="sum"),
-             "cmim[normalised]": dict(method="cmim", reduction="normalised")},
-    "mim": {"mim[sum]": dict(method="mim", reduction="sum"),
-            "mim[normalised]": dict(method="mim", reduction="normalised")},
-    "vae": {"vae[sum]": dict(method="vae", reduction="sum"),
-            "vae[normalised]": dict(method="vae", reduction="normalised")},
-    "cvae": {"cvae[sum]": dict(method="cvae", reduction="sum"),
-             "cvae[normalised]": dict(method="cvae", reduction="normalised")},
-    "infonce": {"infonce[recon]": dict(method="infonce", reduction="sum"),
-                "infonce[pure]": dict(method="infonce", recon_weight=0.0, projection_dim=128)},
-}
+# a bare method name in a sweep stands for these variants
+BARE = {"infonce": ("infonce[recon]", "infonce[pure]")}
 
 
 def expand_variants(methods) -> dict[str, dict]:
-    """Method names or variant labels -> {label: TrainConfig overrides}."""
-    labels = {label: o for group in VARIANTS.values() for label, o in group.items()}
-    out = {}
-    for m in methods:
-        if m in VARIANTS:
-            out.update(VARIANTS[m])
-        elif m in labels:
-            out[m] = labels[m]
-        else:
-            raise ValueError(f"unknown sweep method {m!r}; valid are {', '.join(METHODS)} or one of "
-                             f"{', '.join(labels)}")
-    return out
+    """Method names or variant labels -> {label: TrainConfig fields}: a bare method runs
+    under both reductions (``infonce``: with reconstruction and as pure SimCLR)."""
+    labels = [v for m in methods for v in BARE.get(m, (m,))]
+    return expand_entries(labels, REDUCTIONS)
 
 
 def learning_rate(base_lr: float, batch_size: int, rule: str) -> float:
@@ -74,22 +56,23 @@ def learning_rate(base_lr: float, batch_size: int, rule: str) -> float:
     return base_lr * {"sqrt": math.sqrt(ratio), "linear": ratio, "constant": 1.0}[rule]
 
 
-def run_config(overrides: dict, *, dataset: str, n_train, batch_size: int, seed: int, protocol: str,
-               budget: int, base_lr: float, lr_rule: str, n_available: int, **extra) -> TrainConfig:
-    """The :class:`TrainConfig` of one sweep run."""
+def run_config(base: TrainConfig, fields: dict, *, batch_size: int, seed: int, protocol: str, budget: int,
+               lr_rule: str, n_available: int) -> TrainConfig:
+    """The :class:`TrainConfig` of one sweep run: ``base`` with the variant's ``fields``, the
+    batch size, seed, and the steps and learning rate the protocol gives (``base.lr`` is the
+    learning rate at batch 128)."""
     check_choice("protocol", protocol, PROTOCOLS)
     check_positive("budget", budget, integer=True)
     if protocol == "epochs":
-        epochs, max_steps, lr = budget, None, base_lr
+        epochs, max_steps, lr = budget, None, base.lr
     else:
         steps = budget // batch_size if protocol == "samples" else budget
         if steps < 1:
             raise ValueError(f"a budget of {budget} samples is less than one batch of {batch_size}")
-        epochs, max_steps, lr = 1, steps, learning_rate(base_lr, batch_size, lr_rule)
+        epochs, max_steps, lr = 1, steps, learning_rate(base.lr, batch_size, lr_rule)
     if batch_size > n_available:
         raise ValueError(f"batch size {batch_size} exceeds the {n_available} training samples")
-    return TrainConfig(dataset=dataset, n_train=n_train, batch_size=batch_size, seed=seed, epochs=epochs,
-                       max_steps=max_steps, lr=lr, **{**overrides, **extra})
+    return base.replace(**fields, batch_size=batch_size, seed=seed, epochs=epochs, max_steps=max_steps, lr=lr)
 
 
 @dataclass
@@ -100,65 +83,66 @@ class SweepResult:
     markdown: str
 
 
-def run_batch_sweep(methods, batch_sizes, seeds, *, dataset: str = "fashion-mnist", n_train=20_000,
-                    protocol: str = "samples", budget: int | None = None, base_lr: float = 1e-3,
-                    lr_rule: str = "sqrt", probe_n_train=10_000, out_dir=None, device="auto",
-                    progress: bool = True, command: str | None = None, extra_config: dict | None = None,
+def run_batch_sweep(methods, batch_sizes, seeds, *, base: TrainConfig | None = None, protocol: str = "samples",
+                    budget: int | None = None, lr_rule: str = "sqrt", eval_config: EvalConfig | None = None,
+                    out_dir=None, device="auto", progress: bool = True, log=None, command: str | None = None,
                     callback=None) -> SweepResult:
     """Train every (variant, batch size, seed), probe it, and summarise the sensitivity.
 
-    Models are cached like any other (``load_or_train``), so an interrupted sweep resumes.
-    ``callback(row)`` is called after each run (for live tables in notebooks).
+    ``base``: the :class:`TrainConfig` every run starts from (dataset, ``n_train``, model
+    size; ``lr`` is the learning rate at batch 128). ``eval_config``: probe settings (the
+    sweep probes :data:`SWEEP_PROBES` on the posterior mean). Models are cached like any
+    other, so an interrupted sweep resumes. ``callback(row)`` is called after each run.
     """
-    from . import data as data_module
-    from .benchmark import cached_evaluate
-    from .trainer import load_or_train
-
+    base = base or TrainConfig(n_train=20_000)
     check_choice("protocol", protocol, PROTOCOLS)
     budget = budget or DEFAULT_BUDGET[protocol]
     variants = expand_variants(methods)
-    data = data_module.load(dataset, n_train=n_train, seed=0)
+    data = data_module.load(base.dataset, n_train=base.n_train, seed=base.data_seed)
+    entries = [Entry(label, run_config(base, fields, batch_size=b, seed=seed, protocol=protocol, budget=budget,
+                                       lr_rule=lr_rule, n_available=len(data.x_train)),
+                     {"variant": label, "batch_size": b})
+               for label, fields in variants.items() for b in batch_sizes for seed in seeds]
+    cfg = (eval_config or EvalConfig()).replace(embeddings=("mean",), probes=SWEEP_PROBES, clustering=False)
     rows = []
-    for label, overrides in variants.items():
-        for b in batch_sizes:
-            for seed in seeds:
-                cfg = run_config(overrides, dataset=dataset, n_train=n_train, batch_size=b, seed=seed,
-                                 protocol=protocol, budget=budget, base_lr=base_lr, lr_rule=lr_rule,
-                                 n_available=len(data.x_train), **(extra_config or {}))
-                start = time.time()
-                result = load_or_train(cfg, data, device=device, progress=progress)
-                ev = cached_evaluate(result, data, embeddings=("mean",), probes=SWEEP_PROBES,
-                                     probe_n_train=probe_n_train, seed=seed, clustering=False, device=None)
-                last = result.history.iloc[-1]
-                row = {"variant": label, "method": cfg.method, "reduction": cfg.reduction, "batch_size": b,
-                       "seed": seed, "protocol": protocol, "budget": budget, "lr": cfg.lr,
-                       "steps": int(last["step"]), "samples_seen": int(last["step"]) * b,
-                       **{p: ev.probes["mean"][p] for p in SWEEP_PROBES},
-                       "loss": float(last["loss"]), "seconds": time.time() - start}
-                if "nt_xent" in last:
-                    row["nt_xent"] = float(last["nt_xent"])
-                    row["nt_xent_collapsed"] = math.log(2 * b - 1)
-                if "contrastive" in last:
-                    row["contrastive"] = float(last["contrastive"])
-                rows.append(row)
-                if callback:
-                    callback(row)
+
+    def collect(entry, result, evaluations):
+        rows.append(_row(entry, result, evaluations[data.name], protocol, budget))
+        if callback:
+            callback(rows[-1])
+
+    run_study(entries, data, [EvalTask(data.name, data, cfg)], device=device, progress=progress, log=log,
+              callback=collect)
     table = pd.DataFrame(rows)
     summary = sensitivity(table)
-    text = _report(table, summary, protocol, budget, lr_rule, base_lr, dataset, n_train, command)
+    text = _report(table, summary, protocol, budget, lr_rule, base.lr, base.dataset, base.n_train, command)
     result = SweepResult(table, summary, Path(out_dir) if out_dir else None, text)
     if out_dir:
         out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        table.to_csv(out / "sweep.csv", index=False)
-        summary.to_csv(out / "sensitivity.csv", index=False)
-        (out / "summary.md").write_text(text)
+        write_text(out / "sweep.csv", table.to_csv(index=False))
+        write_text(out / "sensitivity.csv", summary.to_csv(index=False))
+        write_text(out / "summary.md", text)
         from .viz import save_figure, sweep_figure
 
-        save_figure(sweep_figure(table, title=f"{dataset}, protocol {protocol} (budget {budget}, lr rule "
+        save_figure(sweep_figure(table, title=f"{base.dataset}, protocol {protocol} (budget {budget}, lr rule "
                                                f"{lr_rule if protocol != 'epochs' else 'constant'})"),
                     out / "batch_sweep")
     return result
+
+
+def _row(entry: Entry, result, ev, protocol: str, budget: int) -> dict:
+    cfg, last = entry.config, result.history.iloc[-1]
+    b = cfg.batch_size
+    row = {"variant": entry.label, "method": cfg.method, "reduction": cfg.reduction, "batch_size": b,
+           "seed": cfg.seed, "protocol": protocol, "budget": budget, "lr": cfg.lr, "steps": int(last["step"]),
+           "samples_seen": int(last["step"]) * b, **{p: ev.probes["mean"][p] for p in SWEEP_PROBES},
+           "loss": float(last["loss"]), "seconds": float(result.history["seconds"].sum())}
+    if "nt_xent" in last:
+        row["nt_xent"] = float(last["nt_xent"])
+        row["nt_xent_collapsed"] = math.log(2 * b - 1)
+    if "contrastive" in last:
+        row["contrastive"] = float(last["contrastive"])
+    return row
 
 
 def sensitivity(table: pd.DataFrame) -> pd.DataFrame:

@@ -1,15 +1,18 @@
 """The trainer: in-memory tensors on the training device, one objective, epoch checkpoints.
 
 >>> result = load_or_train(TrainConfig(method="cmim", dataset="mnist-5k", epochs=5))
->>> result.model, result.history        # EncoderDecoder, per-epoch table of every term
+>>> result.model, result.history        # the model, per-epoch table of every term
+
+:func:`train` takes a ready dataset and reads as its steps: plan the batches, build the
+model and optimiser, resume from a checkpoint, run the epochs (each: shuffle, step, check,
+log, checkpoint). :func:`load_or_train` adds the cache: same config -> same folder.
 
 Repeatability: the model is initialised from ``seed``; every epoch reseeds the shuffling
 and the sampling noise from (seed, epoch, rank), so a run resumed from an epoch checkpoint
 ends with the same weights as an uninterrupted one (on the CPU).
 
-Multi-process training: ``torchrun --nproc_per_node=N -m cmim_lab.train --method cmim ...``
-(the entry module :mod:`cmim_lab.train` starts :mod:`cmim_lab.distributed`).
-(see :mod:`cmim_lab.distributed`).
+Multi-process training: ``torchrun --nproc_per_node=N -m cmim_lab.cli train ...`` (or the
+``cmim-lab`` script under torchrun), see :mod:`cmim_lab.distributed`.
 """
 from __future__ import annotations
 
@@ -24,33 +27,14 @@ from typing import Callable
 import torch
 from torch import nn
 
-from . import __version__
+from . import __version__, data as data_module, registry
 from .checkpoint import MODEL_FILE, load_model, load_optimizer_state, save_checkpoint
 from .config import TrainConfig
 from .errors import CheckpointError, TrainingDivergedError
 from .paths import cache_dir
+from .runtime import resolve_device
 
 LOG_EVERY = 25  # steps between progress-bar refreshes and divergence checks
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``auto`` picks CUDA, then Apple MPS, then the CPU; an explicit device must exist."""
-    if isinstance(device, torch.device):
-        return device
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError as exc:
-        raise ValueError(f"unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps") from exc
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available here; use auto or cpu")
-    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError(f"device {device!r} requested but Apple MPS is not available here; use auto or cpu")
-    return dev
 
 
 def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
@@ -96,31 +80,62 @@ def _history_frame(rows: list[dict]):
     return pd.DataFrame(rows)
 
 
-def _data_for(config: TrainConfig, data):
-    from . import data as data_module
-    from .molecules.data import CORPORA
+@dataclass
+class _Plan:
+    """How one run walks through the data: ``steps_per_epoch`` full global batches of
+    ``batch`` samples (the last incomplete one is dropped: contrastive terms need full
+    batches), ``local`` samples per process, ``total_steps`` optimiser steps over
+    ``n_epochs`` epochs."""
+    n: int
+    batch: int
+    local: int
+    steps_per_epoch: int
+    total_steps: int
+    n_epochs: int
 
-    if data is None and config.dataset in CORPORA:  # SMILES for arch gru (needs RDKit)
-        from .molecules.data import load_corpus
 
-        return load_corpus(config.dataset, n_train=config.n_train, seed=config.data_seed)
-    if data is None:
-        return data_module.load(config.dataset, n_train=config.n_train, seed=config.data_seed)
+def _plan(config: TrainConfig, data, world: int) -> _Plan:
+    n, batch = len(data.x_train), config.batch_size
+    if batch > n:
+        raise ValueError(f"batch_size {batch} exceeds the {n} training samples of {data.name}")
+    if batch % world:
+        raise ValueError(f"batch_size {batch} must be divisible by the number of processes ({world})")
+    steps_per_epoch = n // batch
+    total_steps = config.max_steps or steps_per_epoch * config.epochs
+    return _Plan(n, batch, batch // world, steps_per_epoch, total_steps, math.ceil(total_steps / steps_per_epoch))
+
+
+def _check_data(config: TrainConfig, data) -> None:
     if data.name != config.dataset:
         raise ValueError(f"config.dataset is {config.dataset!r} but the data passed is {data.name!r}")
     if config.n_train is not None and len(data.x_train) != config.n_train:
         raise ValueError(f"config.n_train is {config.n_train} but the data passed has "
                          f"{len(data.x_train)} training samples")
-    return data
 
 
-def train(config: TrainConfig, data=None, *, device="auto", checkpoint_dir=None, progress: bool = True,
+def _resume(directory: Path | None, config: TrainConfig, model: nn.Module, optimizer) -> tuple[int, int, list, bool]:
+    """Load an unfinished (or finished) checkpoint of ``config`` from ``directory`` into
+    ``model`` and ``optimizer``: (epochs done, steps done, history rows, complete)."""
+    if directory is None or not (directory / MODEL_FILE).exists():
+        return 0, 0, [], False
+    loaded, meta = load_model(directory, config)  # raises CheckpointError on a config mismatch
+    model.load_state_dict(loaded.state_dict())
+    if meta["complete"]:
+        return meta["epochs_done"], meta["steps_done"], meta["history"], True
+    opt_state = load_optimizer_state(directory)
+    if opt_state is not None:
+        optimizer.load_state_dict(opt_state)
+    return meta["epochs_done"], meta["steps_done"], meta["history"], False
+
+
+def train(config: TrainConfig, data, *, device="auto", checkpoint_dir=None, progress: bool = True,
           resume: bool = True, callbacks: list[Callable] = (), dist: DistContext | None = None) -> TrainResult:
-    """Train one model; write an epoch checkpoint to ``checkpoint_dir`` if given.
+    """Train one model on a ready dataset; write an epoch checkpoint to ``checkpoint_dir`` if given.
 
     Args:
         config: a :class:`TrainConfig` (validated).
-        data: a :class:`cmim_lab.data.Dataset`; loaded from ``config`` when None.
+        data: the training data (:func:`cmim_lab.data.load` of ``config.dataset``, or a
+            plugin's dataset); ``data.x_train`` moves to the device once.
         device: ``auto`` (CUDA, MPS, CPU), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
         checkpoint_dir: folder for ``model.safetensors`` (+ optimizer state while unfinished).
         resume: continue an unfinished checkpoint found in ``checkpoint_dir``.
@@ -137,60 +152,43 @@ def train(config: TrainConfig, data=None, *, device="auto", checkpoint_dir=None,
         CheckpointError: ``checkpoint_dir`` holds a checkpoint of another config.
     """
     config.validate()
+    _check_data(config, data)
     dev = resolve_device(device)
-    data = _data_for(config, data)
     rank, world = (dist.rank, dist.world_size) if dist else (0, 1)
-    x = data.x_train.to(dev)
-    n, batch = len(x), config.batch_size
-    if batch > n:
-        raise ValueError(f"batch_size {batch} exceeds the {n} training samples of {data.name}")
-    if batch % world:
-        raise ValueError(f"batch_size {batch} must be divisible by the number of processes ({world})")
-    local = batch // world
-    steps_per_epoch = n // batch  # the last incomplete batch is dropped: contrastive terms need full batches
-    total_steps = config.max_steps or steps_per_epoch * config.epochs
-    n_epochs = math.ceil(total_steps / steps_per_epoch)
-
-    torch.manual_seed(config.seed)
-    model = config.build_model(data.input_shape, vocab=getattr(data, "vocab", None)).to(dev)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    objective = config.objective()
-    names = ["loss", *objective.term_names]
-    # precomputed views [N, K, L] (randomised SMILES): InfoNCE gathers two per sample
-    bank = getattr(data, "views_train", None) if config.method == "infonce" else None
-    bank = bank.to(dev) if bank is not None else None
-    start_epoch, step, rows = 0, 0, []
+    plan = _plan(config, data, world)
     directory = Path(checkpoint_dir) if checkpoint_dir else None
 
-    if directory is not None and resume and (directory / MODEL_FILE).exists():
-        loaded, meta = load_model(directory, config)  # raises CheckpointError on a config mismatch
-        model.load_state_dict(loaded.state_dict())
-        rows = meta["history"]
-        if meta["complete"]:
-            return TrainResult(model.eval(), config, _history_frame(rows), directory, meta["data"], False)
-        opt_state = load_optimizer_state(directory)
-        if opt_state is not None:
-            optimizer.load_state_dict(opt_state)
-        start_epoch, step = meta["epochs_done"], meta["steps_done"]
+    torch.manual_seed(config.seed)
+    model = config.build_model(data.input_shape, data.model_context).to(dev)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    start_epoch, step, rows, complete = _resume(directory, config, model, optimizer) if resume else (0, 0, [], False)
+    if complete:
+        return TrainResult(model.eval(), config, _history_frame(rows), directory, data.info, False)
 
+    objective = config.objective()
+    names = ["loss", *objective.term_names]
+    x = data.x_train.to(dev)
+    # precomputed views [N, K, ...] (e.g. randomised SMILES): InfoNCE takes two per sample
+    bank = getattr(data, "views_train", None) if config.method == "infonce" else None
+    bank = bank.to(dev) if bank is not None else None
     step_module = TrainStep(model, objective, dist.gather if dist else None)
     runner = dist.wrap(step_module) if dist else step_module
     model.train()
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total_steps, initial=step, disable=not progress or rank != 0,
+    bar = tqdm(total=plan.total_steps, initial=step, disable=not progress or rank != 0,
                desc=f"{config.label} {data.name}", unit="step", dynamic_ncols=True)
     try:
-        for epoch in range(start_epoch, n_epochs):
+        for epoch in range(start_epoch, plan.n_epochs):
             torch.manual_seed(epoch_seed(config.seed, epoch, rank))
-            order = torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed(config.seed, epoch)))
+            order = torch.randperm(plan.n, generator=torch.Generator().manual_seed(epoch_seed(config.seed, epoch)))
             order = order.to(dev)
             sums = torch.zeros(len(names), device=dev)
             done, start = 0, time.perf_counter()
-            for b in range(steps_per_epoch):
-                if step >= total_steps:
+            for b in range(plan.steps_per_epoch):
+                if step >= plan.total_steps:
                     break
-                idx = order[b * batch + rank * local: b * batch + (rank + 1) * local]
+                idx = order[b * plan.batch + rank * plan.local: b * plan.batch + (rank + 1) * plan.local]
                 out = runner(x[idx]) if bank is None else runner(x[idx], views=pick_views(bank, idx))
                 optimizer.zero_grad(set_to_none=True)
                 out["loss"].backward()
@@ -198,7 +196,7 @@ def train(config: TrainConfig, data=None, *, device="auto", checkpoint_dir=None,
                 sums += torch.stack([out[k].detach() for k in names])
                 step += 1
                 done += 1
-                if step % LOG_EVERY == 0 or step == total_steps:
+                if step % LOG_EVERY == 0 or step == plan.total_steps:
                     means = (sums / done).tolist()
                     _check_finite(names, means, epoch, directory)
                     bar.set_postfix({k: f"{v:.4g}" for k, v in zip(names, means)}, refresh=False)
@@ -209,9 +207,9 @@ def train(config: TrainConfig, data=None, *, device="auto", checkpoint_dir=None,
             means = (sums / max(done, 1)).tolist()
             _check_finite(names, means, epoch, directory)
             row = {"epoch": epoch + 1, "step": step, **dict(zip(names, means)), "seconds": seconds,
-                   "samples_per_s": done * batch / seconds if seconds > 0 else float("nan")}
+                   "samples_per_s": done * plan.batch / seconds if seconds > 0 else float("nan")}
             rows.append(row)
-            complete = epoch == n_epochs - 1
+            complete = epoch == plan.n_epochs - 1
             if directory is not None and rank == 0:
                 save_checkpoint(directory, model, config, epochs_done=epoch + 1, steps_done=step,
                                 complete=complete, history=rows, data_info=data.info,
@@ -251,15 +249,14 @@ def load_or_train(config: TrainConfig, data=None, *, device="auto", cache_root=N
                   progress: bool = True) -> TrainResult:
     """Return the cached model for ``config`` (same config, same kit version), or train it.
 
-    An unfinished checkpoint is resumed; a corrupt one is renamed to ``*.corrupt`` (kept for
-    inspection, never unpickled) and the model is retrained. ``retrain=True`` ignores the cache.
+    ``data``: the training data; loaded from ``config`` (:func:`cmim_lab.data.load`) when
+    None. An unfinished checkpoint is resumed; a corrupt one is renamed to ``*.corrupt``
+    (kept for inspection, never unpickled) and the model is retrained. ``retrain=True``
+    ignores the cache.
     """
-    from . import data as data_module
-    from .molecules.data import CORPORA
-
-    salt = ""
-    if data is not None and data.name not in data_module.available() and data.name not in CORPORA:
-        salt = data.info.get("source", "")
+    if data is None:
+        data = data_module.load(config.dataset, n_train=config.n_train, seed=config.data_seed)
+    salt = "" if data.name in registry.datasets() else data.info.get("source", "")
     directory = model_dir(config, cache_root, salt)
     path = directory / MODEL_FILE
     if path.exists() and not retrain:

@@ -74,7 +74,9 @@ def test_batch_sweep_writes_table_and_figure(fresh_cache, tmp_path, capsys):
     (["train", "--dataset", "digits", "--lr", "-1"], "lr must be > 0"),
     (["evaluate", "--dataset", "digits", "--epochs", "1", "--probes", "svm", "--no-progress", "--batch-size", "64"],
      "valid probes are"),
-    (["batch-sweep", "--methods", "cmim[mean]", "--dataset", "digits"], "unknown sweep method"),
+    (["batch-sweep", "--methods", "cmim[mean]", "--dataset", "digits"], "unknown method or variant 'cmim[mean]'"),
+    (["benchmark", "--datasets", "digits", "--methods", "cmim[mean]"], "unknown method or variant 'cmim[mean]'"),
+    (["benchmark", "--datasets", "esol"], "cmim-lab molecules"),
     (["batch-sweep", "--methods", "cmim", "--dataset", "digits", "--protocol", "time"], "valid protocols are"),
     (["notebooks", "--profile", "huge"], "valid profiles are: smoke, default, full"),
     (["notebooks", "--only", "42"], "no notebook matches '42'"),
@@ -83,6 +85,30 @@ def test_bad_input_is_a_clear_error_not_a_traceback(argv, message, fresh_cache, 
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_bare_command_prints_help_and_version(capsys):
+    assert main([]) == 0
+    assert "benchmark" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and "cmim-lab 0." in capsys.readouterr().out
+
+
+def test_help_lists_every_config_field_with_its_default_and_choices(capsys):
+    import dataclasses
+
+    from cmim_lab.config import EvalConfig, TrainConfig
+
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for cls, skipped in ((TrainConfig, {"extra"}), (EvalConfig, {"seed"})):  # evaluation seed = model seed
+        for f in dataclasses.fields(cls):
+            if f.name not in skipped:
+                assert "--" + f.name.replace("_", "-") in out, f.name
+    assert "one of vae, cvae, mim, cmim, infonce" in out and "(default cmim)" in out
+    assert "none = the whole train split" in out
 
 
 def test_console_script_is_installed():

@@ -93,7 +93,7 @@ def test_torchrun_two_processes_write_a_checkpoint_that_loads(tmp_path):
     from cmim_lab.checkpoint import load_model
 
     ckpt = tmp_path / "ckpt"
-    cmd = _torchrun() + ["--nproc_per_node=2", "--master_port", str(_free_port()), "-m", "cmim_lab.train",
+    cmd = _torchrun() + ["--nproc_per_node=2", "--master_port", str(_free_port()), "-m", "cmim_lab.cli", "train",
                          "--method", "cmim", "--dataset", "digits", "--epochs", "2", "--batch-size", "64",
                          "--hidden-sizes", "32", "--latent-dim", "4", "--checkpoint-dir", str(ckpt),
                          "--no-progress"]
@@ -107,7 +107,7 @@ def test_torchrun_two_processes_write_a_checkpoint_that_loads(tmp_path):
 
 
 def test_torchrun_bad_batch_fails_cleanly_on_every_rank(tmp_path):
-    cmd = _torchrun() + ["--nproc_per_node=2", "--master_port", str(_free_port()), "-m", "cmim_lab.train",
+    cmd = _torchrun() + ["--nproc_per_node=2", "--master_port", str(_free_port()), "-m", "cmim_lab.cli", "train",
                          "--method", "infonce", "--dataset", "digits", "--epochs", "1", "--batch-size", "63",
                          "--checkpoint-dir", str(tmp_path), "--no-progress"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

@@ -4,14 +4,18 @@ import pandas as pd
 import pytest
 import torch
 
-from cmim_lab.config import TrainConfig
+from cmim_lab.config import EvalConfig, TrainConfig
 from cmim_lab.embeddings import embed, embedding_width
 from cmim_lab.evaluation import (PROBES, baseline_scores, clustering_metrics, evaluate, generative_metrics,
                                probe_scores)
-from cmim_lab.nets import build_model
 from cmim_lab.objectives import recon_nll
 from cmim_lab.summary import ranks, zscores
 from cmim_lab.trainer import train
+
+
+def build_model(shape, **fields):
+    """A fresh model for samples of ``shape``; TrainConfig's defaults for every field not given."""
+    return TrainConfig(**fields).build_model(shape)
 
 
 @pytest.fixture(scope="module")
@@ -96,8 +100,8 @@ def test_bad_layers_and_kinds_are_clear_errors():
         embed(model, torch.rand(3, 1, 8, 8), "informative", layers=[3])
     with pytest.raises(ValueError, match="valid embedding kinds are: mean, informative"):
         embed(model, torch.rand(3, 1, 8, 8), "hidden")
-    with pytest.raises(ValueError, match="valid probes are"):
-        probe_scores(np.zeros((4, 2)), [0, 1, 0, 1], np.zeros((2, 2)), [0, 1], probes=["svm"])
+    with pytest.raises(ValueError, match="valid classification probes are"):
+        probe_scores(np.zeros((4, 2)), [0, 1, 0, 1], np.zeros((2, 2)), [0, 1], EvalConfig(), probes=["svm"])
 
 
 def test_probes_on_separable_data_are_perfect():
@@ -105,7 +109,7 @@ def test_probes_on_separable_data_are_perfect():
     y = np.repeat([0, 1, 2], 100)
     x = rng.normal(size=(300, 5)) * 0.1
     x[np.arange(300), y] += 5.0
-    scores = probe_scores(x[::2], y[::2], x[1::2], y[1::2])
+    scores = probe_scores(x[::2], y[::2], x[1::2], y[1::2], EvalConfig())
     assert all(v >= 0.98 for v in scores.values()), scores
 
 
@@ -121,8 +125,9 @@ def test_clustering_metrics_separate_good_from_random_codes():
 
 
 def test_baselines_run(digits):
-    pix = baseline_scores(digits, "pixels", probes=("knn-euclidean",))
-    pca = baseline_scores(digits, "pca", n_components=8, probes=("knn-euclidean",))
+    knn = EvalConfig(probes=("knn-euclidean",))
+    pix = baseline_scores(digits, "pixels", knn, n_components=8)
+    pca = baseline_scores(digits, "pca", knn, n_components=8)
     assert pix["knn-euclidean"] > 0.9 and pca["knn-euclidean"] > 0.8
 
 

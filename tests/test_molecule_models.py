@@ -1,20 +1,27 @@
-"""The GRU sequence model under the shared objectives, trainer, checkpoints, embeddings and probes."""
+"""The GRU sequence model under the shared objectives, trainer, checkpoints, embeddings and probes,
+and the molecule plugin's registrations."""
+import argparse
+import ast
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from cmim_lab.checkpoint import load_model
+from cmim_lab import registry
+from cmim_lab.checkpoint import load_model, save_checkpoint
 from cmim_lab.cli import main
 from cmim_lab.config import TrainConfig
 from cmim_lab.embeddings import embed, embedding_width
 from cmim_lab.molecules import data as mdata
 from cmim_lab.molecules.benchmark import molecule_config
-from cmim_lab.molecules.evaluate import (embed_smiles, evaluate_property, generative_metrics,
-                                         latent_neighbours, nearest_molecules)
-from cmim_lab.molecules.seqnets import SequenceEncoderDecoder
+from cmim_lab.molecules.evaluation import (embed_smiles, evaluate_property, generation_metrics,
+                                           latent_neighbours, nearest_molecules, property_eval_config)
+from cmim_lab.molecules.nets import SequenceEncoderDecoder, build_gru
 from cmim_lab.molecules.smiles import EOS_ID, Vocabulary
 from cmim_lab.objectives import METHODS, Objective
 from cmim_lab.trainer import load_or_train, pick_views, train
@@ -27,15 +34,15 @@ def corpus():
     return mdata.load_corpus("moses", n_train=256, seed=0, n_test=64)
 
 
-def _model(vocab, seed=0, **kw):
+def _model(vocab, seed=0, proj=0, hidden_sizes=(32,)):
     torch.manual_seed(seed)
-    return SequenceEncoderDecoder(vocab, input_shape=(40,), latent_dim=kw.get("latent_dim", 8),
-                                  hidden_sizes=kw.get("hidden_sizes", (32,)), projection_dim=kw.get("proj", 0))
+    return build_gru((40,), latent_dim=8, hidden_sizes=hidden_sizes, logvar_floor=TrainConfig().logvar_floor,
+                     projection_dim=proj, context={"vocab": vocab})
 
 
 @pytest.mark.parametrize("method", METHODS)
 def test_every_objective_trains_a_sequence_model(method, corpus):
-    config = molecule_config(method, pretrain_size=256, **TINY, max_steps=6)
+    config = molecule_config(method, n_train=256, **TINY, max_steps=6)
     result = train(config, corpus, device="cpu", progress=False)
     row = result.history.iloc[-1]
     assert row["step"] == 6
@@ -114,9 +121,9 @@ def test_infonce_needs_views_for_tokens_and_gathers_two_different_ones():
 
 
 def test_config_pairs_arch_and_likelihood():
-    with pytest.raises(ValueError, match="take likelihood 'categorical'"):
+    with pytest.raises(ValueError, match="arch 'gru' takes likelihood 'categorical'"):
         TrainConfig(arch="gru")
-    with pytest.raises(ValueError, match="pixels .* take bernoulli or gaussian"):
+    with pytest.raises(ValueError, match="arch 'mlp' takes likelihood 'bernoulli' or 'gaussian'"):
         TrainConfig(arch="mlp", likelihood="categorical")
     with pytest.raises(ValueError, match="needs the data's vocabulary"):
         molecule_config("vae").build_model((40,))
@@ -130,7 +137,7 @@ def test_image_cache_keys_did_not_change():
 
 
 def test_checkpoint_carries_the_vocabulary(corpus, fresh_cache):
-    config = molecule_config("mim", pretrain_size=256, **TINY, max_steps=3)
+    config = molecule_config("mim", n_train=256, **TINY, max_steps=3)
     result = load_or_train(config, corpus, device="cpu", progress=False)
     model, meta = load_model(result.directory)             # no data needed to rebuild and decode
     assert model.vocab == corpus.vocab and meta["config"] == config
@@ -141,20 +148,21 @@ def test_checkpoint_carries_the_vocabulary(corpus, fresh_cache):
 
 
 def test_probes_and_generative_metrics_on_a_tiny_model(corpus):
-    result = train(molecule_config("cmim", pretrain_size=256, **TINY, max_steps=4), corpus, device="cpu",
+    result = train(molecule_config("cmim", n_train=256, **TINY, max_steps=4), corpus, device="cpu",
                    progress=False)
     split = mdata.load_property("freesolv").split("random", 0)
-    ev = evaluate_property(result.model, split, seed=0)
+    ev = evaluate_property(result.model, split)                # property_eval_config(), seed 0
     assert set(ev.probes) == {"mean", "informative"}
     assert all(set(s) == {"knn-euclidean", "knn-cosine", "ridge", "mlp"} for s in ev.probes.values())
     assert all(0 < v < 50 for s in ev.probes.values() for v in s.values())
     assert all(r["higher_is_better"] is False for r in ev.rows())
     # the same split hand-fed to the probes gives the same numbers
-    from cmim_lab.evaluation import regression_scores
+    from cmim_lab.probes import regression_scores
 
     e = embed_smiles(result.model, split.data.smiles, "mean")
-    assert regression_scores(e[split.train], split.y_train, e[split.test], split.y_test) == ev.probes["mean"]
-    gen = generative_metrics(result.model, corpus, n_prior=20, n_recon=20).metrics
+    assert regression_scores(e[split.train], split.y_train, e[split.test], split.y_test,
+                             property_eval_config()) == ev.probes["mean"]
+    gen = generation_metrics(result.model, corpus, n_prior=20, n_recon=20).metrics
     for k in ("exact_match", "valid_recon", "valid_prior", "unique_prior", "token_accuracy"):
         assert 0.0 <= gen[k] <= 1.0
     assert gen["recon_nll"] == pytest.approx(gen["token_nll"] * sum(
@@ -174,25 +182,56 @@ def test_rmse_zscores_flip_sign():
     assert z["a"] == pytest.approx(math.sqrt(1.5)) and z["c"] == pytest.approx(-math.sqrt(1.5))
 
 
-def test_cli_molecules_end_to_end(tmp_path, fresh_cache, capsys):
-    """Through ``benchmark``, as users type it: molecule datasets only run the molecule command."""
+def _molecules_command(argv):
+    """Parse ``argv`` with the plugin's ``molecules`` flags and run it, as the core CLI does."""
+    spec = registry.commands()["molecules"]
+    parser = argparse.ArgumentParser(prog="cmim-lab molecules")
+    spec.add_arguments(parser)
+    args = parser.parse_args(argv)
+    args.argv = ["molecules", *argv]
+    return spec.run(args)
+
+
+def test_molecules_command_end_to_end(tmp_path, fresh_cache, capsys):
     out = tmp_path / "mol"
-    code = main(["benchmark", "--datasets", "freesolv", "--methods", "vae,infonce", "--seeds", "0",
-                 "--pretrain-size", "200", "--epochs", "1", "--split-seeds", "0", "--hidden-sizes", "32",
-                 "--latent-dim", "8", "--batch-size", "32", "--n-generate", "20", "--out", str(out),
-                 "--device", "cpu", "--no-progress"])
+    code = _molecules_command(["--datasets", "freesolv", "--methods", "vae,infonce", "--seeds", "0",
+                               "--pretrain-size", "200", "--epochs", "1", "--split-seeds", "0", "--hidden-sizes", "32",
+                               "--latent-dim", "8", "--batch-size", "32", "--n-generate", "20", "--out", str(out),
+                               "--device", "cpu", "--no-progress"])
     assert code == 0
-    assert "running: cmim-lab molecules --datasets freesolv" in capsys.readouterr().err
     text = (out / "summary.md").read_text()
     assert "cmim-lab molecules --datasets freesolv" in text and "ecfp4" in text and "infonce[sum]" in text
+    assert text in capsys.readouterr().out
     raw = pd.read_csv(out / "raw.csv")
     assert {"freesolv (scaffold)", "moses"} <= set(raw["dataset"])
     assert (~raw[raw["metric"] == "ridge"]["higher_is_better"]).all()
+    assert set(raw[raw["dataset"] == "moses"]["split_seed"]) == {-1}
+    for name in ("zscores.csv", "ranks.csv", "training.csv"):
+        assert len(pd.read_csv(out / name))
+    assert pd.read_csv(out / "training.csv")["trained_now"].all()
 
 
-def test_cli_points_mixed_datasets_to_the_molecule_command(capsys):
+def test_molecules_command_defaults_come_from_the_corpus_defaults():
+    spec = registry.commands()["molecules"]
+    parser = argparse.ArgumentParser()
+    spec.add_arguments(parser)
+    args = parser.parse_args([])
+    defaults = registry.dataset("moses").defaults
+    assert tuple(args.hidden_sizes) == defaults["hidden_sizes"] and args.latent_dim == defaults["latent_dim"]
+    assert args.epochs == defaults["epochs"] and args.n_train == defaults["n_train"] and args.arch == "gru"
+    assert args.batch_size == TrainConfig().batch_size and args.lr == TrainConfig().lr
+    assert args.datasets == ["esol", "freesolv", "lipophilicity"] and args.dataset == "moses"
+    assert args.probes == ["knn-euclidean", "knn-cosine", "ridge", "mlp"]
+    old = parser.parse_args(["--pretrain", "moses", "--pretrain-size", "none"])     # the README's spelling
+    assert old.dataset == "moses" and old.n_train is None
+    assert parser.parse_args(["--pretrain-size", "500"]).n_train == 500
+
+
+def test_cli_benchmark_points_molecule_datasets_to_the_molecule_command(capsys):
+    assert main(["benchmark", "--datasets", "esol"]) == 2
+    assert "cmim-lab molecules" in capsys.readouterr().err
     assert main(["benchmark", "--datasets", "digits,esol"]) == 2
-    assert "run: cmim-lab molecules --datasets esol" in capsys.readouterr().err
+    assert "cmim-lab molecules" in capsys.readouterr().err
     assert main(["data"]) == 0
     assert "lipophilicity" in capsys.readouterr().out
 
@@ -202,3 +241,77 @@ def test_cli_train_a_sequence_model(fresh_cache, capsys):
                  "--n-train", "128", "--hidden-sizes", "32", "--latent-dim", "8", "--batch-size", "32",
                  "--epochs", "1", "--no-progress", "--device", "cpu"]) == 0
     assert "cmim[sum] on moses (128 train samples" in capsys.readouterr().out
+
+
+# --- the plugin ---------------------------------------------------------------------------------
+
+def test_plugin_registers_its_names():
+    assert set(registry.datasets(domain="molecules")) == {"moses", "esol", "freesolv", "lipophilicity"}
+    assert set(registry.datasets(domain="molecules", role="regression")) == {"esol", "freesolv", "lipophilicity"}
+    moses = registry.dataset("moses")
+    assert moses.role == "corpus" and moses.defaults["arch"] == "gru" and moses.defaults["likelihood"] == "categorical"
+    gru = registry.arch("gru")
+    assert gru.likelihoods == ("categorical",) and gru.domain == "molecules"
+    assert registry.likelihood("categorical").nll is None
+    assert "molecules" in registry.commands()
+    with pytest.raises(ValueError, match="is a molecules regression dataset, not a corpus one"):
+        registry.dataset("esol", role="corpus")
+    with pytest.raises(ValueError, match="loads whole"):
+        registry.dataset("esol").load(n_train=100)
+    from cmim_lab.molecules.plugin import register
+
+    register()                                  # registering again changes nothing
+    assert registry.dataset("moses") == moses
+
+
+def test_loading_the_plugin_is_cheap():
+    code = ("import sys; from cmim_lab import registry; registry.load_plugins(); "
+            "assert 'gru' in registry.archs(); "
+            "print(sorted(m for m in sys.modules if m.startswith(('rdkit', 'torch', 'cmim_lab.molecules.'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['cmim_lab.molecules.plugin']"
+
+
+def test_molecules_import_nothing_above_them():
+    package = Path(__file__).resolve().parents[1] / "cmim_lab" / "molecules"
+    forbidden = {"cmim_lab.cli", "cmim_lab.params", "cmim_lab.notebooks"}
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 2:
+                names = {f"cmim_lab.{node.module}"} if node.module else {f"cmim_lab.{a.name}" for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                names = {node.module or ""}
+            elif isinstance(node, ast.Import):
+                names = {a.name for a in node.names}
+            else:
+                continue
+            assert not {n for n in names if n in forbidden or n.startswith(tuple(f + "." for f in forbidden))}, path
+
+
+def test_gru_round_trips_through_a_checkpoint_with_its_vocabulary(tmp_path):
+    vocab = Vocabulary.build(["CCO", "c1ccccc1Cl", "CC(=O)N"])
+    config = molecule_config("infonce", n_train=256, hidden_sizes=(16,), latent_dim=4, projection_dim=8)
+    torch.manual_seed(0)
+    model = config.build_model((12,), {"vocab": vocab})
+    assert model.context() == {"vocab": vocab.to_json()}
+    save_checkpoint(tmp_path, model, config, epochs_done=0, steps_done=0, complete=True, history=[], data_info={})
+    loaded, meta = load_model(tmp_path)
+    assert isinstance(loaded, SequenceEncoderDecoder) and loaded.vocab == vocab and meta["config"] == config
+    assert loaded.input_shape == (12,) and loaded.projector is not None
+    for k, v in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[k], v)
+    x = vocab.encode_batch(["CCO", "CC(=O)N"])
+    torch.testing.assert_close(loaded.encode(x).mu, model.eval().encode(x).mu)
+    assert torch.equal(loaded.reconstruct(x), model.reconstruct(x))
+    assert loaded.reconstruct(x).dtype == torch.long and len(loaded.reconstruct(x)) == 2
+
+
+def test_gru_initialisation_is_unchanged():
+    """Parameters right after construction under a fixed seed, as the pre-redesign model
+    (``molecules/seqnets.py`` at commit 54a1c60) made them: the projection head is created last."""
+    vocab = Vocabulary.build(["CCO", "c1ccccc1Cl", "CC(=O)N"])
+    model = _model(vocab, proj=16, hidden_sizes=(32, 16))
+    state = model.state_dict()
+    assert list(state)[-4:] == ["projector.0.weight", "projector.0.bias", "projector.2.weight", "projector.2.bias"]
+    assert sum(float(v.double().abs().sum()) for v in state.values()) == pytest.approx(4319.204436787144, rel=1e-12)
+    assert sum(float(v.double().sum()) for v in state.values()) == pytest.approx(58.55182929640978, rel=1e-12)

@@ -194,10 +194,11 @@ def test_morgan_fingerprints_by_hand():
 
 
 def test_regression_probes_by_hand():
-    from cmim_lab.evaluation import regression_scores
+    from cmim_lab.probes import regression_scores
+    from cmim_lab.molecules.evaluation import property_eval_config
 
     x = np.arange(8, dtype=float)[:, None]
-    scores = regression_scores(x, x[:, 0], np.array([[0.1]]), np.array([0.1]))
+    scores = regression_scores(x, x[:, 0], np.array([[0.1]]), np.array([0.1]), property_eval_config())
     # the 5 nearest of 0.1 are 0..4, mean 2: RMSE 1.9; a line fits a line
     assert scores["knn-euclidean"] == pytest.approx(1.9)
     assert scores["ridge"] < 0.05
@@ -205,7 +206,7 @@ def test_regression_probes_by_hand():
 
 
 def test_fingerprint_baseline_beats_the_mean():
-    from cmim_lab.molecules.evaluate import fingerprint_scores
+    from cmim_lab.molecules.evaluation import fingerprint_scores
 
     split = mdata.load_property("freesolv").split("random", 0)
     scores = fingerprint_scores(split)

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from cmim_lab import params
+from cmim_lab import params, profiles
 from cmim_lab.notebooks import _select, notebook_paths
 
 NOTEBOOKS = notebook_paths()
@@ -62,25 +62,50 @@ def test_setup_applies_profiles_and_reports_changes(monkeypatch, capsys):
     monkeypatch.delenv(params.PROFILE_ENV, raising=False)
     p = params.setup(profile="default", dataset="digits", n_train=1000, epochs=7, seeds=[0, 1], device="cpu")
     assert p.n_train == 1000 and p.epochs == 7 and p.figures_dir is not None
+    assert "set by $" not in capsys.readouterr().out
     s = params.setup(profile="smoke", dataset="digits", n_train=1000, epochs=7, seeds=[0, 1], device="cpu")
-    assert s.n_train == params.PROFILES["smoke"]["n_train"] and s.epochs == 1 and s.seeds == [0]
+    assert s.n_train == profiles.PROFILES["smoke"]["n_train"] and s.epochs == 1 and s.seeds == [0]
+    assert s.dataset == "digits" and s.profile == "smoke"
     assert s.figures_dir is None  # smoke never overwrites committed figures
     assert "notebook default 7" in capsys.readouterr().out
+    f = params.setup(profile="full", n_train=1000, probe_n_train=2000, verbose=False)
+    assert f.n_train is None and f.probe_n_train is None  # full: every image
+
+
+def test_the_environment_profile_wins_and_is_announced(monkeypatch, capsys):
     monkeypatch.setenv(params.PROFILE_ENV, "smoke")  # CI: the environment wins
-    assert params.setup(profile="default", epochs=7, verbose=False).epochs == 1
+    p = params.setup(profile="default", epochs=7, methods=["vae", "cmim"])
+    assert p.epochs == 1 and p.profile == "smoke"
+    assert p.methods == ["vae", "cmim"]  # profiles replace sizes, never the methods shown
+    out = capsys.readouterr().out
+    assert f"profile: smoke   (set by ${params.PROFILE_ENV})" in out and "notebook default 7" in out
+    params.setup(profile="smoke", epochs=7)  # asked for by the notebook itself: nothing to announce
+    assert "set by $" not in capsys.readouterr().out
+    monkeypatch.setenv(params.PROFILE_ENV, "quick")
+    with pytest.raises(ValueError, match="valid profiles are: smoke, default, full"):
+        params.setup(profile="default")
 
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(dataset="cifar10"), "valid datasets are"),
-    (dict(methods=["vae", "bert"]), "valid methods are"),
+    (dict(datasets=["mnist-5k", "cifar10"]), "valid datasets are"),
+    (dict(methods=["vae", "bert"]), "unknown method or variant 'bert'"),
+    (dict(methods=["cmim[mean]"]), "unknown method or variant 'cmim\\[mean\\]'"),
     (dict(epochs=0), "epochs must be > 0"),
     (dict(n_train=-5), "n_train must be > 0"),
+    (dict(latent_dim=0), "latent_dim must be > 0"),
+    (dict(probe_n_train=0), "probe_n_train must be > 0"),
+    (dict(n_test=0), "n_test must be > 0"),
+    (dict(n_umap=0), "n_umap must be > 0"),
+    (dict(samples_seen=0), "samples_seen must be > 0"),
     (dict(seeds=[]), "seeds must be a non-empty list"),
+    (dict(seeds=[0, 0]), "seeds must be distinct"),
     (dict(temperatures=[0.1, 0.0]), "each of temperatures must be > 0"),
+    (dict(batch_sizes=[32, 0]), "each of batch_sizes must be > 0"),
     (dict(device="tpu"), "use auto, cpu, cuda"),
     (dict(reductions=["mean"]), "valid reductions are"),
     (dict(methods=["vae", "mim"], ablation_methods=["cmim"]), r"ablation_methods \['cmim'\] are not among methods"),
-    (dict(methods=["vae"], ablation_methods=["vea"]), "valid methods are"),
+    (dict(methods=["vae"], ablation_methods=["vea"]), "unknown method or variant 'vea'"),
     (dict(ablation_probe_n_train=0), "ablation_probe_n_train must be > 0"),
 ])
 def test_setup_rejects_bad_values_with_clear_messages(kwargs, message, monkeypatch):
@@ -89,13 +114,52 @@ def test_setup_rejects_bad_values_with_clear_messages(kwargs, message, monkeypat
         params.setup(profile="default", verbose=False, **kwargs)
 
 
+def test_the_ablation_within_its_methods_is_a_study_sizes_check():
+    profiles.StudySizes(methods=("vae", "mim", "cmim"), ablation_methods=("mim", "cmim"))
+    with pytest.raises(ValueError, match=r"ablation_methods \['cmim'\] are not among methods"):
+        profiles.StudySizes(methods=("vae", "mim"), ablation_methods=("cmim",))
+
+
+@pytest.mark.parametrize("methods", [["vae", "cmim", "infonce"], ["vae", "mim"],
+                                     ["cmim[sum]", "cmim[normalised]", "mim[normalised]", "infonce[pure]"]])
+def test_setup_takes_methods_and_variants_without_an_ablation(methods, monkeypatch):
+    """A notebook without an ablation (03, 05, 06) passes its methods alone."""
+    monkeypatch.delenv(params.PROFILE_ENV, raising=False)
+    assert params.setup(profile="default", verbose=False, methods=methods).methods == methods
+
+
+def test_knobs_no_dataclass_owns_pass_through(monkeypatch):
+    """A notebook's own choices (03's lr_rule) are the notebook's to check."""
+    monkeypatch.delenv(params.PROFILE_ENV, raising=False)
+    assert params.setup(profile="default", verbose=False, lr_rule="bogus").lr_rule == "bogus"
+
+
 def test_unknown_profile(monkeypatch):
     monkeypatch.delenv(params.PROFILE_ENV, raising=False)
     with pytest.raises(ValueError, match="valid profiles are: smoke, default, full"):
         params.setup(profile="quick")
 
 
-def test_every_profile_keeps_the_ablation_within_its_methods():
-    for name, knobs in params.PROFILES.items():
-        if "ablation_methods" in knobs:
-            assert set(knobs["ablation_methods"]) <= set(knobs["methods"]), name
+CHOICE_KNOBS = {"method", "methods", "dataset", "datasets", "reductions", "ablation_methods"}
+
+
+@pytest.mark.parametrize("name", ["smoke", "full"])
+def test_profiles_replace_sizes_only(name):
+    """Profiles never change which methods, datasets or reductions a notebook shows."""
+    for knobs in (profiles.PROFILES[name], profiles.profile_values(name)):
+        chosen = {k for k in knobs if k in CHOICE_KNOBS or k.startswith("mol_")}
+        assert not chosen, f"profile {name} replaces {sorted(chosen)}: profiles replace sizes only"
+    assert profiles.PROFILES["default"] == {} and profiles.profile_values("default") == {}
+
+
+@pytest.mark.parametrize("name", profiles.PROFILE_NAMES)
+def test_every_profile_value_is_owned_and_valid(name):
+    """Each knob a profile sets is a field of a config dataclass, which accepts its value."""
+    import dataclasses
+
+    from cmim_lab.config import EvalConfig, TrainConfig
+
+    owned = {f.name for cls in (TrainConfig, EvalConfig, profiles.StudySizes) for f in dataclasses.fields(cls)}
+    core = profiles.PROFILES[name]
+    assert set(core) <= owned, f"knobs no dataclass owns: {sorted(set(core) - owned)}"
+    profiles.validate(profiles.profile_values(name))

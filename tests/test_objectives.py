@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch.distributions import Independent, Normal, kl_divergence
 
-from cmim_lab.nets import build_model
+from cmim_lab.config import TrainConfig
 from cmim_lab.objectives import (METHODS, Objective, contrastive_term, gaussian_log_prob,
                                  kl_to_standard_normal, nt_xent, recon_nll, standard_normal_log_prob)
 
@@ -94,6 +94,11 @@ def test_contrastive_mean_is_batch_size_robust_while_nt_xent_grows():
     # expectation over i.i.d. codes: average 4096 samples at every batch size
     means = {b: float(torch.cat([contrastive_term(torch.randn(b, 16, generator=g), 0.1)
                                  for _ in range(4096 // b)]).mean()) for b in (8, 64, 512)}
+
+
+def build_model(shape, **fields):
+    """A fresh model for samples of ``shape``; TrainConfig's defaults for every field not given."""
+    return TrainConfig(**fields).build_model(shape)
     assert max(means.values()) < 1.2 * min(means.values())
     nce = {b: float(nt_xent(torch.randn(b, 16, generator=g), torch.randn(b, 16, generator=g), 0.1))
            for b in (8, 64, 512)}
@@ -191,7 +196,7 @@ def test_weights_scale_their_terms():
 
 def test_infonce_terms_and_pure_simclr_setting():
     torch.manual_seed(0)
-    model = build_model((1, 28, 28), latent_dim=8, hidden_sizes=(32,), projection_dim=4)
+    model = build_model((1, 28, 28), method="infonce", latent_dim=8, hidden_sizes=(32,), projection_dim=4)
     x = torch.rand(12, 1, 28, 28)
     out = Objective("infonce")(model, x)
     assert set(out) == {"loss", "recon_nll", "nt_xent"}

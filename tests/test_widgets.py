@@ -5,9 +5,14 @@ import numpy as np
 import pytest
 import torch
 
-from cmim_lab.nets import build_model
+from cmim_lab.config import TrainConfig
 from cmim_lab.widgets import (ExplorerState, LatentExplorer, code_from_sliders, decode_image, image_png,
                               interpolate, principal_frame)
+
+
+def build_model(shape, **fields):
+    """A fresh model for samples of ``shape``; TrainConfig's defaults for every field not given."""
+    return TrainConfig(**fields).build_model(shape)
 
 
 @pytest.fixture(scope="module")

@@ -8,13 +8,18 @@ summarise as Z-scores and ranks (the image benchmark's format, lower RMSE = bett
 * ``raw.csv``      one row per score (entry, dataset, seed, split_seed, embedding, metric, value);
 * ``zscores.csv``  seed-and-split means and Z-scores per (dataset, probe, embedding);
 * ``ranks.csv``    mean Z and rank per entry (all probes) and per (entry, embedding);
+* ``training.csv`` one row per model: trained now or loaded, epochs, steps, minutes, throughput,
+  final terms;
 * ``summary.md``   the tables (RMSE mean ± std over model seeds and splits), the ECFP4
   baseline, generative metrics, training throughput, the exact command;
 * ``benchmark.png`` / ``benchmark.html``  RMSE per entry with its spread.
 
-Every model is a :class:`~cmim_lab.config.TrainConfig` with ``arch="gru"`` trained through
-:func:`~cmim_lab.trainer.load_or_train` (cached), and every evaluation is cached next to its
-checkpoint, so a rerun only does what is new.
+A specification on top of the study engine (:func:`cmim_lab.study.run_study`): the entries
+are the methods x reductions x seeds grid of a molecule :class:`~cmim_lab.config.TrainConfig`
+(:func:`molecule_config`: the corpus's registered ``defaults``, arch ``gru``), the tasks are
+the generation metrics on held-out corpus molecules plus one regression task per
+(property dataset, split kind, split seed). Models and evaluations are cached, so a rerun
+only does what is new.
 """
 from __future__ import annotations
 
@@ -26,20 +31,24 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import __version__
-from ..benchmark import cached_evaluate, ranks_section, write_tables
-from ..config import TrainConfig
-from ..evaluation import REGRESSION_PROBES
+from .. import __version__, registry
+from ..config import EvalConfig, TrainConfig
+from ..files import read_json, write_json, write_text
+from ..objectives import METHODS
 from ..paths import cache_dir
-from ..summary import markdown, pooled_ranks, ranks, score_table, zscores
-from ..trainer import load_or_train
-from .data import SPLITS, load_corpus, load_property
-from .evaluate import FINGERPRINT, evaluate_property, fingerprint_scores, generative_metrics
+from ..study import EvalTask, grid, run_study
+from ..summary import markdown, pooled_ranks, ranks, ranks_section, score_table, write_tables, zscores
+from . import CORPORA, PROPERTIES
+from .data import SPLITS, load_property
+from .evaluation import (FINGERPRINT, N_GENERATE, evaluate_property, fingerprint_scores, generation_metrics,
+                         property_eval_config)
 
 GENERATIVE = ("recon_nll", "token_nll", "token_accuracy", "exact_match", "valid_recon", "valid_prior",
               "unique_prior", "active_units", "frac_logvar_at_floor")
-DEFAULTS = dict(hidden_sizes=(128,), latent_dim=32, batch_size=128, lr=1e-3, epochs=4)
-PRETRAIN_SIZE = 30_000  # SMILES; with 4 epochs, 5 methods x 3 seeds fit in about 40 minutes on a 2-core CPU
+TRAINING_COLUMNS = ("epochs", "steps", "minutes", "samples_per_s", "final_loss")
+DEFAULT_CORPUS = next(iter(CORPORA))
+SEEDS = (0, 1, 2)        # model seeds, and split seeds, of the benchmark
+SPLIT = "scaffold"
 
 
 @dataclass
@@ -57,107 +66,109 @@ class MoleculeBenchmarkResult:
     markdown: str
 
 
-def molecule_config(method: str, *, pretrain: str = "moses", pretrain_size: int | None = PRETRAIN_SIZE, seed: int = 0,
-                    reduction: str = "sum", **fields) -> TrainConfig:
-    """The :class:`TrainConfig` of a molecule model (arch gru, categorical likelihood) with
-    the benchmark's defaults (:data:`DEFAULTS`) unless ``fields`` override them."""
-    values = {**DEFAULTS, **fields}
-    return TrainConfig(method=method, dataset=pretrain, n_train=pretrain_size, arch="gru", likelihood="categorical",
-                       reduction=reduction, seed=seed, **values)
+def molecule_config(method: str = "cmim", *, dataset: str = DEFAULT_CORPUS, **fields) -> TrainConfig:
+    """The :class:`TrainConfig` of a molecule model pre-trained on the corpus ``dataset``:
+    the corpus's registered ``defaults`` (arch gru, categorical likelihood, widths, latent
+    size, epochs, ``n_train`` SMILES; see :data:`cmim_lab.molecules.plugin.MODEL_DEFAULTS`),
+    then ``fields``."""
+    defaults = registry.dataset(dataset, role="corpus").defaults
+    return TrainConfig(**{**defaults, "method": method, "dataset": dataset, **fields})
 
 
-def run_molecule_benchmark(datasets=("esol", "freesolv", "lipophilicity"), methods=("vae", "cvae", "mim", "cmim",
-                           "infonce"), seeds=(0, 1, 2), *, reductions=("sum",), pretrain: str = "moses",
-                           pretrain_size: int | None = PRETRAIN_SIZE, split: str = "scaffold", split_seeds=(0, 1, 2),
-                           probes=REGRESSION_PROBES, embeddings=("mean", "informative"), fingerprint: bool = True,
-                           n_generate: int = 1000, out_dir=None, device="auto", progress: bool = True,
-                           command: str | None = None, **fields) -> MoleculeBenchmarkResult:
-    """Train (or load) every (method, reduction, seed) on ``pretrain_size`` corpus SMILES,
-    probe every property dataset on every split seed, summarise.
+def run_molecule_benchmark(datasets=tuple(PROPERTIES), methods=METHODS, seeds=SEEDS, reductions=("sum",), *,
+                           base: TrainConfig | None = None, eval_config: EvalConfig | None = None,
+                           split=SPLIT, split_seeds=SEEDS, fingerprint: bool = True, n_generate: int = N_GENERATE,
+                           out_dir=None, device="auto", progress: bool = True, log=None,
+                           command: str | None = None) -> MoleculeBenchmarkResult:
+    """Train (or load) every (method, reduction, seed) on the corpus, probe every property
+    dataset on every split seed, summarise.
 
-    ``split`` is ``scaffold`` or ``random`` (or a list of both: datasets are then labelled
-    ``esol (scaffold)`` and ``esol (random)`` separately). ``fields`` are further
-    :class:`TrainConfig` fields (``epochs``, ``hidden_sizes``, ``latent_dim``,
-    ``batch_size``, ``lr``, ...; defaults in :data:`DEFAULTS`). Writes files when ``out_dir``
-    is given.
+    Args:
+        datasets: property datasets (``esol``, ``freesolv``, ``lipophilicity``).
+        methods: methods or variants (``cmim``, ``cmim[normalised]``, ``infonce[pure]``);
+            a bare method is crossed with ``reductions``.
+        base: the :class:`TrainConfig` every model starts from (default
+            :func:`molecule_config`: corpus ``moses``, its ``n_train`` SMILES, epochs,
+            widths, ...); the grid replaces its method, reduction and seed.
+        eval_config: the probes and their settings (default :func:`property_eval_config`);
+            the evaluation seed of each model is its training seed.
+        split: ``scaffold`` or ``random`` (or a list of both: datasets are then labelled
+            ``esol (scaffold)`` and ``esol (random)`` separately).
+        fingerprint: add the ECFP4 baseline (kept out of the Z-scores).
+        n_generate: held-out corpus molecules reconstructed, and prior samples decoded.
+        log: receives one line per model and evaluation (trained / loaded from cache).
+
+    Writes the files of the module docstring when ``out_dir`` is given.
     """
+    base = base or molecule_config()
+    cfg = eval_config or property_eval_config()
     kinds = [split] if isinstance(split, str) else list(split)
     for kind in kinds:
         if kind not in SPLITS:
             raise ValueError(f"unknown split {kind!r}; valid splits are: {', '.join(SPLITS)}")
     started = time.time()
-    corpus = load_corpus(pretrain, n_train=pretrain_size, seed=0)
+    corpus = registry.dataset(base.dataset, role="corpus").load(n_train=base.n_train, seed=base.data_seed)
     props = {name: load_property(name) for name in datasets}
-    tasks = [(f"{name} ({kind})", props[name].split(kind, s)) for name in datasets for kind in kinds
-             for s in split_seeds]
-    rows, training, results = [], [], {}
-    for method in methods:
-        for reduction in reductions:
-            for seed in seeds:
-                config = molecule_config(method, pretrain=pretrain, pretrain_size=pretrain_size, seed=seed,
-                                         reduction=reduction, **fields)
-                result = load_or_train(config, corpus, device=device, progress=progress)
-                results[(method, reduction, seed)] = result
-                base = {"kind": "model", "entry": config.label, "method": method, "reduction": reduction,
-                        "seed": seed}
-                hist = result.history
-                training.append({"entry": config.label, "seed": seed, "trained_now": result.trained_now,
-                                 "epochs": len(hist),
-                                 "steps": int(hist["step"].iloc[-1]), "minutes": hist["seconds"].sum() / 60,
-                                 "samples_per_s": float(hist["samples_per_s"].mean()),
-                                 "final_loss": float(hist["loss"].iloc[-1])})
-                gen = cached_evaluate(result, corpus, evaluator=generative_metrics, n_prior=n_generate,
-                                      n_recon=n_generate, seed=seed)
-                rows += [{**base, "dataset": pretrain, "split_seed": -1, **r} for r in gen.rows()]
-                for label, task in tasks:
-                    ev = cached_evaluate(result, task, evaluator=evaluate_property, embeddings=tuple(embeddings),
-                                         probes=tuple(probes), seed=seed)
-                    rows += [{**base, "dataset": label, "split_seed": task.seed, **r} for r in ev.rows()]
+    splits = [(f"{name} ({kind})", props[name].split(kind, s)) for name in datasets for kind in kinds
+              for s in split_seeds]
+    tasks = [EvalTask(base.dataset, corpus, cfg, generation_metrics,
+                      params={"n_prior": n_generate, "n_recon": n_generate}, columns={"split_seed": -1})]
+    tasks += [EvalTask(label, task, cfg, evaluate_property, columns={"split_seed": task.seed})
+              for label, task in splits]
+    study = run_study(grid(base, methods, seeds=seeds, reductions=reductions), corpus, tasks, device=device,
+                      progress=progress, log=log)
+    frames = [study.rows]
     if fingerprint:
-        entry = f"ecfp{2 * FINGERPRINT['radius']}"
-        for label, task in tasks:
-            scores = cached_fingerprint_scores(task, probes=tuple(probes), seed=0)
-            rows += [{"kind": "baseline", "entry": entry, "method": entry, "reduction": "", "seed": 0,
-                      "dataset": label, "split_seed": task.seed, "embedding": "baseline", "metric": k, "value": v,
-                      "higher_is_better": False} for k, v in scores.items()]
-    raw = pd.DataFrame(rows)
-    probe_rows = raw[(raw["kind"] == "model") & raw["metric"].isin(probes)]
+        frames.append(_fingerprint_rows(splits, cfg.replace(seed=0)))
+    raw = pd.concat(frames, ignore_index=True)
+    probe_rows = raw[(raw["kind"] == "model") & raw["metric"].isin(cfg.probes)]
     z = zscores(probe_rows)
     overall = ranks(z, by=("entry",))
     with_x = pooled_ranks(probe_rows)
-    train_table = pd.DataFrame(training, columns=["entry", "seed", "trained_now", "epochs", "steps", "minutes",
-                                                  "samples_per_s", "final_loss"])
-    settings = dict(pretrain=pretrain, pretrain_size=pretrain_size, n_pretrain_used=corpus.info["n_train"],
+    training = study.training
+    settings = dict(pretrain=base.dataset, pretrain_size=base.n_train, n_pretrain_used=corpus.info["n_train"],
                     datasets=list(datasets), methods=list(methods), seeds=list(seeds), reductions=list(reductions),
-                    split=kinds, split_seeds=list(split_seeds), **{**DEFAULTS, **fields}, arch="gru",
-                    vocab_size=len(corpus.vocab), kit_version=__version__,
-                    models_trained_now=f"{int(train_table['trained_now'].sum())} of {len(train_table)}",
+                    split=kinds, split_seeds=list(split_seeds),
+                    **{k: v for k, v in base.to_dict().items()
+                       if k not in ("method", "dataset", "n_train", "reduction", "seed")},
+                    probe_backend=cfg.backend, vocab_size=len(corpus.vocab), kit_version=__version__,
+                    models_trained_now=f"{int(training['trained_now'].sum())} of {len(training)}",
                     minutes_this_run=round((time.time() - started) / 60, 1),
-                    minutes_training_all_models=round(float(train_table["minutes"].sum()), 1))
-    text = _markdown_report(raw, z, overall, with_x, train_table, props, probes, settings, command)
-    result = MoleculeBenchmarkResult(raw, z, overall, with_x, train_table, results,
+                    minutes_training_all_models=round(float(training["minutes"].sum()), 1))
+    text = _markdown_report(raw, z, overall, with_x, training, props, cfg.probes, settings, command)
+    results = {(e.config.method, e.config.reduction, e.config.seed): r for e, r in zip(study.entries, study.results)}
+    result = MoleculeBenchmarkResult(raw, z, overall, with_x, training, results,
                                      Path(out_dir) if out_dir else None, text)
     if out_dir:
-        _write(result, probes)
+        _write(result, cfg.probes)
     return result
 
 
-def cached_fingerprint_scores(split, *, probes=REGRESSION_PROBES, seed: int = 0) -> dict[str, float]:
-    """:func:`~cmim_lab.molecules.evaluate.fingerprint_scores`, cached as JSON under
-    ``<cache>/evaluations/`` (keyed by the split, probes, seed and kit version)."""
-    blob = json.dumps({"split": split.info, "probes": list(probes), "seed": seed, "fingerprint": FINGERPRINT,
+def _fingerprint_rows(splits, cfg: EvalConfig) -> pd.DataFrame:
+    """The ECFP4 baseline on every split, as raw rows (``kind`` baseline, one run, seed 0)."""
+    entry = f"ecfp{2 * FINGERPRINT['radius']}"
+    rows = []
+    for label, task in splits:
+        scores = cached_fingerprint_scores(task, cfg)
+        rows += [{"kind": "baseline", "entry": entry, "method": entry, "reduction": "", "seed": 0,
+                  "dataset": label, "split_seed": task.seed, "embedding": "baseline", "metric": k, "value": v,
+                  "higher_is_better": False} for k, v in scores.items()]
+    return pd.DataFrame(rows)
+
+
+def cached_fingerprint_scores(split, eval_config: EvalConfig | None = None) -> dict[str, float]:
+    """:func:`~cmim_lab.molecules.evaluation.fingerprint_scores` ({probe: test RMSE}), cached
+    as JSON under ``<cache>/evaluations/`` (keyed by the split, every evaluation setting, the
+    fingerprint and the kit version) and written through :mod:`cmim_lab.files`."""
+    cfg = eval_config or property_eval_config()
+    blob = json.dumps({"split": split.info, "eval": cfg.to_dict(), "fingerprint": FINGERPRINT,
                        "version": __version__}, sort_keys=True, default=str)
     path = cache_dir() / "evaluations" / f"fingerprint-{hashlib.sha256(blob.encode()).hexdigest()[:12]}.json"
-    if path.exists():
-        try:
-            return json.loads(path.read_text())
-        except ValueError:
-            pass  # unreadable: compute again
-    scores = fingerprint_scores(split, probes=probes, seed=seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(scores))
-    tmp.replace(path)
+    scores = read_json(path)
+    if isinstance(scores, dict):
+        return scores
+    scores = fingerprint_scores(split, cfg)
+    write_json(path, scores)
     return scores
 
 
@@ -181,15 +192,14 @@ def _markdown_report(raw, z, overall, with_x, training, props, probes, settings,
     if len(training):
         parts += ["Training (mean per model over seeds: minutes of optimisation as recorded when it was trained, "
                   "samples per second; the run's other minutes are evaluation):", "",
-                  markdown(training.groupby("entry", sort=False)[["epochs", "steps", "minutes", "samples_per_s",
-                                                                    "final_loss"]].mean().reset_index()), ""]
+                  markdown(training.groupby("entry", sort=False)[list(TRAINING_COLUMNS)].mean().reset_index()), ""]
     parts += ranks_section(overall, with_x, sign_note="RMSE signs flipped: higher Z = better; ")
     return "\n".join(parts)
 
 
 def _write(result: MoleculeBenchmarkResult, probes) -> None:
     out = write_tables(result)
-    result.training.to_csv(out / "training.csv", index=False)
+    write_text(out / "training.csv", result.training.to_csv(index=False))
     from ..viz import benchmark_figure, save_figure
 
     fig = benchmark_figure(result.raw, probes, value_label="test RMSE (lower is better)",

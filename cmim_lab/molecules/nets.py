@@ -1,27 +1,36 @@
-"""A GRU encoder-decoder over token sequences, with the image models' Gaussian posterior.
+"""A GRU encoder-decoder over token sequences: the ``gru`` architecture (molecules).
 
 ::
 
     tokens [B, L] -> embedding (64) -> GRU layers (hidden_sizes) -> state at the last token
-                  -> Linear -> (mu, logvar) [B, d], logvar clamped at logvar_floor
+                  -> Linear -> (mu, raw logvar) [B, d]
     z [B, d]      -> initial states tanh(Linear(z)) of the decoder GRU layers (hidden_sizes
                      reversed); input at step t: [embedding(x_t), z]; teacher forcing
                   -> Linear -> token logits [B, T, V]; loss: token cross-entropy
 
-It offers the interface the objectives, trainer and embeddings use for every model:
+:class:`SequenceEncoderDecoder` implements :class:`~cmim_lab.model.LatentModel`, the
+interface the objectives, trainer, checkpoints and embeddings call on every model:
 
-* ``encode(x)`` -> :class:`~cmim_lab.nets.Posterior` (``mu``, ``logvar`` [B, d]);
+* ``encode(x)`` -> :class:`~cmim_lab.posterior.Posterior` (``mu``, ``logvar`` [B, d],
+  log-variance clamped at ``logvar_floor`` by the base class);
 * ``recon_nll(z, x, likelihood)`` -> [B]: -log p(x|z), token cross-entropy summed over the
   target tokens of each sequence (``t_1..t_n, EOS``), nats per molecule;
 * ``observed_units(x)``: mean number of target tokens per sequence in the batch (the
   ``normalised`` reduction divides by it: nats per token);
 * ``hidden_features(mu, x)`` -> one [B, width] block per decoder layer: the teacher-forced
   decoder states given mu, mean-pooled over the target positions (the informative embedding);
-* ``generate(z)`` -> greedy token ids; ``decode_smiles(z)`` -> strings;
-* ``projector``: SimCLR's head for InfoNCE (or None); ``vocab`` travels with the model.
+* ``reconstruct(x)`` -> greedy token ids [B, T] decoded from mu(x) (int64, after BOS, up to
+  and including EOS, PAD after it); ``generate(z)`` the same from any codes and
+  ``decode_smiles(z)`` as strings;
+* ``context()`` -> ``{"vocab": <JSON>}``: the vocabulary travels with every checkpoint, so a
+  loaded model tokenizes and decodes on its own;
+* ``projector``: SimCLR's head for InfoNCE (or None).
 
 Token tensors may be int16 (the data's storage type); they are trimmed to the longest
-sequence in the batch, so padding costs nothing.
+sequence in the batch, so padding costs nothing. :func:`build_gru` builds the model from
+a :class:`~cmim_lab.config.TrainConfig` (``registry.arch("gru")``); the defaults of a
+molecule model (widths, latent size) are the corpus's ``defaults`` in
+:mod:`cmim_lab.molecules.plugin`.
 """
 from __future__ import annotations
 
@@ -29,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..nets import Posterior
+from ..model import LatentModel
 from .smiles import BOS_ID, EOS_ID, PAD_ID, Vocabulary
 
 EMBED_DIM = 64        # token embedding width, shared by encoder and decoder
@@ -50,16 +59,22 @@ def token_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits.transpose(1, 2), target, ignore_index=PAD_ID, reduction="none").sum(1)
 
 
-class SequenceEncoderDecoder(nn.Module):
-    """GRU encoder q(z|x) and autoregressive GRU decoder p(x|z) over a :class:`Vocabulary`."""
+class SequenceEncoderDecoder(LatentModel):
+    """GRU encoder q(z|x) and autoregressive GRU decoder p(x|z) over a :class:`Vocabulary`.
 
-    def __init__(self, vocab: Vocabulary, *, input_shape: tuple[int, ...], latent_dim: int = 32,
-                 hidden_sizes=(256,), logvar_floor: float = -6.0, projection_dim: int = 0):
-        super().__init__()
+    Args:
+        vocab: the token vocabulary (V = ``len(vocab)``).
+        input_shape: (L,), the padded training length (bounds greedy decoding at 2 L).
+        latent_dim: d.
+        hidden_sizes: encoder GRU widths, bottom up; the decoder mirrors them.
+        logvar_floor: lower clamp of log sigma^2.
+        projection_dim: width of InfoNCE's projection head (0: none).
+    """
+
+    def __init__(self, vocab: Vocabulary, *, input_shape: tuple[int, ...], latent_dim: int, hidden_sizes,
+                 logvar_floor: float, projection_dim: int = 0):
+        super().__init__(input_shape=input_shape, latent_dim=latent_dim, logvar_floor=logvar_floor)
         self.vocab = vocab
-        self.input_shape = tuple(input_shape)
-        self.latent_dim = latent_dim
-        self.logvar_floor = logvar_floor
         widths = [int(h) for h in hidden_sizes]
         self.embedding = nn.Embedding(len(vocab), EMBED_DIM, padding_idx=PAD_ID)
         self.encoder = nn.ModuleList()
@@ -76,18 +91,21 @@ class SequenceEncoderDecoder(nn.Module):
             self.decoder.append(nn.GRU(width, h, batch_first=True))
             width = h
         self.out = nn.Linear(width, len(vocab))
-        self.projector = None
-        if projection_dim:
-            self.projector = nn.Sequential(nn.Linear(latent_dim, 256), nn.ReLU(), nn.Linear(256, projection_dim))
+        self.init_projector(projection_dim)  # last: parameter initialisation order is part of every result
 
     @property
     def decoder_widths(self) -> list[int]:
         """Width of each decoder GRU layer (the blocks of the informative embedding)."""
         return list(self.dec_widths)
 
+    def context(self) -> dict:
+        """``{"vocab": vocabulary JSON}``: what :func:`build_gru` needs beyond the config."""
+        return {"vocab": self.vocab.to_json()}
+
     # --- encoder ---------------------------------------------------------------------------
-    def encode(self, x: torch.Tensor) -> Posterior:
-        """Token ids [B, L] -> q(z|x) from the top GRU state at each sequence's last token."""
+    def encode_stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token ids [B, L] -> (mu, raw logvar), each [B, d], from the top GRU state at each
+        sequence's last token (its EOS)."""
         x = _trim(x)
         h = self.embedding(x)
         for gru in self.encoder:
@@ -95,7 +113,7 @@ class SequenceEncoderDecoder(nn.Module):
         last = (x != PAD_ID).sum(1).clamp(min=1) - 1                       # [B] index of EOS
         state = h[torch.arange(len(x), device=x.device), last]             # [B, width]
         mu, logvar = self.head(state).chunk(2, dim=-1)
-        return Posterior(mu, logvar.clamp(min=self.logvar_floor))
+        return mu, logvar
 
     # --- decoder ---------------------------------------------------------------------------
     def _initial_states(self, z: torch.Tensor) -> list[torch.Tensor]:
@@ -113,7 +131,8 @@ class SequenceEncoderDecoder(nn.Module):
         return self.out(h), layers
 
     def recon_nll(self, z: torch.Tensor, x: torch.Tensor, likelihood: str = "categorical") -> torch.Tensor:
-        """-log p(x|z): token cross-entropy summed over each sequence's targets, [B] (nats).
+        """-log p(x|z): token cross-entropy summed over each sequence's targets, [B] (nats
+        per molecule).
 
         ``likelihood`` must be ``categorical`` (tokens); it is an argument so that every model
         shares the objectives' call.
@@ -125,12 +144,13 @@ class SequenceEncoderDecoder(nn.Module):
         return token_nll(logits, x)
 
     def observed_units(self, x: torch.Tensor) -> torch.Tensor:
-        """Mean number of target tokens (t_1..t_n and EOS) per sequence of the batch."""
+        """Mean number of target tokens (t_1..t_n and EOS) per sequence of the batch (a
+        0-d tensor)."""
         return (x[:, 1:] != PAD_ID).sum() / len(x)
 
     def hidden_features(self, mu: torch.Tensor, x: torch.Tensor) -> list[torch.Tensor]:
-        """Teacher-forced decoder states given ``mu``, mean-pooled over the target positions:
-        one [B, width] block per decoder layer."""
+        """Teacher-forced decoder states given ``mu`` [B, d] on the tokens ``x`` [B, L],
+        mean-pooled over the target positions: one [B, width] block per decoder layer."""
         x = _trim(x)
         _, layers = self._teacher_force(mu, x[:, :-1])
         mask = (x[:, 1:] != PAD_ID).unsqueeze(-1).to(mu.dtype)            # [B, T, 1]
@@ -146,8 +166,15 @@ class SequenceEncoderDecoder(nn.Module):
         return self.token_logits(self.encode(x).mu, x)
 
     @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """Greedy token ids [B, T] (int64) decoded from mu(x) of the tokens ``x`` [B, L]:
+        the model's reconstruction, ``vocab.decode_batch`` turns it into SMILES."""
+        return self.generate(self.encode(x).mu)
+
+    @torch.no_grad()
     def generate(self, z: torch.Tensor, max_len: int | None = None) -> torch.Tensor:
-        """Greedy decoding from codes ``z`` [B, d]: token ids [B, T] (after BOS, up to EOS)."""
+        """Greedy decoding from codes ``z`` [B, d]: token ids [B, T] (after BOS, up to EOS;
+        PAD after a sequence's EOS), at most ``max_len`` (default 2 L) steps."""
         max_len = max_len or MAX_DECODE_FACTOR * int(self.input_shape[0])
         states = self._initial_states(z)
         tok = torch.full((len(z), 1), BOS_ID, dtype=torch.long, device=z.device)
@@ -166,19 +193,32 @@ class SequenceEncoderDecoder(nn.Module):
         return torch.cat(out, dim=1) if out else tok[:, :0]
 
     def decode_smiles(self, z: torch.Tensor, max_len: int | None = None) -> list[str]:
-        """Greedy SMILES strings decoded from ``z`` [B, d]."""
+        """Greedy SMILES strings decoded from ``z`` [B, d] (B strings, possibly invalid)."""
         return self.vocab.decode_batch(self.generate(z, max_len))
 
 
-def build_sequence_model(vocab: Vocabulary | None, input_shape, *, latent_dim: int = 32, hidden_sizes=(256,),
-                         logvar_floor: float = -6.0, projection_dim: int = 0) -> SequenceEncoderDecoder:
-    """A :class:`SequenceEncoderDecoder` for token tensors of ``input_shape`` (L,)."""
+def build_gru(input_shape, *, latent_dim: int, hidden_sizes, logvar_floor: float, projection_dim: int = 0,
+              context: dict | None = None) -> SequenceEncoderDecoder:
+    """The ``gru`` architecture's builder (see :func:`cmim_lab.nets.build_model`): a
+    :class:`SequenceEncoderDecoder` for token tensors of ``input_shape`` (L,).
+
+    ``context["vocab"]``: the token :class:`Vocabulary` (or its JSON, as a checkpoint stores
+    it); the dataset supplies it as ``data.model_context``. Raises ``ValueError`` when it is
+    missing or the samples are not 1-D token sequences.
+    """
+    vocab = (context or {}).get("vocab")
     if vocab is None:
-        raise ValueError("arch 'gru' needs the data's vocabulary (data.vocab); a checkpoint stores it")
+        raise ValueError("arch 'gru' needs the data's vocabulary: pass context={'vocab': data.vocab} "
+                         "(data.model_context of a SMILES corpus; a checkpoint stores it)")
     if isinstance(vocab, str):
         vocab = Vocabulary.from_json(vocab)
+    if not isinstance(vocab, Vocabulary):
+        raise ValueError(f"context['vocab'] must be a Vocabulary or its JSON, got {type(vocab).__name__}")
     if len(tuple(input_shape)) != 1:
         raise ValueError(f"arch 'gru' reads token sequences [N, L], got samples of shape {tuple(input_shape)}")
+    hidden_sizes = tuple(int(h) for h in hidden_sizes)
+    if not hidden_sizes or any(h <= 0 for h in hidden_sizes):
+        raise ValueError(f"hidden_sizes (GRU widths) must be a non-empty list of positive widths, got {hidden_sizes}")
     return SequenceEncoderDecoder(vocab, input_shape=input_shape, latent_dim=latent_dim,
                                   hidden_sizes=hidden_sizes, logvar_floor=logvar_floor,
                                   projection_dim=projection_dim)

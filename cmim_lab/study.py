@@ -1,0 +1,196 @@
+"""The study engine: a grid of configs -> load or train -> cached evaluation -> tidy rows.
+
+Every comparison in the kit is a study: the benchmark, the batch-size sweep, the notebook
+comparisons and the molecule benchmark are short specifications on top of it::
+
+    entries = grid(TrainConfig(dataset="digits", epochs=3), ["cmim", "mim"], seeds=[0, 1],
+                   reductions=["sum", "normalised"])
+    study = run_study(entries, data.load("digits"), [EvalTask("digits", ds, EvalConfig())])
+    study.rows        # one row per score: entry, method, reduction, seed, dataset, embedding, metric, value
+    study.training    # one row per model: trained now or loaded, steps, minutes, final terms
+
+* An :class:`Entry` is one model: a label (``cmim[sum]``), its :class:`TrainConfig` and
+  ``tags`` (extra columns such as ``batch_size``).
+* An :class:`EvalTask` is one evaluation of every model: the data it reads, the
+  :class:`EvalConfig`, the evaluator (default :func:`cmim_lab.evaluation.evaluate`) and the
+  columns it adds. The evaluation seed of every model is its training seed.
+* Models are cached by :func:`~cmim_lab.trainer.load_or_train`; evaluations by
+  :func:`cached_evaluate`, as JSON next to the checkpoint, keyed by the evaluator, every
+  evaluation setting, the data's provenance and the kit version.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+from . import __version__
+from .config import EvalConfig, TrainConfig, expand_entries
+from .evaluation import EvalResult, evaluate
+from .files import read_json, write_json
+from .trainer import TrainResult, load_or_train
+
+HISTORY_COLUMNS = ("epoch", "step", "seconds", "samples_per_s")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One model of a study: ``label`` names it in tables, ``tags`` are extra columns."""
+    label: str
+    config: TrainConfig
+    tags: dict = field(default_factory=dict)
+
+
+@dataclass
+class EvalTask:
+    """One evaluation of every model of a study.
+
+    ``evaluator(model, data, eval_config, *, likelihood, device, **params)`` returns an
+    :class:`~cmim_lab.evaluation.EvalResult` (default :func:`~cmim_lab.evaluation.evaluate`);
+    ``name`` fills the rows' ``dataset`` column and ``columns`` adds more (e.g. a split seed).
+    """
+    name: str
+    data: Any
+    eval_config: EvalConfig = field(default_factory=EvalConfig)
+    evaluator: Callable[..., EvalResult] | None = None
+    params: dict = field(default_factory=dict)
+    columns: dict = field(default_factory=dict)
+
+
+@dataclass
+class StudyResult:
+    """``rows``: one row per score (tidy); ``training``: one row per model; ``results``: the
+    trained models in entry order (:class:`~cmim_lab.trainer.TrainResult`)."""
+    rows: pd.DataFrame
+    training: pd.DataFrame
+    results: list[TrainResult]
+    entries: list[Entry]
+
+    def result(self, label: str, seed: int | None = None, **tags) -> TrainResult:
+        """The trained model of ``label`` (and ``seed`` and ``tags`` where several match)."""
+        hits = [r for e, r in zip(self.entries, self.results) if e.label == label
+                and (seed is None or e.config.seed == seed) and all(e.tags.get(k) == v for k, v in tags.items())]
+        if len(hits) != 1:
+            raise KeyError(f"{len(hits)} models match {label!r} seed={seed} {tags}; entries: "
+                           f"{sorted({e.label for e in self.entries})}")
+        return hits[0]
+
+    def wide(self) -> pd.DataFrame:
+        """One row per model: ``label``, tags, config fields that differ between the models,
+        ``final_<term>`` (last epoch, in the config's reduction), ``<embedding>/<probe>``
+        scores and the generative/clustering metrics."""
+        dicts = [e.config.to_dict() for e in self.entries]
+        varying = [k for k in TrainConfig().to_dict() if len({str(d[k]) for d in dicts}) > 1]
+        out = []
+        for i, (entry, d) in enumerate(zip(self.entries, dicts)):
+            row = {"label": entry.label, **entry.tags, **{k: d[k] for k in varying if k not in entry.tags}}
+            train = self.training.iloc[i]
+            row.update({k: train[k] for k in self.training.columns if k.startswith("final_")})
+            scores = self.rows[self.rows["model"] == i]
+            for r in scores.itertuples():
+                name = f"{r.embedding}/{r.metric}" if r.embedding else r.metric
+                if r.metric != "latent_dim":
+                    row[name] = r.value
+            out.append(row)
+        return pd.DataFrame(out)
+
+
+def grid(base: TrainConfig, labels, *, seeds=(0,), reductions=None, **axes) -> list[Entry]:
+    """Entries for every label x value of each axis x seed, in that order.
+
+    ``labels``: methods or variants (``cmim``, ``cmim[normalised]``, ``infonce[pure]``; see
+    :func:`cmim_lab.config.variant_fields`); a bare method is crossed with ``reductions``
+    when given. ``axes``: TrainConfig field -> values (each becomes a tag column)."""
+    entries = []
+    for label, fields in expand_entries(labels, reductions).items():
+        for values in itertools.product(*axes.values()):
+            over = dict(zip(axes, values))
+            for seed in seeds:
+                config = base.replace(**fields, **over, seed=seed)
+                name = config.label if set(fields) == {"method"} else label
+                entries.append(Entry(name, config, over))
+    return entries
+
+
+def evaluation_key(result: TrainResult, task: EvalTask, cfg: EvalConfig) -> str:
+    """The cache key of one evaluation: evaluator, every setting, the data and the kit version."""
+    evaluator = task.evaluator or evaluate
+    blob = {"evaluator": f"{evaluator.__module__}.{evaluator.__qualname__}", "eval": cfg.to_dict(),
+            "params": task.params, "data": getattr(task.data, "info", {}), "likelihood": result.config.likelihood,
+            "version": __version__}
+    return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def cached_evaluate(result: TrainResult, task: EvalTask, cfg: EvalConfig | None = None, *, device=None,
+                    log: Callable[[str], None] | None = None) -> EvalResult:
+    """Evaluate ``result.model`` on ``task`` (with ``cfg``, default ``task.eval_config``),
+    cached as ``eval-<key>.json`` in the model's checkpoint folder (:func:`evaluation_key`)."""
+    cfg = cfg or task.eval_config
+    path = Path(result.directory) / f"eval-{evaluation_key(result, task, cfg)}.json" if result.directory else None
+    blob = read_json(path) if path is not None and path.exists() else None
+    if isinstance(blob, dict) and {"probes", "metrics", "info"} <= set(blob):
+        if log:
+            log(f"  {task.name}: evaluation loaded from cache")
+        return EvalResult(blob["probes"], blob["metrics"], blob["info"])
+    start = time.perf_counter()
+    evaluator = task.evaluator or evaluate
+    ev = evaluator(result.model, task.data, cfg, likelihood=result.config.likelihood, device=device, **task.params)
+    if path is not None:
+        write_json(path, {"probes": ev.probes, "metrics": ev.metrics, "info": ev.info})
+    if log:
+        log(f"  {task.name}: evaluated in {time.perf_counter() - start:.1f} s")
+    return ev
+
+
+def run_study(entries: list[Entry], train_data, tasks: list[EvalTask] | None = None, *, device="auto",
+              progress: bool = True, log: Callable[[str], None] | None = None,
+              callback: Callable[[Entry, TrainResult, dict], None] | None = None) -> StudyResult:
+    """Load or train every entry on ``train_data``, run every task on it, collect the rows.
+
+    ``tasks`` default to one :class:`EvalTask` on ``train_data`` with the default
+    :class:`EvalConfig`. ``log`` receives one line per model (trained in N s / loaded from
+    cache) and per evaluation; ``callback(entry, result, {task name: EvalResult})`` runs
+    after each model (for live tables in notebooks). Rows carry ``kind="model"``, ``entry``,
+    ``method``, ``reduction``, ``seed``, the tags, ``dataset`` (the task name), the task's
+    columns, ``embedding``, ``metric``, ``value``, ``higher_is_better`` and ``model`` (the
+    entry's index)."""
+    tasks = tasks if tasks is not None else [EvalTask(train_data.name, train_data)]
+    rows, training, results = [], [], []
+    for i, entry in enumerate(entries):
+        start = time.perf_counter()
+        result = load_or_train(entry.config, train_data, device=device, progress=progress)
+        if log:
+            how = (f"trained in {time.perf_counter() - start:.1f} s" if result.trained_now else "loaded from cache")
+            log(f"{entry.label} seed {entry.config.seed} {_tag_text(entry.tags)}{how}")
+        results.append(result)
+        training.append(_training_row(entry, result))
+        base = {"kind": "model", "entry": entry.label, "method": entry.config.method,
+                "reduction": entry.config.reduction, "seed": entry.config.seed, **entry.tags}
+        evaluations = {}
+        for task in tasks:
+            cfg = task.eval_config.replace(seed=entry.config.seed)
+            ev = cached_evaluate(result, task, cfg, log=log)
+            evaluations[task.name] = ev
+            rows += [{**base, "dataset": task.name, **task.columns, **r, "model": i} for r in ev.rows()]
+        if callback:
+            callback(entry, result, evaluations)
+    return StudyResult(pd.DataFrame(rows), pd.DataFrame(training), results, list(entries))
+
+
+def _tag_text(tags: dict) -> str:
+    return "".join(f"{k}={v} " for k, v in tags.items())
+
+
+def _training_row(entry: Entry, result: TrainResult) -> dict:
+    hist = result.history
+    last = hist.iloc[-1]
+    return {"entry": entry.label, "seed": entry.config.seed, **entry.tags, "trained_now": result.trained_now,
+            "epochs": len(hist), "steps": int(last["step"]), "minutes": float(hist["seconds"].sum()) / 60,
+            "samples_per_s": float(hist["samples_per_s"].mean()),
+            **{f"final_{k}": float(last[k]) for k in hist.columns if k not in HISTORY_COLUMNS}}

@@ -1,0 +1,157 @@
+"""The layer order of DESIGN.md §3, checked from the code's own imports.
+
+Every ``import`` of a ``cmim_lab`` module -- at the top of a file or inside a function --
+must point to a module of a lower layer, or of the same layer without forming a cycle; no
+module may be missing from the declared order, and the longest chain of imports is at most
+:data:`MAX_DEPTH` modules. The package ``__init__`` (version and lazy attributes only) is
+layer 0.
+"""
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "cmim_lab"
+MAX_DEPTH = 9
+
+LAYERS = {
+    0: ["cmim_lab", "cmim_lab.molecules"],
+    1: ["errors", "paths", "runtime", "files"],
+    2: ["registry"],
+    3: ["sources", "data", "augment", "molecules.smiles", "molecules.data"],
+    4: ["posterior", "model", "likelihoods", "nets", "objectives", "molecules.nets"],
+    5: ["config", "flags", "profiles"],
+    6: ["checkpoint", "trainer", "distributed"],
+    7: ["embeddings", "probes", "evaluation", "molecules.evaluation"],
+    8: ["study"],
+    9: ["summary", "viz", "widgets", "molecules.viz"],
+    10: ["benchmark", "sweep", "experiments", "params", "notebooks", "cli",
+         "molecules.benchmark", "molecules.command", "molecules.plugin"],
+}
+LAYER_OF = {(m if m.startswith("cmim_lab") else f"cmim_lab.{m}"): layer
+            for layer, mods in LAYERS.items() for m in mods}
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path) -> set[str]:
+    """cmim_lab modules imported anywhere in ``path`` (functions included)."""
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("cmim_lab")}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[:len(base) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if not target.startswith("cmim_lab"):
+                continue
+            for alias in node.names:  # "from . import data" imports the module cmim_lab.data
+                sub = f"{target}.{alias.name}"
+                found.add(sub if (PACKAGE.parent / sub.replace(".", "/")).with_suffix(".py").exists()
+                          or (PACKAGE.parent / sub.replace(".", "/")).is_dir() else target)
+    found.discard(name)
+    return found
+
+
+GRAPH = {_module_name(p): _imports(p) for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def test_every_module_has_a_declared_layer():
+    missing = sorted(m for m in GRAPH if m not in LAYER_OF)
+    assert not missing, f"modules without a layer in tests/test_layers.py: {missing}"
+    stale = sorted(m for m in LAYER_OF if m not in GRAPH)
+    assert not stale, f"declared modules that do not exist: {stale}"
+
+
+def test_imports_point_down():
+    up = [f"{m} (layer {LAYER_OF[m]}) imports {t} (layer {LAYER_OF[t]})"
+          for m, targets in GRAPH.items() for t in targets if t in LAYER_OF and LAYER_OF[t] > LAYER_OF[m]]
+    assert not up, "imports pointing up the layer order:\n" + "\n".join(up)
+
+
+def _cycle():
+    state, stack = {}, []
+
+    def visit(m):
+        state[m] = "open"
+        stack.append(m)
+        for t in sorted(GRAPH.get(m, ())):
+            if state.get(t) == "open":
+                return stack[stack.index(t):] + [t]
+            if t not in state:
+                found = visit(t)
+                if found:
+                    return found
+        stack.pop()
+        state[m] = "done"
+        return None
+
+    for m in sorted(GRAPH):
+        if m not in state:
+            found = visit(m)
+            if found:
+                return found
+    return None
+
+
+def test_no_import_cycle():
+    cycle = _cycle()
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def depth(module: str, memo=None) -> int:
+    """Length of the longest import chain starting at ``module`` (a leaf is 1)."""
+    memo = {} if memo is None else memo
+    if module not in memo:
+        memo[module] = 1 + max((depth(t, memo) for t in GRAPH.get(module, ()) if t in GRAPH), default=0)
+    return memo[module]
+
+
+def test_import_chains_are_at_most_nine_deep():
+    deepest = max(GRAPH, key=depth)
+    assert depth(deepest) <= MAX_DEPTH, f"{deepest} sits on an import chain {depth(deepest)} modules deep"
+
+
+def _code_words(path: Path) -> str:
+    """Identifiers and string literals of a file's code, docstrings left out (lower case)."""
+    tree = ast.parse(path.read_text())
+    docstrings = {id(n.body[0].value) for n in ast.walk(tree)
+                  if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                  and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+    words = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            words.append(node.id)
+        elif isinstance(node, ast.Attribute):
+            words.append(node.attr)
+        elif isinstance(node, ast.alias):
+            words.append(node.name)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            words.append(node.name)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            words.append(node.value)
+    return " ".join(words).lower()
+
+
+CORE = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem not in ("__init__", "__main__"))
+
+
+@pytest.mark.parametrize("module", CORE)
+def test_the_core_names_no_domain(module):
+    words = _code_words(PACKAGE / f"{module}.py")
+    for word in ("molecule", "smiles", "gru", "vocab", "rdkit"):
+        assert word not in words, f"cmim_lab/{module}.py names the molecule domain ({word!r}) in its code"
+
+
+def test_the_checker_sees_imports_inside_functions(tmp_path):
+    assert "cmim_lab.study" in GRAPH["cmim_lab.benchmark"]
+    assert "cmim_lab.viz" in GRAPH["cmim_lab.sweep"]  # imported inside run_batch_sweep
