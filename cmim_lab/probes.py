@@ -543,47 +543,44 @@ def knn_neighbours(train_x: torch.Tensor, test_x: torch.Tensor, k: int, chunk: i
     ref = train_x if train_x.dtype == torch.float64 else train_x.to(torch.float32)
     train32 = ref.to(torch.float32)
     norm = torch.linalg.vector_norm(ref, dim=1, dtype=torch.float64)  # float64 norms, no float64 copy
-    sq = norm ** 2
     inv = torch.where(norm > 0, 1.0 / norm, torch.zeros_like(norm))
-    unit_sq = (norm > 0).to(torch.float64)  # |b / |b||^2: 1, or 0 for a zero row
-    sq32, inv32, unit_sq32 = sq.to(torch.float32), inv.to(torch.float32), unit_sq.to(torch.float32)
+    unit = (norm > 0).to(torch.float64)  # |b / |b||^2: 1, or 0 for a zero row
+    sq32, inv32, unit32 = (norm ** 2).to(torch.float32), inv.to(torch.float32), unit.to(torch.float32)
     bmax = float(norm.max())
     n_cand = min(n, k + _KNN_EXTRA)
     # worst-case float32 error of an inner product of rounded vectors, per |a||b|
     gamma = (d + 4) * _F32_EPS / (1 - (d + 4) * _F32_EPS)
     out = {m: [] for m in metrics}
-    gram_buf = torch.empty(min(chunk, len(test_x)), n, dtype=torch.float32, device=train_x.device)
+    gram_buf = torch.empty(min(chunk, len(test_x)), n, dtype=torch.float32, device=ref.device)
     score_buf = torch.empty_like(gram_buf)  # both reused across chunks (no fresh pages per chunk)
     for start in range(0, len(test_x), chunk):
-        a = test_x[start:start + chunk]
-        m = len(a)
-        a64 = a.to(torch.float64)
+        a64 = test_x[start:start + chunk].to(torch.float64)
+        m = len(a64)
         a_norm = torch.linalg.vector_norm(a64, dim=1)
         a_inv = torch.where(a_norm > 0, 1.0 / a_norm, torch.zeros_like(a_norm))
         # one product with the normalised test rows serves both metrics: g = (a / |a|) . b
         gram = torch.matmul((a64 * a_inv[:, None]).to(torch.float32), train32.T, out=gram_buf[:m])  # [m, N]
         for metric in metrics:
-            if metric == "euclidean":  # ranking score |b|^2 - 2 a.b = |b|^2 - 2 |a| g (+ |a|^2 later)
+            if metric == "euclidean":  # |a - b|^2 = |a|^2 + (|b|^2 - 2 |a| g)
                 score = torch.addcmul(sq32, gram, a_norm.to(torch.float32)[:, None], value=-2, out=score_buf[:m])
                 err = 2.2 * gamma * a_norm * bmax + 8 * _F32_EPS * (bmax ** 2 + 2 * a_norm * bmax)
                 offset = a_norm ** 2
-            else:  # |b/|b||^2 - 2 g / |b| (+ |a/|a||^2 later)
-                score = torch.addcmul(unit_sq32, gram, inv32, value=-2, out=score_buf[:m])
+            else:  # |a/|a| - b/|b||^2 = |a/|a||^2 + (|b/|b||^2 - 2 g / |b|)
+                score = torch.addcmul(unit32, gram, inv32, value=-2, out=score_buf[:m])
                 err = torch.full_like(a_norm, 2.2 * gamma + 16 * _F32_EPS)
                 offset = (a_norm > 0).to(torch.float64)
             cand_score, cand = torch.topk(score, n_cand, dim=1, largest=False, sorted=True)
-            del score
-            cand_score = cand_score.to(torch.float64)
+            approx = cand_score.to(torch.float64) + offset[:, None]  # distances, ascending
             idx = cand[:, :k].clone()
             if n_cand > k:  # certified rows: the float32 gaps exceed twice the error bound
-                gaps = cand_score[:, 1:k + 1] - cand_score[:, :k] if ordered else cand_score[:, k] - cand_score[:, k - 1]
+                gaps = approx[:, 1:k + 1] - approx[:, :k] if ordered else approx[:, k] - approx[:, k - 1]
                 sure = (gaps if gaps.dim() == 1 else gaps.min(1).values) > 2 * err
             else:  # every training row is a candidate: the set is certain, the order is not
                 sure = torch.full_like(a_norm, not ordered, dtype=torch.bool)
             unsure = (~sure).nonzero().flatten()
             _DIAGNOSTICS["knn_rows_refined"] = _DIAGNOSTICS.get("knn_rows_refined", 0) + len(unsure)
             if len(unsure):
-                bound = cand_score[unsure, -1] + offset[unsure] - err[unsure]
+                bound = approx[unsure, -1] - err[unsure]  # no non-candidate is nearer than this
                 idx[unsure] = _refine(a64[unsure], a_inv[unsure], ref, norm, inv, cand[unsure], bound, k, metric, n)
             out[metric].append(idx)
     return {m: torch.cat(v) for m, v in out.items()}
@@ -631,7 +628,7 @@ def _knn_float64(a64, a_inv, ref, norm, inv, k, metric):
     """The slow, certain path for a few rows a [r, D]: a float64 Gram matrix, then exact
     distances to every training row where rounding could still matter."""
     n, d = ref.shape
-    b_blocks = 4096
+    b_blocks = _ROW_BLOCK
     if metric == "cosine":
         a = a64 * a_inv[:, None]
         unit = (norm > 0).to(torch.float64)
@@ -678,11 +675,11 @@ def _knn_predictions(fit: _TorchData, cfg: EvalConfig, metrics) -> dict[str, tor
 
 
 def _vote(codes: torch.Tensor, n_classes: int) -> torch.Tensor:
-    """Majority class code per row of ``codes`` [M, k]; a tie goes to the lowest code
-    (``argmax`` returns the first maximum, as scikit-learn's vote)."""
-    counts = torch.zeros(len(codes), n_classes, dtype=torch.int32, device=codes.device)
-    counts.scatter_add_(1, codes, torch.ones_like(codes, dtype=torch.int32))
-    return counts.argmax(1)
+    """Majority class code per row of ``codes`` [M, k]; a tie goes to the lowest code, as
+    scikit-learn's vote (made explicit: count * n_classes - code has a unique maximum)."""
+    counts = torch.zeros(len(codes), n_classes, dtype=torch.long, device=codes.device)
+    counts.scatter_add_(1, codes, torch.ones_like(codes))
+    return (counts * n_classes - torch.arange(n_classes, device=codes.device)).argmax(1)
 
 
 # --- logistic regression ------------------------------------------------------------------
@@ -935,8 +932,7 @@ def _mlp_predict(fit: _TorchData, cfg: EvalConfig, classification: bool, standar
     batch = min(cfg.mlp_batch_size, n_fit)
     # L2 as Adam's (coupled) weight decay on the weights: grad += mlp_alpha / B * W, the
     # gradient of mlp_alpha / (2 B) * ||W||^2; fused: one kernel per tensor and step
-    opt = torch.optim.Adam([{"params": [w1, w2], "weight_decay": cfg.mlp_alpha / batch}, {"params": [b1, b2]}],
-                           lr=cfg.mlp_lr, fused=True)
+    opt = _adam([{"params": [w1, w2], "weight_decay": cfg.mlp_alpha / batch}, {"params": [b1, b2]}], cfg.mlp_lr)
 
     def forward(x):
         return torch.addmm(b2, torch.relu(torch.addmm(b1, x, w1)), w2)
@@ -995,6 +991,14 @@ def _mlp_predict(fit: _TorchData, cfg: EvalConfig, classification: bool, standar
 
 
 _SMALL_STEP_MACS = 1 << 22  # multiply-adds per MLP step below which it trains single-threaded
+
+
+def _adam(groups, lr: float) -> torch.optim.Adam:
+    """Adam with its fused kernel where this torch has one for the device (CPU: torch >= 2.4)."""
+    try:
+        return torch.optim.Adam(groups, lr=lr, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(groups, lr=lr)
 _SMALL_PASS_MACS = 1 << 26  # multiply-adds per logistic product below which L-BFGS runs single-threaded
 
 

@@ -426,6 +426,18 @@ def test_string_labels_and_torch_inputs(projected):
     assert ours == ref
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_inputs_are_left_untouched(projected, regression_set, dtype):
+    cls = [torch.as_tensor(a).to(dtype) if a.dtype.kind == "f" else torch.as_tensor(a) for a in projected]
+    reg = [torch.as_tensor(a).to(dtype) for a in regression_set]
+    before = [t.clone() for t in cls + reg]
+    probes.classification_scores(*cls, TORCH.replace(mlp_max_epochs=2))
+    probes.regression_scores(*reg, TORCH.replace(mlp_max_epochs=2), probes=REGRESSION_PROBES)
+    probes.regression_scores(*reg, TORCH.replace(mlp_max_epochs=2), probes=REGRESSION_PROBES, standardise=False)
+    for t, b in zip(cls + reg, before):
+        assert torch.equal(t, b)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_probes_run_on_cuda(projected, regression_set):
     train_x, train_y, test_x, test_y = projected

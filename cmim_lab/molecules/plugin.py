@@ -59,6 +59,32 @@ class _PropertyLoader:
         return load_property(self.name)
 
 
+@dataclass
+class MoleculeSizes:
+    """The sizes of the molecule notebook (07) that the smoke and full profiles replace:
+    ``pretrain_size`` corpus SMILES (None: all), ``mol_epochs`` of pre-training, and the
+    ``split_seeds`` of the property splits."""
+    pretrain_size: int | None = None
+    mol_epochs: int = 1
+    split_seeds: tuple[int, ...] = (0,)
+
+    def __post_init__(self):
+        from ..errors import check_positive
+
+        if self.pretrain_size is not None:
+            check_positive("pretrain_size", self.pretrain_size, integer=True)
+        check_positive("mol_epochs", self.mol_epochs, integer=True)
+        if not self.split_seeds or len(set(self.split_seeds)) != len(self.split_seeds):
+            raise ValueError(f"split_seeds must be a non-empty list of distinct seeds, got {list(self.split_seeds)}")
+        for s in self.split_seeds:
+            check_positive("each of split_seeds", s, integer=True, allow_zero=True)
+
+
+# sizes the notebook profiles replace (the default profile is notebook 07's own parameters cell)
+PROFILE_SIZES = {"smoke": {"pretrain_size": 600, "mol_epochs": 1, "split_seeds": [0]},
+                 "full": {"pretrain_size": 200_000, "mol_epochs": 20, "split_seeds": [0, 1, 2]}}
+
+
 def register() -> None:
     """Add the molecule datasets, the ``gru`` architecture, the ``categorical`` likelihood and
     the ``molecules`` command to :mod:`cmim_lab.registry` (idempotent)."""
@@ -69,6 +95,9 @@ def register() -> None:
         registry.register_dataset(name, _PropertyLoader(name), description, domain=DOMAIN, role="regression")
     registry.register_arch("gru", "cmim_lab.molecules.nets:build_gru", "GRU encoder and autoregressive GRU decoder over SMILES tokens",
                            likelihoods=("categorical",), domain=DOMAIN)
+    from ..profiles import register_knobs
+
+    register_knobs(DOMAIN, MoleculeSizes, PROFILE_SIZES)
     registry.register_likelihood("categorical", None, "token cross-entropy, computed by the sequence model",
                                  domain=DOMAIN)
     registry.register_command(
