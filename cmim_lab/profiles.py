@@ -4,7 +4,7 @@ Every knob a profile sets is a field of exactly one dataclass, which validates i
 :class:`~cmim_lab.config.TrainConfig` (``n_train``, ``epochs``, ``latent_dim`` ...),
 :class:`~cmim_lab.config.EvalConfig` (``probe_n_train``), :class:`StudySizes` (the grids
 and sample counts of the notebook studies), or a domain plugin's knobs dataclass
-(registered with :func:`register_knobs`). The ``default`` profile is each notebook's own
+(:func:`cmim_lab.registry.register_knobs`). The ``default`` profile is each notebook's own
 ``parameters`` cell (plain literals, for papermill); ``smoke`` (CI) and ``full`` (a GPU)
 replace sizes only -- never which methods or datasets a notebook shows.
 """
@@ -89,21 +89,11 @@ PROFILES = {
              "ablation_probe_n_train": None},
 }
 
-_KNOBS: dict[str, tuple[type, dict]] = {}
-
-
-def register_knobs(domain: str, cls: type, profiles: dict) -> None:
-    """A domain plugin's notebook knobs: dataclass ``cls`` validates them, ``profiles``
-    ({profile: {knob: value}}) are the sizes the smoke and full profiles replace."""
-    _KNOBS[domain] = (cls, profiles)
-
-
 def profile_values(profile: str) -> dict:
     """Every knob the profile replaces (core and plugins)."""
-    registry.load_plugins()
     check_choice("profile", profile, PROFILE_NAMES)
     out = dict(PROFILES[profile])
-    for cls, profiles in _KNOBS.values():
+    for cls, profiles in registry.knobs().values():
         out.update(profiles.get(profile, {}))
     return out
 
@@ -123,7 +113,7 @@ def validate(values: dict) -> None:
     registry.load_plugins()
     if "dataset" in values:
         registry.dataset(values["dataset"])
-    owners = [TrainConfig, EvalConfig, StudySizes] + [cls for cls, _ in _KNOBS.values()]
+    owners = [TrainConfig, EvalConfig, StudySizes] + [cls for cls, _ in registry.knobs().values()]
     for cls in owners:
         names = {f.name for f in dataclasses.fields(cls)}
         mine = {k: _tuple(v) for k, v in values.items() if k in names}

@@ -123,6 +123,7 @@ _DATASETS: dict[str, DatasetSpec] = {}
 _ARCHS: dict[str, ArchSpec] = {}
 _LIKELIHOODS: dict[str, LikelihoodSpec] = {}
 _COMMANDS: dict[str, CommandSpec] = {}
+_KNOBS: dict[str, tuple[type, dict]] = {}
 _plugins_loaded = False
 
 
@@ -154,6 +155,19 @@ def register_command(name: str, help: str, add_arguments: Callable | str, run: C
                      epilog: str = "") -> None:
     """Add a ``cmim-lab <name>`` sub-command (see :class:`CommandSpec`)."""
     _put(_COMMANDS, CommandSpec(name, help, add_arguments, run, description, epilog), "command")
+
+
+def register_knobs(domain: str, cls: type, profiles: dict) -> None:
+    """A domain's notebook sizes: dataclass ``cls`` validates them, ``profiles``
+    ({profile: {knob: value}}) are what the smoke and full profiles replace
+    (see :mod:`cmim_lab.profiles`)."""
+    _KNOBS[domain] = (cls, {name: dict(values) for name, values in profiles.items()})
+
+
+def knobs() -> dict[str, tuple[type, dict]]:
+    """Every domain's notebook sizes: {domain: (dataclass, {profile: {knob: value}})}."""
+    load_plugins()
+    return dict(_KNOBS)
 
 
 def load_plugins() -> None:

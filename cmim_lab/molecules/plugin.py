@@ -95,9 +95,7 @@ def register() -> None:
         registry.register_dataset(name, _PropertyLoader(name), description, domain=DOMAIN, role="regression")
     registry.register_arch("gru", "cmim_lab.molecules.nets:build_gru", "GRU encoder and autoregressive GRU decoder over SMILES tokens",
                            likelihoods=("categorical",), domain=DOMAIN)
-    from ..profiles import register_knobs
-
-    register_knobs(DOMAIN, MoleculeSizes, PROFILE_SIZES)
+    registry.register_knobs(DOMAIN, MoleculeSizes, PROFILE_SIZES)
     registry.register_likelihood("categorical", None, "token cross-entropy, computed by the sequence model",
                                  domain=DOMAIN)
     registry.register_command(
