@@ -141,7 +141,7 @@ def evaluate(model, data, config: EvalConfig | None = None, *, likelihood: str =
             ``overrides`` replace named fields (``evaluate(m, ds, probes=["linear"])``).
         likelihood: the decoder likelihood for the reconstruction NLL (the model's config).
     """
-    cfg = (config or EvalConfig()).replace(**overrides) if overrides else (config or EvalConfig())
+    cfg = (config or EvalConfig()).replace(**overrides)
     for probe in cfg.probes:
         check_choice("probe", probe, PROBES)
     idx = probe_subset(data.y_train, cfg.probe_n_train, cfg.seed)
