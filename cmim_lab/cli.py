@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import time
 import sys
 
 from . import __version__
@@ -151,7 +152,11 @@ def cmd_evaluate(args) -> int:
                          f"command of its domain")
     if not args.checkpoint:
         model = load_or_train(config, ds, device=args.device, progress=not args.no_progress).model
-    ev = evaluate(model, ds, cfg, likelihood=config.likelihood)
+    print(f"evaluating {config.label} on {ds.describe()}: probes ({cfg.backend}) fitted on "
+          f"{cfg.probe_n_train or len(ds.y_train)} training codes", flush=True)
+    start = time.perf_counter()
+    ev = evaluate(model, ds, cfg, likelihood=config.likelihood, progress=lambda line: print(f"  {line}", flush=True))
+    print(f"evaluated in {time.perf_counter() - start:.1f} s\n")
     print(f"{config.label} on {ds.describe()}")
     print(f"probes ({cfg.backend}) fitted on {ev.info['probe_n_train']} train samples, scored on "
           f"{ev.info['n_test']} test samples")

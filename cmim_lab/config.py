@@ -216,8 +216,9 @@ class EvalConfig:
     ``mlp_val_fraction`` of the training codes after ``mlp_patience`` epochs without
     improvement, at most ``mlp_max_epochs`` epochs.
 
-    ``backend``: ``torch`` (on the device of the embeddings) or ``sklearn`` (the
-    reference implementation, on the CPU). ``knn_chunk``: test rows per distance block
+    ``backend``: ``torch`` (the default: on the device of the embeddings, CPU or CUDA) or
+    ``sklearn`` (the reference implementation, on the CPU; same definitions, kept for
+    checking). ``knn_chunk``: test rows per distance block
     (bounds memory at knn_chunk x n_train floats). ``embeddings`` and ``layers`` choose
     the embeddings (``layers``: decoder layers of the informative one, None = all).
     ``clustering``: add k-means NMI and silhouette on mu. ``seed``: probe subsets, MLP
@@ -226,8 +227,8 @@ class EvalConfig:
     probes: tuple[str, ...] = CLASSIFICATION_PROBES
     embeddings: tuple[str, ...] = EMBEDDING_KINDS
     layers: tuple[int, ...] | None = None
-    probe_n_train: int | None = 10_000
-    backend: str = "sklearn"
+    probe_n_train: int | None = None
+    backend: str = "torch"
     knn_k: int = 5
     knn_chunk: int = 2048
     linear_c: float = 1.0

@@ -21,7 +21,9 @@ Euclidean, on up to 5,000 test samples).
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import torch
@@ -130,7 +132,7 @@ def probe_subset(y: torch.Tensor, n: int | None, seed: int) -> np.ndarray:
 
 
 def evaluate(model, data, config: EvalConfig | None = None, *, likelihood: str = "bernoulli", device=None,
-             **overrides) -> EvalResult:
+             progress: Callable[[str], None] | None = None, **overrides) -> EvalResult:
     """Probes on frozen embeddings plus generative and clustering metrics.
 
     Args:
@@ -140,6 +142,8 @@ def evaluate(model, data, config: EvalConfig | None = None, *, likelihood: str =
         config: an :class:`~cmim_lab.config.EvalConfig` (default: its defaults);
             ``overrides`` replace named fields (``evaluate(m, ds, probes=["linear"])``).
         likelihood: the decoder likelihood for the reconstruction NLL (the model's config).
+        progress: called with one line per step as it finishes: each probe
+            (``mean/linear 0.7912 (2.3 s)``), the generative metrics and the clustering.
     """
     cfg = (config or EvalConfig()).replace(**overrides)
     for probe in cfg.probes:
@@ -148,14 +152,20 @@ def evaluate(model, data, config: EvalConfig | None = None, *, likelihood: str =
     x_fit, y_fit = data.x_train[idx], data.y_train[idx]
     result = EvalResult(info={"probe_n_train": len(idx), "n_test": len(data.y_test), "dataset": data.name,
                               "backend": cfg.backend})
+    say = progress or (lambda line: None)
     for kind in cfg.embeddings:
         train_e = embed(model, x_fit, kind, layers=cfg.layers, device=device)
         test_e = embed(model, data.x_test, kind, layers=cfg.layers, device=device)
-        result.probes[kind] = probe_scores(train_e, y_fit, test_e, data.y_test, cfg, device=device)
+        result.probes[kind] = probe_scores(train_e, y_fit, test_e, data.y_test, cfg, device=device,
+                                           progress=lambda line, kind=kind: say(f"{kind}/{line}"))
+    start = time.perf_counter()
     result.metrics = generative_metrics(model, data.x_test, likelihood, device=device)
+    say(f"generative metrics ({time.perf_counter() - start:.1f} s)")
     if cfg.clustering:
+        start = time.perf_counter()
         result.metrics.update(clustering_metrics(embed(model, data.x_test, "mean", device=device),
                                                  data.y_test, cfg.seed))
+        say(f"clustering: k-means NMI {result.metrics['kmeans_nmi']:.4f} ({time.perf_counter() - start:.1f} s)")
     return result
 
 

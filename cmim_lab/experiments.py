@@ -16,14 +16,15 @@ from .study import Entry, EvalTask, run_study
 
 
 def compare(configs: dict[str, TrainConfig], data, eval_config: EvalConfig | None = None, *, device="auto",
-            progress: bool = True, log=None, **overrides):
+            progress: bool = True, log=print, **overrides):
     """Train/load every ``configs[label]`` on ``data``; return ({label: TrainResult}, table).
 
     ``eval_config`` (default :class:`EvalConfig` with ``overrides`` of its fields, e.g.
     ``probes=["linear"]``). Table columns: ``label``, config fields that differ between the
     configs, ``final_<term>`` for each training term (last epoch mean, in the config's
     reduction), ``<embedding>/<probe>`` scores, and the metrics of
-    :func:`cmim_lab.evaluation.evaluate`.
+    :func:`cmim_lab.evaluation.evaluate`. ``log`` (default ``print``; None: silent) gets one
+    line per model (trained in N s / loaded from cache), per probe and per evaluation.
     """
     cfg = (eval_config or EvalConfig()).replace(**overrides)
     entries = [Entry(label, config) for label, config in configs.items()]

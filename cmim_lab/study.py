@@ -21,6 +21,7 @@ comparisons and the molecule benchmark are short specifications on top of it::
 from __future__ import annotations
 
 import hashlib
+import inspect
 import itertools
 import json
 import time
@@ -140,7 +141,10 @@ def cached_evaluate(result: TrainResult, task: EvalTask, cfg: EvalConfig | None 
         return EvalResult(blob["probes"], blob["metrics"], blob["info"])
     start = time.perf_counter()
     evaluator = task.evaluator or evaluate
-    ev = evaluator(result.model, task.data, cfg, likelihood=result.config.likelihood, device=device, **task.params)
+    params = dict(task.params)
+    if log and "progress" in inspect.signature(evaluator).parameters:
+        params["progress"] = lambda line: log(f"    {line}")
+    ev = evaluator(result.model, task.data, cfg, likelihood=result.config.likelihood, device=device, **params)
     if path is not None:
         write_json(path, {"probes": ev.probes, "metrics": ev.metrics, "info": ev.info})
     if log:

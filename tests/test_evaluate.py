@@ -176,3 +176,38 @@ def test_identical_scores_give_zero_z():
     df = pd.DataFrame([dict(entry=e, dataset="d", metric="m", embedding="mean", seed=0, value=0.5,
                             higher_is_better=True) for e in "ABC"])
     assert zscores(df)["z"].tolist() == [0.0, 0.0, 0.0]
+
+
+def test_the_default_protocol_is_torch_probes_on_the_whole_training_split():
+    cfg = EvalConfig()
+    assert cfg.backend == "torch" and cfg.probe_n_train is None
+
+
+def test_evaluate_reports_each_probe_and_step_as_it_finishes(trained_cmim, digits):
+    lines = []
+    ev = evaluate(trained_cmim, digits, probes=("knn-cosine", "linear"), progress=lines.append)
+    assert ev.info["probe_n_train"] == len(digits.y_train)  # the whole training split by default
+    expected = ["mean/knn-cosine", "mean/linear", "informative/knn-cosine", "informative/linear",
+                "generative metrics", "clustering"]
+    assert [next((line for line in lines if line.startswith(e)), None) is not None for e in expected] == [True] * 6
+    assert all(line.rstrip().endswith("s)") for line in lines)  # every line carries its time
+    assert f"{ev.probes['mean']['linear']:.4f}" in next(line for line in lines if line.startswith("mean/linear"))
+
+
+def test_evaluation_is_bit_identical_under_machine_load(trained_cmim, digits):
+    """The same model scores the same on an idle and on a busy CPU (no load-dependent
+    threading or solver paths)."""
+    import subprocess
+    import sys
+
+    cfg = EvalConfig(seed=3)
+    quiet = evaluate(trained_cmim, digits, cfg)
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(3)]
+    try:
+        loaded = evaluate(trained_cmim, digits, cfg)
+    finally:
+        for p in busy:
+            p.kill()
+            p.wait()
+    assert loaded.probes == quiet.probes
+    assert loaded.metrics == quiet.metrics
