@@ -17,13 +17,14 @@ Models and evaluations are cached (:mod:`cmim_lab.study`), so a rerun only does 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from . import __version__, data as data_module
-from .config import EvalConfig, TrainConfig
+from . import __version__, data as data_module, registry
+from .config import (CLASSIFICATION_PROBES, REDUCTIONS, EvalConfig, TrainConfig, check_names, check_seeds,
+                     expand_entries)
 from .evaluation import baseline_scores
 from .study import EvalTask, grid, run_study
 from .summary import markdown, pooled_ranks, ranks, ranks_section, score_table, write_tables, zscores
@@ -39,6 +40,33 @@ class BenchmarkResult:
     ranks_with_x: pd.DataFrame
     out_dir: Path | None
     markdown: str
+    files: list[Path] = field(default_factory=list)  # what was written into out_dir (the figure: .png or .html)
+
+
+def check_benchmark(datasets, methods, seeds, reductions, base, eval_config) -> None:
+    """Validate a benchmark's arguments before any data is loaded or model trained:
+    ``ValueError`` naming the argument, the bad value and what is valid."""
+    valid = list(registry.datasets(role="classification"))
+    if isinstance(datasets, str) or not isinstance(datasets, (list, tuple)) or not datasets:
+        raise ValueError(f"datasets must be a non-empty list of names (e.g. ['mnist-5k']), got {datasets!r}; "
+                         f"valid: {', '.join(valid)}")
+    for name in datasets:
+        registry.dataset(name, role="classification")
+    if len(set(datasets)) != len(datasets):
+        raise ValueError(f"datasets must be distinct, got {list(datasets)}")
+    reductions = check_names("reductions", reductions, REDUCTIONS, what="reduction")
+    if isinstance(methods, str) or not isinstance(methods, (list, tuple)) or not methods:
+        raise ValueError(f"methods must be a non-empty list of methods or variants (e.g. ['cmim', "
+                         f"'cmim[normalised]']), got {methods!r}")
+    if len(set(map(str, methods))) != len(methods):
+        raise ValueError(f"methods must be distinct, got {list(methods)}")
+    expand_entries(methods, reductions)
+    check_seeds("seeds", seeds)
+    if not isinstance(base, TrainConfig):
+        raise ValueError(f"base must be a TrainConfig, got {type(base).__name__}")
+    if not isinstance(eval_config, EvalConfig):
+        raise ValueError(f"eval_config must be an EvalConfig, got {type(eval_config).__name__}")
+    eval_config.require_probes(CLASSIFICATION_PROBES, "an image benchmark (classification)")
 
 
 def run_benchmark(datasets, methods, seeds, reductions=("sum",), *, base: TrainConfig | None = None,
@@ -49,11 +77,13 @@ def run_benchmark(datasets, methods, seeds, reductions=("sum",), *, base: TrainC
     ``base``: the :class:`TrainConfig` every model starts from (epochs, batch size,
     ``n_train`` ...; its dataset, method, reduction and seed are replaced by the grid);
     ``eval_config``: the probes and their settings. ``methods`` may hold variants
-    (``cmim[normalised]``). Returns a :class:`BenchmarkResult`; writes files when
-    ``out_dir`` is given.
+    (``cmim[normalised]``). Every argument is checked (:func:`check_benchmark`) before any
+    data is loaded. Returns a :class:`BenchmarkResult`; writes files when ``out_dir`` is
+    given (``result.files`` lists them, the figure as it was really written).
     """
-    base = base or TrainConfig()
-    cfg = eval_config or EvalConfig()
+    base = TrainConfig() if base is None else base
+    cfg = EvalConfig() if eval_config is None else eval_config
+    check_benchmark(datasets, methods, seeds, reductions, base, cfg)
     frames, started = [], time.time()
     for dataset in datasets:
         data = data_module.load(dataset, n_train=base.n_train, seed=base.data_seed)
@@ -74,7 +104,7 @@ def run_benchmark(datasets, methods, seeds, reductions=("sum",), *, base: TrainC
     text = _markdown_report(raw, z, overall, with_x, cfg.probes, settings, command)
     result = BenchmarkResult(raw, z, overall, with_x, Path(out_dir) if out_dir else None, text)
     if out_dir:
-        _write(result, cfg.probes)
+        result.files = _write(result, cfg.probes)
     return result
 
 
@@ -105,8 +135,10 @@ def _markdown_report(raw, z, overall, with_x, probes, settings, command) -> str:
     return "\n".join(parts)
 
 
-def _write(result: BenchmarkResult, probes) -> None:
+def _write(result: BenchmarkResult, probes) -> list[Path]:
+    """Write the tables and the figure; return the paths written."""
     out = write_tables(result)
     from .viz import benchmark_figure, save_figure
 
-    save_figure(benchmark_figure(result.raw, probes), out / "benchmark")
+    tables = [out / name for name in ("raw.csv", "zscores.csv", "ranks.csv", "summary.md")]
+    return tables + save_figure(benchmark_figure(result.raw, probes), out / "benchmark")

@@ -13,12 +13,161 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
+import numbers
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from . import registry
-from .errors import check_choice, check_positive
+from .errors import check_choice
 from .nets import build_model
 from .objectives import METHODS, NEGATIVES, REDUCTIONS, Objective
+
+# --- the valid range of every numeric setting ------------------------------------------
+# Upper bounds are sanity limits: far beyond any run the kit is meant for, low enough that a
+# typo (an extra zero, 1e14) is refused before memory is allocated or a run starts.
+MAX_LATENT_DIM = 4096
+MAX_WIDTH = 65_536          # hidden widths, projection head, probe MLP
+MAX_LAYERS = 64
+MAX_EPOCHS = 100_000
+MAX_STEPS = 10_000_000
+MAX_BATCH = 2 ** 20
+MAX_SAMPLES = 10 ** 9       # n_train, probe_n_train and other sample counts
+MAX_SEED = 2 ** 32 - 1      # numpy and scikit-learn seeds are 32-bit
+LOGVAR_FLOOR_RANGE = (-20.0, 5.0)
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The valid values of one numeric setting: ``kind`` (``int`` or ``float``) between
+    ``low`` and ``high`` (None: unbounded; an end is excluded where ``open_low`` /
+    ``open_high``). Floats must be finite; bools are never numbers; numpy scalars are
+    accepted and returned as Python numbers.
+
+    >>> Bounds(int, 1, 4096).check("latent_dim", 0)
+    Traceback (most recent call last):
+    ValueError: latent_dim must be > 0, got 0; valid: an integer from 1 to 4096
+    """
+    kind: type
+    low: float | None = None
+    high: float | None = None
+    open_low: bool = False
+    open_high: bool = False
+
+    def describe(self) -> str:
+        """What is valid, in words: ``an integer from 1 to 4096``, ``a finite number in (0, 10]``."""
+        lo, hi = _num(self.low), _num(self.high)
+        if self.kind is int:
+            if self.low is not None and self.high is not None:
+                return f"an integer from {lo} to {hi}"
+            return f"an integer >= {lo}" if self.low is not None else f"an integer <= {hi}"
+        if self.low is not None and self.high is not None:
+            return f"a finite number in {'(' if self.open_low else '['}{lo}, {hi}{')' if self.open_high else ']'}"
+        if self.low is not None:
+            return f"a finite number {'>' if self.open_low else '>='} {lo}"
+        return "a finite number" if self.high is None else f"a finite number {'<' if self.open_high else '<='} {hi}"
+
+    def check(self, name: str, value):
+        """``value`` as a Python int/float if valid; else ``ValueError`` naming ``name``, the
+        value and what is valid."""
+        valid = f"valid: {self.describe()}"
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral if self.kind is int else numbers.Real):
+            kind = "an integer" if self.kind is int else "a number"
+            raise ValueError(f"{name} must be {kind}, got {value!r} ({type(value).__name__}); {valid}")
+        value = int(value) if self.kind is int else (value if type(value) in (int, float) else float(value))
+        if self.kind is float and not math.isfinite(value):
+            raise ValueError(f"{name} must be finite, got {value!r}; {valid}")
+        if self.low is not None and (value <= self.low if self.open_low else value < self.low):
+            relation = "> 0" if self.kind is int and self.low == 1 else \
+                f"{'>' if self.open_low else '>='} {_num(self.low)}"
+            raise ValueError(f"{name} must be {relation}, got {value!r}; {valid}")
+        if self.high is not None and (value >= self.high if self.open_high else value > self.high):
+            raise ValueError(f"{name} must be {'<' if self.open_high else '<='} {_num(self.high)}, got {value!r}; "
+                             f"{valid}")
+        return value
+
+    def parse(self, text: str):
+        """A command-line value: the number in ``text`` if valid, else ``ValueError`` saying
+        what is valid (used by :mod:`cmim_lab.flags`; the caller names the flag)."""
+        try:
+            value = int(text) if self.kind is int else float(text)
+        except ValueError:
+            raise ValueError(f"expected {self.describe()}, got {text!r}") from None
+        return self.check("the value", value)
+
+
+def _num(x) -> str:
+    if x is None:
+        return ""
+    if float(x).is_integer() and abs(x) < 1e16:
+        return str(int(x))
+    return f"{x:g}"
+
+
+def check_bounds(name: str, value, bounds: Bounds, *, nullable: bool = False):
+    """:meth:`Bounds.check`, letting None through when ``nullable``."""
+    return None if (nullable and value is None) else bounds.check(name, value)
+
+
+def check_list(name: str, values, bounds: Bounds, *, min_len: int = 1, max_len: int | None = None,
+               distinct: bool = False) -> tuple:
+    """A list/tuple of numbers, each within ``bounds``, as a tuple of Python numbers;
+    ``ValueError`` naming ``name`` otherwise (a string or a bare number is not a list; a 1-D
+    numpy array or tensor is)."""
+    if hasattr(values, "tolist") and not isinstance(values, (str, bytes)):
+        values = values.tolist()
+    if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)):
+        raise ValueError(f"{name} must be a list of values, each {bounds.describe()}; got {values!r}")
+    if len(values) < min_len or (max_len is not None and len(values) > max_len):
+        size = f"{min_len} to {max_len}" if max_len is not None else f"at least {min_len}"
+        raise ValueError(f"{name} must hold {size} values, got {len(values)}: {list(values)!r}")
+    out = tuple(bounds.check(f"each of {name}", v) for v in values)
+    if distinct and len(set(out)) != len(out):
+        repeated = sorted({v for v in out if out.count(v) > 1})
+        raise ValueError(f"{name} must be distinct, got {list(out)} ({', '.join(map(str, repeated))} repeated)")
+    return out
+
+
+def check_names(name: str, values, valid, *, what: str | None = None) -> tuple[str, ...]:
+    """A non-empty list of distinct names, each in ``valid``, as a tuple; ``ValueError``
+    naming ``name``, the bad value and the valid names otherwise (``what``: the noun of one
+    item in the message, default ``name``)."""
+    valid = list(valid)
+    if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)):
+        raise ValueError(f"{name} must be a list of names (e.g. [{valid[0]!r}]), got {values!r}; "
+                         f"valid: {', '.join(map(str, valid))}")
+    if not values:
+        raise ValueError(f"{name} must name at least one of: {', '.join(map(str, valid))}")
+    for v in values:
+        if not isinstance(v, str):
+            raise ValueError(f"{name} must hold names (strings), got {v!r}; valid: {', '.join(map(str, valid))}")
+        check_choice(what or name, v, valid)
+    if len(set(values)) != len(values):
+        raise ValueError(f"{name} must be distinct, got {list(values)}")
+    return tuple(values)
+
+
+def check_seeds(name: str, seeds) -> tuple[int, ...]:
+    """A non-empty list of distinct seeds, each an integer from 0 to :data:`MAX_SEED`."""
+    return check_list(name, seeds, SEED, distinct=True)
+
+
+def check_text(name: str, value, *, empty: bool = False) -> str:
+    """``value`` if it is a string (non-empty unless ``empty``); ``ValueError`` otherwise."""
+    if not isinstance(value, str) or (not empty and not value.strip()):
+        raise ValueError(f"{name} must be a {'' if empty else 'non-empty '}string, got {value!r}")
+    return value
+
+
+SEED = Bounds(int, 0, MAX_SEED)
+WIDTH = Bounds(int, 1, MAX_WIDTH)
+EPOCHS = Bounds(int, 1, MAX_EPOCHS)
+STEPS = Bounds(int, 1, MAX_STEPS)
+BATCH = Bounds(int, 1, MAX_BATCH)
+SAMPLES = Bounds(int, 1, MAX_SAMPLES)
+LR = Bounds(float, 0.0, 10.0, open_low=True)
+WEIGHT = Bounds(float, 0.0, 1e6)
+
 
 # fields that change nothing for a method, reset before hashing so equal models share a cache entry
 _UNUSED = {
@@ -72,12 +221,30 @@ class TrainConfig:
     seed: int = 0
     extra: dict = field(default_factory=dict)  # free-form tags (e.g. a sweep name); part of the key
 
+    # the valid range of every numeric field (flags show and check the same ranges)
+    BOUNDS: ClassVar[dict[str, Bounds]] = {
+        "n_train": SAMPLES, "data_seed": SEED, "latent_dim": Bounds(int, 1, MAX_LATENT_DIM),
+        "logvar_floor": Bounds(float, *LOGVAR_FLOOR_RANGE), "projection_dim": Bounds(int, 0, MAX_WIDTH),
+        "temperature": Bounds(float, 0.0, 1000.0, open_low=True), "recon_weight": WEIGHT, "latent_weight": WEIGHT,
+        "contrastive_weight": WEIGHT, "augment_strength": Bounds(float, 0.0, 10.0), "epochs": EPOCHS,
+        "max_steps": STEPS, "batch_size": BATCH, "lr": LR, "seed": SEED,
+    }
+    ITEM_BOUNDS: ClassVar[dict[str, Bounds]] = {"hidden_sizes": WIDTH}
+    NULLABLE: ClassVar[tuple[str, ...]] = ("n_train", "max_steps")
+
     def __post_init__(self):
-        self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
+        # checked and made Python numbers first (numpy scalars would break the JSON cache key)
+        for name, bounds in self.BOUNDS.items():
+            setattr(self, name, check_bounds(name, getattr(self, name), bounds, nullable=name in self.NULLABLE))
+        self.hidden_sizes = check_list("hidden_sizes", self.hidden_sizes, WIDTH, max_len=MAX_LAYERS)
         self.validate()
 
     def validate(self) -> None:
-        """Raise ``ValueError`` with the valid values for any bad field."""
+        """Raise ``ValueError`` naming the field, the bad value and what is valid: names
+        checked against their registries, every number for type, finiteness and range
+        (:attr:`BOUNDS`), ``hidden_sizes`` as a list of 1 to 64 widths."""
+        for name in ("method", "dataset", "arch", "likelihood", "reduction", "negatives"):
+            check_text(name, getattr(self, name))
         check_choice("method", self.method, METHODS)
         arch = registry.arch(self.arch)
         check_choice("reduction", self.reduction, REDUCTIONS)
@@ -86,16 +253,20 @@ class TrainConfig:
         if self.likelihood not in arch.likelihoods:
             raise ValueError(f"arch {self.arch!r} takes likelihood {' or '.join(map(repr, arch.likelihoods))}, "
                              f"not {self.likelihood!r}")
-        check_positive("epochs", self.epochs, integer=True)
-        check_positive("batch_size", self.batch_size, integer=True)
-        check_positive("lr", self.lr)
-        check_positive("latent_dim", self.latent_dim, integer=True)
-        check_positive("projection_dim", self.projection_dim, integer=True, allow_zero=True)
-        if self.max_steps is not None:
-            check_positive("max_steps", self.max_steps, integer=True)
-        if self.n_train is not None:
-            check_positive("n_train", self.n_train, integer=True)
-        self.objective()  # validates weights and temperature
+        for name, bounds in self.BOUNDS.items():
+            check_bounds(name, getattr(self, name), bounds, nullable=name in self.NULLABLE)
+        check_list("hidden_sizes", self.hidden_sizes, WIDTH, max_len=MAX_LAYERS)
+        if not isinstance(self.extra, dict):
+            raise ValueError(f"extra must be a dict of tags, got {self.extra!r}")
+        try:
+            json.dumps(self.extra, sort_keys=True)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"extra must hold JSON values (strings, numbers, lists, dicts) with string keys; "
+                             f"got {self.extra!r} ({exc})") from None
+        if self.method == "infonce" and self.contrastive_weight == 0:
+            raise ValueError("contrastive_weight must be > 0 for method infonce, got 0 (infonce without its "
+                             "NT-Xent term is a plain autoencoder)")
+        self.objective()  # the objective's own checks
 
     def objective(self) -> Objective:
         return Objective(self.method, reduction=self.reduction, temperature=self.temperature,
@@ -245,36 +416,50 @@ class EvalConfig:
     clustering: bool = True
     seed: int = 0
 
+    # the valid range of every numeric field (flags show and check the same ranges)
+    BOUNDS: ClassVar[dict[str, Bounds]] = {
+        "probe_n_train": SAMPLES, "knn_k": Bounds(int, 1, 10_000), "knn_chunk": BATCH,
+        "linear_c": Bounds(float, 0.0, 1e12, open_low=True), "linear_tol": Bounds(float, 0.0, 1.0, True, True),
+        "linear_max_iter": Bounds(int, 1, 10 ** 6), "mlp_hidden": WIDTH, "mlp_lr": LR, "mlp_alpha": WEIGHT,
+        "mlp_batch_size": BATCH, "mlp_val_fraction": Bounds(float, 0.0, 1.0, True, True),
+        "mlp_patience": EPOCHS, "mlp_max_epochs": EPOCHS, "seed": SEED,
+    }
+    ITEM_BOUNDS: ClassVar[dict[str, Bounds]] = {"ridge_alphas": Bounds(float, 0.0, 1e12, open_low=True),
+                                                "layers": Bounds(int, -MAX_LAYERS, MAX_LAYERS - 1)}
+    NULLABLE: ClassVar[tuple[str, ...]] = ("probe_n_train", "layers")
+
     def __post_init__(self):
-        self.probes = tuple(self.probes)
-        self.embeddings = tuple(self.embeddings)
+        self.validate()
+        self.probes, self.embeddings = tuple(self.probes), tuple(self.embeddings)
         self.ridge_alphas = tuple(float(a) for a in self.ridge_alphas)
         if self.layers is not None:
-            self.layers = tuple(int(i) for i in self.layers)
-        self.validate()
+            self.layers = check_list("layers", self.layers, self.ITEM_BOUNDS["layers"], distinct=True)
+        for name, bounds in self.BOUNDS.items():  # numpy scalars -> Python numbers (JSON cache keys)
+            setattr(self, name, check_bounds(name, getattr(self, name), bounds, nullable=name in self.NULLABLE))
 
     def validate(self) -> None:
-        """Raise ``ValueError`` naming the field, the value and what is valid."""
-        for probe in self.probes:
-            check_choice("probe", probe, dict.fromkeys(CLASSIFICATION_PROBES + REGRESSION_PROBES))
-        for kind in self.embeddings:
-            check_choice("embedding kind", kind, EMBEDDING_KINDS)
+        """Raise ``ValueError`` naming the field, the value and what is valid: probe and
+        embedding names (non-empty, distinct), every number for type, finiteness and range
+        (:attr:`BOUNDS`), ``ridge_alphas`` and ``layers`` element by element."""
+        check_names("probes", self.probes, dict.fromkeys(CLASSIFICATION_PROBES + REGRESSION_PROBES), what="probe")
+        check_names("embeddings", self.embeddings, EMBEDDING_KINDS, what="embedding kind")
+        check_text("backend", self.backend)
         check_choice("probe backend", self.backend, PROBE_BACKENDS)
-        if self.probe_n_train is not None:
-            check_positive("probe_n_train", self.probe_n_train, integer=True)
-        for name in ("knn_k", "knn_chunk", "linear_max_iter", "mlp_hidden", "mlp_batch_size", "mlp_patience",
-                     "mlp_max_epochs"):
-            check_positive(name, getattr(self, name), integer=True)
-        for name in ("linear_c", "linear_tol", "mlp_lr"):
-            check_positive(name, getattr(self, name))
-        check_positive("mlp_alpha", self.mlp_alpha, allow_zero=True)
-        if not 0 < self.mlp_val_fraction < 1:
-            raise ValueError(f"mlp_val_fraction must lie in (0, 1), got {self.mlp_val_fraction!r}")
-        if not self.ridge_alphas:
-            raise ValueError("ridge_alphas must hold at least one penalty")
-        for a in self.ridge_alphas:
-            check_positive("each of ridge_alphas", a)
-        check_positive("seed", self.seed, integer=True, allow_zero=True)
+        for name, bounds in self.BOUNDS.items():
+            check_bounds(name, getattr(self, name), bounds, nullable=name in self.NULLABLE)
+        check_list("ridge_alphas", self.ridge_alphas, self.ITEM_BOUNDS["ridge_alphas"])
+        if self.layers is not None:
+            check_list("layers", self.layers, self.ITEM_BOUNDS["layers"], distinct=True)
+        if not isinstance(self.clustering, bool):
+            raise ValueError(f"clustering must be True or False, got {self.clustering!r}")
+
+    def require_probes(self, valid, task: str) -> None:
+        """``ValueError`` unless every probe is one of ``valid`` (e.g. the classification
+        probes of an image benchmark): checked before any model is trained."""
+        bad = [p for p in self.probes if p not in valid]
+        if bad:
+            raise ValueError(f"probes {', '.join(map(repr, bad))} do not apply to {task}; valid probes are: "
+                             f"{', '.join(valid)}")
 
     def replace(self, **changes) -> "EvalConfig":
         return dataclasses.replace(self, **changes)

@@ -13,10 +13,34 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .config import EMBEDDING_KINDS
+from .config import BATCH, EMBEDDING_KINDS
 from .errors import check_choice
 
 KINDS = EMBEDDING_KINDS
+
+
+def check_input(model, x) -> None:
+    """``ValueError`` unless ``x`` is what ``model`` encodes: a tensor of samples
+    [N, *model.input_shape] of finite floats. A model whose inputs are not such floats
+    (token ids of varying length, say) declares its own ``check_input(x)``, which is called
+    instead."""
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"x must be a torch.Tensor of samples [N, *input_shape], got {type(x).__name__}")
+    own = getattr(model, "check_input", None)
+    if own is not None:
+        own(x)
+        return
+    shape = tuple(getattr(model, "input_shape", ()))
+    if tuple(x.shape[1:]) != shape or x.ndim != len(shape) + 1:
+        raise ValueError(f"x has shape {tuple(x.shape)}; this model encodes samples of shape {shape}, so x must be "
+                         f"[N, {', '.join(map(str, shape))}]")
+    if not x.is_floating_point():
+        raise ValueError(f"x must hold floating-point samples, got dtype {x.dtype}")
+    bad = int((~torch.isfinite(x)).sum())
+    if bad:
+        rows = int((~torch.isfinite(x.reshape(len(x), -1))).any(1).sum())
+        raise ValueError(f"x holds {bad} NaN or infinite values (in {rows} of {len(x)} samples); embeddings of "
+                         f"such inputs would be NaN -- drop or repair those samples first")
 
 
 @torch.no_grad()
@@ -33,13 +57,21 @@ def embed(model, x: torch.Tensor, kind: str = "mean", *, layers=None, include_mu
         normalise_blocks: L2-normalise mu and each layer block before concatenating.
         batch_size: samples per forward pass.
         device: where to compute (default: the model's device).
+
+    Raises ``ValueError`` (before any computation) for an unknown ``kind``, layers that do
+    not exist, a bad ``batch_size``, or an ``x`` that is not [N, *model.input_shape] of
+    finite floats (see :func:`check_input`).
     """
     check_choice("embedding kind", kind, KINDS)
+    BATCH.check("batch_size", batch_size)
+    check_input(model, x)
     n_layers = len(model.decoder_widths)
     if layers is None:
         layers = list(range(n_layers))
+    if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
+        raise ValueError(f"layers must be a list of decoder layer indices, got {layers!r}")
     layers = list(layers)
-    bad = [i for i in layers if not isinstance(i, int) or not -n_layers <= i < n_layers]
+    bad = [i for i in layers if isinstance(i, bool) or not isinstance(i, int) or not -n_layers <= i < n_layers]
     if bad:
         raise ValueError(f"decoder layers {bad} do not exist; this decoder has layers 0..{n_layers - 1} "
                          f"of widths {model.decoder_widths}")

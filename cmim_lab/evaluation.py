@@ -28,8 +28,9 @@ from typing import Callable
 import numpy as np
 import torch
 
+from . import registry
 from .config import CLASSIFICATION_PROBES, EvalConfig
-from .embeddings import embed
+from .embeddings import check_input, embed
 from .errors import check_choice
 from .probes import classification_scores
 
@@ -131,6 +132,37 @@ def probe_subset(y: torch.Tensor, n: int | None, seed: int) -> np.ndarray:
     return np.sort(idx)
 
 
+def check_evaluate_inputs(model, data, cfg: EvalConfig, likelihood: str) -> None:
+    """What :func:`evaluate` checks before any computation: classification probes, a
+    registered ``likelihood``, labelled train and test splits of matching lengths whose
+    samples the model encodes (:func:`~cmim_lab.embeddings.check_input`), and probe
+    settings the data can satisfy (``probe_n_train`` at least one sample per class,
+    ``knn_k`` at most the probe's training samples). ``ValueError`` naming the field."""
+    for probe in cfg.probes:
+        check_choice("probe", probe, PROBES)
+    if not isinstance(likelihood, str):
+        raise ValueError(f"likelihood must be a registered likelihood name, got {likelihood!r}")
+    registry.likelihood(likelihood)
+    missing = [a for a in ("x_train", "y_train", "x_test", "y_test") if not hasattr(data, a)]
+    if missing:
+        raise ValueError(f"data must be a labelled dataset with x_train, y_train, x_test, y_test (a "
+                         f"cmim_lab.data.Dataset); {type(data).__name__} has no {', '.join(missing)}")
+    for split in ("train", "test"):
+        x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
+        if len(x) != len(y) or len(x) == 0:
+            raise ValueError(f"data's {split} split must hold samples with one label each, got {len(x)} samples "
+                             f"and {len(y)} labels")
+        check_input(model, x)
+    n_fit = len(data.y_train) if cfg.probe_n_train is None else min(cfg.probe_n_train, len(data.y_train))
+    n_classes = len(np.unique(_np(data.y_train)))
+    if cfg.probe_n_train is not None and n_fit < len(data.y_train) and n_fit < n_classes:
+        raise ValueError(f"probe_n_train={cfg.probe_n_train} is smaller than the {n_classes} classes of "
+                         f"{getattr(data, 'name', 'the data')}: a stratified probe subset needs one sample per class")
+    if any(p.startswith("knn") for p in cfg.probes) and cfg.knn_k > n_fit:
+        raise ValueError(f"knn_k={cfg.knn_k} exceeds the {n_fit} samples the probes are fitted on "
+                         f"(probe_n_train={cfg.probe_n_train}); use knn_k <= {n_fit}")
+
+
 def evaluate(model, data, config: EvalConfig | None = None, *, likelihood: str = "bernoulli", device=None,
              progress: Callable[[str], None] | None = None, **overrides) -> EvalResult:
     """Probes on frozen embeddings plus generative and clustering metrics.
@@ -145,9 +177,10 @@ def evaluate(model, data, config: EvalConfig | None = None, *, likelihood: str =
         progress: called with one line per step as it finishes: each probe
             (``mean/linear 0.7912 (2.3 s)``), the generative metrics and the clustering.
     """
+    if config is not None and not isinstance(config, EvalConfig):
+        raise ValueError(f"config must be an EvalConfig or None, got {type(config).__name__}")
     cfg = (config or EvalConfig()).replace(**overrides)
-    for probe in cfg.probes:
-        check_choice("probe", probe, PROBES)
+    check_evaluate_inputs(model, data, cfg, likelihood)
     idx = probe_subset(data.y_train, cfg.probe_n_train, cfg.seed)
     x_fit, y_fit = data.x_train[idx], data.y_train[idx]
     result = EvalResult(info={"probe_n_train": len(idx), "n_test": len(data.y_test), "dataset": data.name,

@@ -18,28 +18,93 @@ NONE_MEANS = {"n_train": "all training samples", "max_steps": "epochs decide", "
               "layers": "every decoder layer"}
 
 
-def csv(kind: Callable = str) -> Callable[[str], list]:
-    """argparse type: a comma-separated list of ``kind`` values (``0,1,2``)."""
+def csv(kind: Callable = str, *, distinct: bool = False, name: str = "values") -> Callable[[str], list]:
+    """argparse type: a comma-separated list of ``kind`` values (``0,1,2``); ``distinct``:
+    refuse repeated values (the message calls them ``name``)."""
     def parse(text: str):
-        items = [t.strip() for t in text.split(",") if t.strip()]
-        if not items:
-            raise argparse.ArgumentTypeError("expected a comma-separated list")
+        items = [t.strip() for t in text.split(",")]
+        if not text.strip() or any(not t for t in items):
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list without empty items, got {text!r}")
         try:
-            return [kind(t) for t in items]
+            values = [kind(t) for t in items]
+        except (ValueError, argparse.ArgumentTypeError) as exc:
+            raise argparse.ArgumentTypeError(f"bad list {text!r}: {exc}") from None
+        if distinct and len(set(values)) != len(values):
+            repeated = sorted({str(v) for v in values if values.count(v) > 1})
+            raise argparse.ArgumentTypeError(f"{name} must be distinct, got {text!r} ({', '.join(repeated)} repeated)")
+        return values
+    parse.__name__ = f"list of {getattr(kind, '__name__', 'values')}"
+    return parse
+
+
+def bounded(bounds, name: str = "the value") -> Callable[[str], Any]:
+    """argparse type: one number within ``bounds`` (a :class:`~cmim_lab.config.Bounds`);
+    the message names ``name``, the value and what is valid."""
+    def parse(text: str):
+        try:
+            value = int(text.strip()) if bounds.kind is int else float(text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {bounds.describe()}, got {text!r}") from None
+        try:
+            return bounds.check(name, value)
         except ValueError as exc:
-            raise argparse.ArgumentTypeError(f"bad list {text!r}: {exc}") from exc
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    parse.__name__ = "integer" if bounds.kind is int else "number"
+    return parse
+
+
+def bounded_list(bounds, name: str, *, distinct: bool = False) -> Callable[[str], list]:
+    """argparse type: a comma-separated list of numbers within ``bounds`` (``distinct``:
+    no repeats)."""
+    return csv(bounded(bounds, f"each of {name}"), distinct=distinct, name=name)
+
+
+def seeds(name: str = "seeds") -> Callable[[str], list]:
+    """argparse type: distinct seeds, each an integer from 0 to 2**32 - 1 (``0,1,2``)."""
+    from .config import SEED
+
+    return bounded_list(SEED, name, distinct=True)
+
+
+def names(valid, what: str, *, check: Callable[[str], Any] | None = None) -> Callable[[str], list]:
+    """argparse type: distinct comma-separated names, each in ``valid`` (or accepted by
+    ``check``, which raises ``ValueError`` with its own message, e.g. for method variants)."""
+    from .errors import check_choice
+
+    def one(text: str) -> str:
+        if check is not None:
+            check(text)
+        else:
+            check_choice(what, text, valid)
+        return text
+    return csv(one, distinct=True, name=f"{what}s")
+
+
+def choice(valid, what: str) -> Callable[[str], str]:
+    """argparse type: one name in ``valid``; the message lists the valid names."""
+    from .errors import check_choice
+
+    def parse(text: str) -> str:
+        try:
+            check_choice(what, text, valid)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return text
     return parse
 
 
 def optional(kind: Callable) -> Callable[[str], Any]:
-    """argparse type: ``kind`` or ``none``/``all`` (None)."""
+    """argparse type: ``kind`` or ``none``/``all``/empty (None)."""
     def parse(text: str):
-        if text.lower() in ("none", "all", ""):
+        if text.strip().lower() in ("none", "all", ""):
             return None
         try:
             return kind(text)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(f"expected {kind.__name__} or 'none', got {text!r}") from exc
+        except argparse.ArgumentTypeError as exc:
+            raise argparse.ArgumentTypeError(f"{exc} (or 'none')") from None
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {kind.__name__} or 'none', got {text!r}") from None
+    parse.__name__ = f"{getattr(kind, '__name__', 'value')} or none"
     return parse
 
 
@@ -64,13 +129,18 @@ def _show(value) -> str:
 
 
 def add_flags(parser: argparse.ArgumentParser, cls, *, defaults: dict | None = None, skip=(),
-              choices: dict | None = None, title: str | None = None) -> None:
+              choices: dict | None = None, loose=("dataset",), types: dict | None = None,
+              title: str | None = None) -> None:
     """Add ``--<field>`` for every field of dataclass ``cls`` except ``skip``.
 
     ``defaults`` replace the dataclass defaults shown and used; ``choices`` ({field: valid
-    values}) are listed in the help (the dataclass validates them)."""
+    values}) are listed in the help and checked while parsing, except for the fields in
+    ``loose`` (listed only: the command checks them, e.g. a dataset name against the
+    registry). Numbers are checked against ``cls.BOUNDS`` / ``cls.ITEM_BOUNDS`` (see the
+    module docstring)."""
     group = parser.add_argument_group(title) if title else parser
     hints = typing.get_type_hints(cls)
+    bounds = {**getattr(cls, "BOUNDS", {}), **getattr(cls, "ITEM_BOUNDS", {})}
     base = {f.name: (f.default if f.default is not dataclasses.MISSING else f.default_factory())
             for f in dataclasses.fields(cls)}
     base.update(defaults or {})
@@ -79,16 +149,46 @@ def add_flags(parser: argparse.ArgumentParser, cls, *, defaults: dict | None = N
             continue
         element, is_list, nullable = _kind(hints[f.name])
         default = base[f.name]
-        parse = csv(element) if is_list else (_bool if element is bool else element)
+        valid = (choices or {}).get(f.name)
+        if types and f.name in types:
+            element = types[f.name]
+        elif f.name in bounds:
+            element = bounded(bounds[f.name], f.name if not is_list else f"each of {f.name}")
+        elif element is bool:
+            element = _bool
+        elif valid is not None and f.name not in loose:
+            element = choice(valid, f.name.rstrip("s") if is_list else f.name)
+        parse = csv(element, distinct=f.name not in bounds or f.name == "layers", name=f.name) if is_list else element
         if nullable:
             parse = optional(parse)
         text = f"(default {_show(default)})"
         if f.name in NONE_MEANS:
             text = f"none = {NONE_MEANS[f.name]} {text}"
-        if choices and f.name in choices:
-            text = f"one of {', '.join(map(str, choices[f.name]))}{' (comma-separated)' if is_list else ''} {text}"
+        if f.name in bounds:
+            text = f"{bounds[f.name].describe()}{' each (comma-separated)' if is_list else ''} {text}"
+        if valid is not None:
+            text = f"one of {', '.join(map(str, valid))}{' (comma-separated)' if is_list else ''} {text}"
         group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=parse, default=default,
                            metavar=f.name.upper(), help=text)
+
+
+def device(text: str) -> str:
+    """argparse type of ``--device``: a device that exists here (see :mod:`cmim_lab.runtime`)."""
+    from .runtime import resolve_device
+
+    try:
+        resolve_device(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def out_default(name: str) -> str:
+    """The default ``--out`` folder of a command: ``runs/<name>`` in the repository, as an
+    absolute path (never resolved against the current directory)."""
+    from .paths import repo_path
+
+    return str(repo_path("runs", name))
 
 
 def _bool(text: str) -> bool:

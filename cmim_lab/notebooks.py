@@ -1,17 +1,42 @@
 """Execute the notebook sequence with papermill (``make run`` / ``cmim-lab notebooks``).
 
-Executed copies go to an ignored run folder (``runs/notebooks-<profile>/``); each
-notebook writes its static figures to ``figures/`` (except under the smoke profile).
+Executed copies go to an ignored run folder (``runs/notebooks-<profile>/`` in the
+repository, whatever the current directory); each notebook writes its static figures to
+``figures/`` (except under the smoke profile). The kernels learn the profile through
+``$CMIM_LAB_PROFILE`` (and ``$CMIM_LAB_NO_FIGURES``); both are restored in the calling
+process afterwards.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
 
 from .errors import check_choice
-from .params import PROFILE_ENV, PROFILE_NAMES
+from .params import NO_FIGURES_ENV, PROFILE_ENV, PROFILE_NAMES
 from .paths import repo_path
+from .runtime import resolve_device
+
+
+@contextlib.contextmanager
+def environment(**values: str | None):
+    """Set (a string) or unset (None) environment variables for the ``with`` block, then
+    restore each one as it was, whatever happens inside."""
+    saved = {k: os.environ.get(k) for k in values}
+    try:
+        for k, v in values.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def notebook_paths() -> list[Path]:
@@ -30,37 +55,44 @@ def _select(paths: list[Path], only) -> list[Path]:
         else:
             hits = [p for p in paths if key in p.stem]
         if not hits:
-            raise ValueError(f"no notebook matches {key!r}; notebooks are: {', '.join(p.stem for p in paths)}")
+            raise ValueError(f"only: no notebook matches {key!r}; notebooks are: {', '.join(p.stem for p in paths)}")
         chosen += [h for h in hits if h not in chosen]
     return chosen
 
 
 def run_notebooks(profile: str = "default", only=None, out_dir=None, device: str = "auto",
                   refresh_figures: bool = True) -> int:
-    """Run the notebooks in order; print a line per notebook; return 0 if all succeeded."""
+    """Run the notebooks in order; print a line per notebook; return 0 if all succeeded.
+
+    ``profile``, ``device`` and ``only`` are checked before the first notebook starts;
+    ``$CMIM_LAB_PROFILE`` / ``$CMIM_LAB_NO_FIGURES`` are set for the kernels and restored
+    afterwards."""
     import papermill as pm
 
     check_choice("profile", profile, PROFILE_NAMES)
+    resolve_device(device)
+    if not isinstance(refresh_figures, bool):
+        raise ValueError(f"refresh_figures must be True or False, got {refresh_figures!r}")
     paths = _select(notebook_paths(), only)
     if not paths:
         raise ValueError(f"no notebooks found in {repo_path('notebooks')}")
     out = Path(out_dir) if out_dir else repo_path("runs", f"notebooks-{profile}")
     out.mkdir(parents=True, exist_ok=True)
-    os.environ[PROFILE_ENV] = profile  # the kernels inherit it; setup() reads it
-    if not refresh_figures:
-        os.environ["CMIM_LAB_NO_FIGURES"] = "1"
     print(f"running {len(paths)} notebooks, profile {profile}, executed copies in {out}")
     failed, started = [], time.time()
-    for path in paths:
-        t0 = time.time()
-        try:
-            pm.execute_notebook(str(path), str(out / path.name), parameters={"profile": profile, "device": device},
-                                cwd=str(path.parent), progress_bar=False, kernel_name="python3")
-            status = "ok"
-        except Exception as exc:  # report and continue with the next notebook
-            status = f"FAILED ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
-            failed.append(path.name)
-        print(f"  {path.name:<40s} {time.time() - t0:6.1f} s  {status}", flush=True)
+    # the kernels inherit these; setup() reads them. Restored afterwards in this process.
+    env = {PROFILE_ENV: profile, **({} if refresh_figures else {NO_FIGURES_ENV: "1"})}
+    with environment(**env):
+        for path in paths:
+            t0 = time.time()
+            try:
+                pm.execute_notebook(str(path), str(out / path.name), parameters={"profile": profile, "device": device},
+                                    cwd=str(path.parent), progress_bar=False, kernel_name="python3")
+                status = "ok"
+            except Exception as exc:  # report and continue with the next notebook
+                status = f"FAILED ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+                failed.append(path.name)
+            print(f"  {path.name:<40s} {time.time() - t0:6.1f} s  {status}", flush=True)
     print(f"done in {(time.time() - started) / 60:.1f} min; executed notebooks in {out}")
     if refresh_figures and profile != "smoke":
         print(f"figures refreshed in {repo_path('figures')}")

@@ -8,7 +8,9 @@ right below it, ``P = cmim_lab.params.setup(profile=profile, ...)``. ``setup``:
 2. for the ``smoke`` and ``full`` profiles, replaces the sizes listed in
    :mod:`cmim_lab.profiles` (the printout marks each replaced value);
 3. validates every value through the config dataclass that owns it (unknown dataset or
-   method, bad device, non-positive sizes fail with a message naming the parameter);
+   method, bad device, numbers of the wrong type, non-finite or out of range, repeated
+   seeds fail with a message naming the parameter, the value and what is valid; a
+   parameter no dataclass owns must at least be finite);
 4. decides where static figures go: ``figures/`` in the repository, except under
    ``smoke``, which writes no PNGs at all (CI must not overwrite the committed figures).
 

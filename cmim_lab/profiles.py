@@ -11,12 +11,16 @@ replace sizes only -- never which methods or datasets a notebook shows.
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 import os
 from dataclasses import dataclass
+from typing import ClassVar
 
 from . import data as _data, registry  # noqa: F401  (data registers the image datasets)
-from .config import EvalConfig, TrainConfig, expand_entries
-from .errors import check_choice, check_positive
+from .config import (BATCH, MAX_LATENT_DIM, REDUCTIONS, SAMPLES, Bounds, EvalConfig, TrainConfig, check_bounds,
+                     check_list, check_names, check_seeds, check_text, expand_entries)
+from .errors import check_choice
 
 PROFILE_ENV = "CMIM_LAB_PROFILE"
 PROFILE_NAMES = ("smoke", "default", "full")
@@ -47,29 +51,32 @@ class StudySizes:
     ablation_methods: tuple[str, ...] | None = None
     ablation_probe_n_train: int | None = None
 
+    BOUNDS: ClassVar[dict[str, Bounds]] = {"n_test": SAMPLES, "n_umap": Bounds(int, 1, 10 ** 6),
+                                           "n_explore": Bounds(int, 1, 10 ** 6), "samples_seen": SAMPLES,
+                                           "ablation_probe_n_train": SAMPLES}
+    ITEM_BOUNDS: ClassVar[dict[str, Bounds]] = {
+        "latent_sizes": Bounds(int, 1, MAX_LATENT_DIM), "batch_sizes": BATCH,
+        "temperatures": TrainConfig.BOUNDS["temperature"], "weights": Bounds(float, 0.0, 1e6, open_low=True)}
+    NULLABLE: ClassVar[tuple[str, ...]] = ("n_test", "ablation_probe_n_train")
+
     def __post_init__(self):
-        for name in ("n_umap", "n_explore", "samples_seen"):
-            check_positive(name, getattr(self, name), integer=True)
-        for name in ("n_test", "ablation_probe_n_train"):
-            if getattr(self, name) is not None:
-                check_positive(name, getattr(self, name), integer=True)
+        for name, bounds in self.BOUNDS.items():
+            check_bounds(name, getattr(self, name), bounds, nullable=name in self.NULLABLE)
         for name in ("seeds", "latent_sizes", "batch_sizes", "temperatures", "weights", "datasets", "methods",
                      "reductions"):
             values = getattr(self, name)
             if not isinstance(values, (list, tuple)) or not values:
                 raise ValueError(f"{name} must be a non-empty list, got {values!r}")
-        for s in self.seeds:
-            check_positive("each of seeds", s, integer=True, allow_zero=True)
-        if len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"seeds must be distinct, got {list(self.seeds)}")
-        for name in ("latent_sizes", "batch_sizes"):
-            for v in getattr(self, name):
-                check_positive(f"each of {name}", v, integer=True)
-        for name in ("temperatures", "weights"):
-            for v in getattr(self, name):
-                check_positive(f"each of {name}", v)
+        check_seeds("seeds", self.seeds)
+        for name, bounds in self.ITEM_BOUNDS.items():
+            check_list(name, getattr(self, name), bounds, distinct=name != "weights")
         for ds in self.datasets:
-            registry.dataset(ds, role="classification")
+            registry.dataset(check_text("each of datasets", ds), role="classification")
+        check_names("reductions", self.reductions, REDUCTIONS, what="reduction")
+        for name in ("methods", "ablation_methods"):
+            values = getattr(self, name)
+            if values is not None and (not isinstance(values, (list, tuple)) or len(set(map(str, values))) != len(values)):
+                raise ValueError(f"{name} must be a list of distinct methods or variants, got {values!r}")
         expand_entries(self.methods, self.reductions)
         expand_entries(self.ablation_methods or ())
         extra = [m for m in self.ablation_methods or () if m not in self.methods]
@@ -109,10 +116,15 @@ def resolve_profile(profile: str) -> tuple[str, bool]:
 def validate(values: dict) -> None:
     """Validate every knob by the dataclass that owns it; ``ValueError`` names the knob.
 
-    Knobs owned by no dataclass (a notebook's own choices, e.g. ``query``) pass through."""
+    Knobs owned by no dataclass (a notebook's own choices, e.g. ``query``) are only checked
+    to be finite where they are numbers (a NaN or infinite parameter is never meant)."""
     registry.load_plugins()
+    for key, value in values.items():
+        for v in (value if isinstance(value, (list, tuple)) else [value]):
+            if isinstance(v, numbers.Real) and not isinstance(v, bool) and not math.isfinite(v):
+                raise ValueError(f"parameter {key} must be finite, got {value!r}")
     if "dataset" in values:
-        registry.dataset(values["dataset"])
+        registry.dataset(check_text("dataset", values["dataset"]))
     owners = [TrainConfig, EvalConfig, StudySizes] + [cls for cls, _ in registry.knobs().values()]
     for cls in owners:
         names = {f.name for f in dataclasses.fields(cls)}

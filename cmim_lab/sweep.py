@@ -22,20 +22,23 @@ stored beside its reference: log(2B - 1) for NT-Xent, log 2 for the contrastive 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from . import data as data_module
-from .config import REDUCTIONS, EvalConfig, TrainConfig, expand_entries
-from .errors import check_choice, check_positive
+from .config import (BATCH, EPOCHS, MAX_SAMPLES, MAX_STEPS, REDUCTIONS, STEPS, Bounds, EvalConfig, TrainConfig,
+                     check_list, check_seeds, check_text, expand_entries)
+from .errors import check_choice
 from .files import write_text
 from .study import Entry, EvalTask, run_study
 
 PROTOCOLS = ("samples", "steps", "epochs")
 LR_RULES = ("sqrt", "linear", "constant")
 DEFAULT_BUDGET = {"samples": 100_000, "steps": 500, "epochs": 5}
+# the valid budget of each protocol: samples seen, optimiser steps, epochs
+BUDGET_BOUNDS = {"samples": Bounds(int, 1, MAX_SAMPLES), "steps": STEPS, "epochs": EPOCHS}
 REFERENCE_BATCH = 128
 SWEEP_PROBES = ("knn-cosine", "linear")
 # a bare method name in a sweep stands for these variants
@@ -45,6 +48,13 @@ BARE = {"infonce": ("infonce[recon]", "infonce[pure]")}
 def expand_variants(methods) -> dict[str, dict]:
     """Method names or variant labels -> {label: TrainConfig fields}: a bare method runs
     under both reductions (``infonce``: with reconstruction and as pure SimCLR)."""
+    if isinstance(methods, str) or not isinstance(methods, (list, tuple)) or not methods:
+        raise ValueError(f"methods must be a non-empty list of methods or variants (e.g. ['cmim', "
+                         f"'infonce[pure]']), got {methods!r}")
+    for m in methods:
+        check_text("each of methods", m)
+    if len(set(methods)) != len(methods):
+        raise ValueError(f"methods must be distinct, got {list(methods)}")
     labels = [v for m in methods for v in BARE.get(m, (m,))]
     return expand_entries(labels, REDUCTIONS)
 
@@ -61,18 +71,52 @@ def run_config(base: TrainConfig, fields: dict, *, batch_size: int, seed: int, p
     """The :class:`TrainConfig` of one sweep run: ``base`` with the variant's ``fields``, the
     batch size, seed, and the steps and learning rate the protocol gives (``base.lr`` is the
     learning rate at batch 128)."""
-    check_choice("protocol", protocol, PROTOCOLS)
-    check_positive("budget", budget, integer=True)
+    budget = check_budget(protocol, budget)
+    batch_size = BATCH.check("batch_size", batch_size)
     if protocol == "epochs":
         epochs, max_steps, lr = budget, None, base.lr
     else:
-        steps = budget // batch_size if protocol == "samples" else budget
-        if steps < 1:
-            raise ValueError(f"a budget of {budget} samples is less than one batch of {batch_size}")
+        steps = _steps(protocol, budget, batch_size)
         epochs, max_steps, lr = 1, steps, learning_rate(base.lr, batch_size, lr_rule)
     if batch_size > n_available:
         raise ValueError(f"batch size {batch_size} exceeds the {n_available} training samples")
     return base.replace(**fields, batch_size=batch_size, seed=seed, epochs=epochs, max_steps=max_steps, lr=lr)
+
+
+def check_budget(protocol: str, budget) -> int:
+    """``budget`` if valid for ``protocol`` (:data:`BUDGET_BOUNDS`); ``ValueError`` naming
+    the protocol, the value and the valid range otherwise."""
+    check_choice("protocol", protocol, PROTOCOLS)
+    unit = {"samples": "samples seen", "steps": "optimiser steps", "epochs": "epochs"}[protocol]
+    return BUDGET_BOUNDS[protocol].check(f"budget ({unit} per run)", budget)
+
+
+def _steps(protocol: str, budget: int, batch_size: int) -> int:
+    """Optimiser steps of one run under the ``samples`` or ``steps`` protocol (>= 1, bounded)."""
+    steps = budget // batch_size if protocol == "samples" else budget
+    if steps < 1:
+        raise ValueError(f"budget {budget} samples is less than one batch of {batch_size} (batch_sizes); "
+                         f"give a budget of at least {batch_size} samples or smaller batch sizes")
+    if steps > MAX_STEPS:
+        raise ValueError(f"budget {budget} samples at batch size {batch_size} makes {steps} optimiser steps, more "
+                         f"than {MAX_STEPS}; give a smaller budget or larger batch sizes")
+    return steps
+
+
+def check_sweep(methods, batch_sizes, seeds, *, protocol: str, budget, lr_rule: str) -> tuple[dict, tuple, tuple, int]:
+    """Validate a sweep's arguments before any work: (variants {label: TrainConfig fields},
+    batch sizes, seeds, budget) -- the budget is the protocol's default when None.
+    ``ValueError`` naming the argument, the bad value and what is valid otherwise."""
+    check_choice("protocol", protocol, PROTOCOLS)
+    check_choice("lr rule", lr_rule, LR_RULES)
+    budget = DEFAULT_BUDGET[protocol] if budget is None else check_budget(protocol, budget)
+    batch_sizes = check_list("batch_sizes", batch_sizes, BATCH, distinct=True)
+    seeds = check_seeds("seeds", seeds)
+    variants = expand_variants(methods)
+    if protocol != "epochs":
+        for b in batch_sizes:
+            _steps(protocol, budget, b)
+    return variants, batch_sizes, seeds, budget
 
 
 @dataclass
@@ -81,6 +125,7 @@ class SweepResult:
     summary: pd.DataFrame
     out_dir: Path | None
     markdown: str
+    files: list[Path] = field(default_factory=list)  # what was written into out_dir (the figure: .png or .html)
 
 
 def run_batch_sweep(methods, batch_sizes, seeds, *, base: TrainConfig | None = None, protocol: str = "samples",
@@ -89,15 +134,20 @@ def run_batch_sweep(methods, batch_sizes, seeds, *, base: TrainConfig | None = N
                     callback=None) -> SweepResult:
     """Train every (variant, batch size, seed), probe it, and summarise the sensitivity.
 
-    ``base``: the :class:`TrainConfig` every run starts from (dataset, ``n_train``, model
+    ``methods``: methods or variant labels; ``batch_sizes`` and ``seeds``: distinct
+    integers; ``budget``: per run, in the protocol's unit (None: :data:`DEFAULT_BUDGET`).
+    Every argument is checked (:func:`check_sweep`) before any data is loaded. ``base``: the :class:`TrainConfig` every run starts from (dataset, ``n_train``, model
     size; ``lr`` is the learning rate at batch 128). ``eval_config``: probe settings (the
     sweep probes :data:`SWEEP_PROBES` on the posterior mean). Models are cached like any
     other, so an interrupted sweep resumes. ``callback(row)`` is called after each run.
     """
-    base = base or TrainConfig(n_train=20_000)
-    check_choice("protocol", protocol, PROTOCOLS)
-    budget = budget or DEFAULT_BUDGET[protocol]
-    variants = expand_variants(methods)
+    base = TrainConfig(n_train=20_000) if base is None else base
+    if not isinstance(base, TrainConfig):
+        raise ValueError(f"base must be a TrainConfig, got {type(base).__name__}")
+    if eval_config is not None and not isinstance(eval_config, EvalConfig):
+        raise ValueError(f"eval_config must be an EvalConfig or None, got {type(eval_config).__name__}")
+    variants, batch_sizes, seeds, budget = check_sweep(methods, batch_sizes, seeds, protocol=protocol, budget=budget,
+                                                       lr_rule=lr_rule)
     data = data_module.load(base.dataset, n_train=base.n_train, seed=base.data_seed)
     entries = [Entry(label, run_config(base, fields, batch_size=b, seed=seed, protocol=protocol, budget=budget,
                                        lr_rule=lr_rule, n_available=len(data.x_train)),
@@ -124,9 +174,10 @@ def run_batch_sweep(methods, batch_sizes, seeds, *, base: TrainConfig | None = N
         write_text(out / "summary.md", text)
         from .viz import save_figure, sweep_figure
 
-        save_figure(sweep_figure(table, title=f"{base.dataset}, protocol {protocol} (budget {budget}, lr rule "
-                                               f"{lr_rule if protocol != 'epochs' else 'constant'})"),
-                    out / "batch_sweep")
+        figure = save_figure(sweep_figure(table, title=f"{base.dataset}, protocol {protocol} (budget {budget}, lr "
+                                                        f"rule {lr_rule if protocol != 'epochs' else 'constant'})"),
+                             out / "batch_sweep")
+        result.files = [out / "sweep.csv", out / "sensitivity.csv", out / "summary.md", *figure]
     return result
 
 

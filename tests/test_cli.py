@@ -114,3 +114,61 @@ def test_help_lists_every_config_field_with_its_default_and_choices(capsys):
 def test_console_script_is_installed():
     proc = subprocess.run([sys.executable, "-m", "cmim_lab.cli", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0 and "benchmark" in proc.stdout and "batch-sweep" in proc.stdout
+
+
+def test_run_notebooks_restores_the_environment(tmp_path, monkeypatch):
+    """The kernels see the profile; the calling process gets its environment back (#15)."""
+    import os
+
+    import papermill
+
+    from cmim_lab.notebooks import run_notebooks
+
+    seen = {}
+
+    def fake_execute(source, target, **kwargs):
+        seen.update(profile=os.environ.get("CMIM_LAB_PROFILE"), no_figures=os.environ.get("CMIM_LAB_NO_FIGURES"))
+        raise RuntimeError("kernel died")  # a failing notebook must not leave the environment changed either
+
+    monkeypatch.setattr(papermill, "execute_notebook", fake_execute)
+    monkeypatch.setenv("CMIM_LAB_PROFILE", "smoke")
+    monkeypatch.delenv("CMIM_LAB_NO_FIGURES", raising=False)
+    assert run_notebooks(profile="default", only=["0"], out_dir=tmp_path, device="cpu", refresh_figures=False) == 1
+    assert seen == {"profile": "default", "no_figures": "1"}
+    assert os.environ["CMIM_LAB_PROFILE"] == "smoke" and "CMIM_LAB_NO_FIGURES" not in os.environ
+
+
+@pytest.mark.parametrize("command, folder", [("benchmark", "benchmark"), ("batch-sweep", "batch-sweep"),
+                                             ("molecules", "benchmark-molecules")])
+def test_out_defaults_are_absolute_under_the_repository(command, folder, tmp_path, monkeypatch, capsys):
+    from pathlib import Path
+
+    from cmim_lab.cli import build_parser
+    from cmim_lab.paths import repo_path
+
+    monkeypatch.chdir(tmp_path)
+    args = build_parser().parse_args([command])
+    assert Path(args.out).is_absolute() and Path(args.out) == repo_path("runs", folder)
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    help_text = "".join(capsys.readouterr().out.split())  # wrapped lines joined back
+    assert "".join(str(repo_path("runs", folder)).split()) in help_text and "whateverthecurrentdirectory" in help_text
+
+
+def test_benchmark_reports_the_figure_it_really_wrote(tmp_path, monkeypatch, capsys):
+    """PNG export failed -> the HTML file is what gets reported, never benchmark.png (#15)."""
+    import cmim_lab.benchmark as benchmark
+    import cmim_lab.viz as viz
+
+    monkeypatch.setattr(viz, "benchmark_figure", lambda raw, probes: object())
+    monkeypatch.setattr(viz, "save_figure", lambda fig, path, **kw: [path.with_suffix(".html")])
+    frame = pd.DataFrame({"entry": ["cmim[sum]"], "mean_z": [0.0], "rank": [1]})
+    result = benchmark.BenchmarkResult(frame, frame, frame, frame, tmp_path, "# report")
+    files = benchmark._write(result, ["linear"])
+    assert [f.name for f in files] == ["raw.csv", "zscores.csv", "ranks.csv", "summary.md", "benchmark.html"]
+
+    result.files = files
+    monkeypatch.setattr(benchmark, "run_benchmark", lambda *a, **k: result)
+    assert main(["benchmark", "--datasets", "digits", "--out", str(tmp_path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "benchmark.html" in out and "benchmark.png" not in out

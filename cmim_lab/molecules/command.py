@@ -10,7 +10,9 @@ corpus's registered ``defaults`` substituted (arch gru, widths, latent size, epo
 ``--n-train`` corpus SMILES), and the regression probes' :class:`~cmim_lab.config.EvalConfig`
 fields (defaults: :func:`~cmim_lab.molecules.evaluation.property_eval_config`).
 ``--pretrain`` and ``--pretrain-size`` are kept as other spellings of ``--dataset`` and
-``--n-train``.
+``--n-train``. Every value is checked while the command line is parsed, before any data is
+loaded or model trained (:mod:`cmim_lab.flags`); ``--out`` defaults to
+``runs/benchmark-molecules`` in the repository, whatever the current directory.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import argparse
 import shlex
 import sys
 
-OUT = "runs/benchmark-molecules"
+OUT = "benchmark-molecules"  # under the repository's runs/ (see cmim_lab.flags.out_default)
 # model fields the grid sets, and evaluation fields the property tasks do not use (seed: the model's)
 TRAIN_SKIP = ("method", "reduction", "seed")
 EVAL_SKIP = ("seed", "probe_n_train", "clustering", "linear_c", "linear_tol", "linear_max_iter")
@@ -27,45 +29,53 @@ EVAL_SKIP = ("seed", "probe_n_train", "clustering", "linear_c", "linear_tol", "l
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``cmim-lab molecules`` (see the module docstring)."""
     from .. import registry
-    from ..config import EMBEDDING_KINDS, PROBE_BACKENDS, REGRESSION_PROBES, REDUCTIONS, EvalConfig, TrainConfig
-    from ..flags import add_flags, csv, optional
+    from ..config import (EMBEDDING_KINDS, PROBE_BACKENDS, REGRESSION_PROBES, REDUCTIONS, Bounds, EvalConfig,
+                          TrainConfig, variant_fields)
+    from ..flags import add_flags, bounded, choice, device, names, optional, out_default, seeds
     from ..objectives import METHODS, NEGATIVES
     from . import DOMAIN
     from .benchmark import SEEDS, SPLIT, molecule_config
     from .data import SPLITS
-    from .evaluation import N_GENERATE, property_eval_config
+    from .evaluation import MAX_GENERATE, N_GENERATE, property_eval_config
 
     model, cfg = molecule_config(), property_eval_config()
     properties = list(registry.datasets(domain=DOMAIN, role="regression"))
     g = parser.add_argument_group("study")
-    g.add_argument("--datasets", type=csv(), default=properties,
-                   help=f"property datasets, comma-separated (default {','.join(properties)})")
-    g.add_argument("--methods", type=csv(), default=list(METHODS),
+    g.add_argument("--datasets", type=names(properties, "dataset",
+                                            check=lambda name: registry.dataset(name, role="regression")),
+                   default=properties, help=f"property datasets, comma-separated (default {','.join(properties)})")
+    g.add_argument("--methods", type=names(None, "method", check=variant_fields), default=list(METHODS),
                    help=f"methods or variants such as cmim[normalised] (default {','.join(METHODS)})")
-    g.add_argument("--seeds", type=csv(int), default=list(SEEDS),
-                   help=f"model seeds (default {','.join(map(str, SEEDS))})")
-    g.add_argument("--reductions", type=csv(), default=[model.reduction],
+    g.add_argument("--seeds", type=seeds(), default=list(SEEDS),
+                   help=f"model seeds, distinct integers from 0 to 2**32-1 (default {','.join(map(str, SEEDS))})")
+    g.add_argument("--reductions", type=names(REDUCTIONS, "reduction"), default=[model.reduction],
                    help=f"reductions crossed with bare methods: {', '.join(REDUCTIONS)} (default {model.reduction})")
-    g.add_argument("--split", type=csv(), default=[SPLIT], help=f"{', '.join(SPLITS)}, or both (default {SPLIT})")
-    g.add_argument("--split-seeds", type=csv(int), default=list(SEEDS),
-                   help=f"seeds of the property splits (default {','.join(map(str, SEEDS))})")
-    g.add_argument("--n-generate", type=int, default=N_GENERATE,
-                   help=f"held-out molecules reconstructed and prior samples decoded (default {N_GENERATE})")
+    g.add_argument("--split", type=names(SPLITS, "split"), default=[SPLIT],
+                   help=f"{', '.join(SPLITS)}, or both (default {SPLIT})")
+    g.add_argument("--split-seeds", type=seeds("split_seeds"), default=list(SEEDS),
+                   help=f"seeds of the property splits, distinct (default {','.join(map(str, SEEDS))})")
+    n_generate = Bounds(int, 1, MAX_GENERATE)
+    g.add_argument("--n-generate", type=bounded(n_generate, "n_generate"), default=N_GENERATE,
+                   help=f"held-out molecules reconstructed and prior samples decoded, {n_generate.describe()} "
+                        f"(default {N_GENERATE})")
     g.add_argument("--no-fingerprint", action="store_true", help="skip the ECFP4 baseline")
     corpora = list(registry.datasets(domain=DOMAIN, role="corpus"))
-    add_flags(parser, TrainConfig, skip=TRAIN_SKIP, defaults=model.to_dict(), title="model and training",
+    add_flags(parser, TrainConfig, skip=TRAIN_SKIP, defaults=model.to_dict(), title="model and training", loose=(),
               choices={"dataset": corpora, "arch": list(registry.archs(domain=DOMAIN)),
                        "likelihood": list(registry.likelihoods(domain=DOMAIN)), "negatives": NEGATIVES})
     g = parser.add_argument_group("other spellings")
-    g.add_argument("--pretrain", dest="dataset", default=argparse.SUPPRESS, help="= --dataset (the corpus)")
-    g.add_argument("--pretrain-size", dest="n_train", type=optional(int), default=argparse.SUPPRESS,
-                   help="= --n-train (corpus SMILES, none = all 1.58M)")
+    g.add_argument("--pretrain", dest="dataset", type=choice(corpora, "dataset"),
+                   default=argparse.SUPPRESS, help="= --dataset (the corpus)")
+    g.add_argument("--pretrain-size", dest="n_train", type=optional(bounded(TrainConfig.BOUNDS["n_train"], "n_train")),
+                   default=argparse.SUPPRESS, help="= --n-train (corpus SMILES, none = all 1.58M)")
     add_flags(parser, EvalConfig, skip=EVAL_SKIP, defaults=cfg.to_dict(),
               title="regression probes (the evaluation seed is the model's seed)",
               choices={"probes": REGRESSION_PROBES, "embeddings": EMBEDDING_KINDS, "backend": PROBE_BACKENDS})
-    parser.add_argument("--out", default=OUT, help=f"output folder (default {OUT})")
-    parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps "
-                                                         "(default auto)")
+    out = out_default(OUT)
+    parser.add_argument("--out", default=out, help=f"output folder (default {out}, i.e. runs/{OUT} in the repository "
+                                                   f"whatever the current directory)")
+    parser.add_argument("--device", default="auto", type=device,
+                        help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps (default auto)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -84,8 +94,15 @@ def run(args) -> int:
                                     out_dir=args.out, device=args.device, progress=not args.no_progress,
                                     log=print, command=_command_line(args))
     print(result.markdown)
-    print(f"wrote {args.out}/raw.csv, zscores.csv, ranks.csv, training.csv, summary.md and the figure")
+    from pathlib import Path
+
+    written = sorted(p.name for p in Path(args.out).glob("*") if p.is_file() and p.stem in _OUTPUTS)
+    print(f"wrote {args.out}/: {', '.join(written)}")
     return 0
+
+
+# the files the molecule benchmark writes (the figure as benchmark.png, or benchmark.html without kaleido)
+_OUTPUTS = ("raw", "zscores", "ranks", "training", "summary", "benchmark")
 
 
 def _command_line(args) -> str:

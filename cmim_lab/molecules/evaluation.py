@@ -28,6 +28,8 @@ likelihood, device, **params)`` (see :class:`cmim_lab.study.EvalTask`).
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
@@ -38,10 +40,12 @@ from ..evaluation import EvalResult, posterior_stats
 from ..probes import regression_scores
 from .data import PropertySplit
 from .nets import token_nll
-from .smiles import PAD_ID, canonical, morgan_fingerprints
+from .smiles import PAD_ID, canonical, invalid_report, invalid_smiles, morgan_fingerprints
 
 FINGERPRINT = {"radius": 2, "n_bits": 2048}
 N_GENERATE = 1000  # held-out molecules reconstructed, and prior samples decoded, by generation_metrics
+MAX_GENERATE = 100_000
+ON_INVALID = ("error", "skip")  # what embed_smiles does with invalid SMILES
 
 
 def property_eval_config(**fields) -> EvalConfig:
@@ -73,11 +77,35 @@ def evaluate_property(model, split: PropertySplit, eval_config: EvalConfig | Non
     return result
 
 
-def embed_smiles(model, smiles, kind: str = "mean", *, batch_size: int = 256, device=None, **kwargs) -> np.ndarray:
+def embed_smiles(model, smiles, kind: str = "mean", *, on_invalid: str = "error", batch_size: int = 256,
+                 device=None, **kwargs) -> np.ndarray:
     """:func:`~cmim_lab.embeddings.embed` of N SMILES strings under the model's vocabulary:
     float32 [N, D] in the input order. Molecules are embedded in order of length, so a
-    batch is padded only to its own longest SMILES (the result does not depend on it)."""
-    tokens = model.vocab.encode_batch(list(smiles))
+    batch is padded only to its own longest SMILES (the result does not depend on it).
+
+    Every SMILES is checked with RDKit first. Invalid ones (not a string, empty, unparsable)
+    are reported with their count and up to five examples: ``on_invalid="error"`` (default)
+    raises ``ValueError``; ``"skip"`` warns and embeds the valid ones only, returning
+    [N_valid, D] in input order (:func:`~cmim_lab.molecules.smiles.invalid_smiles` gives
+    the indices left out)."""
+    check_choice("on_invalid", on_invalid, ON_INVALID)
+    if isinstance(smiles, (str, bytes)) or not hasattr(smiles, "__len__"):
+        raise ValueError(f"smiles must be a list of SMILES strings, got {type(smiles).__name__} {smiles!r:.60}")
+    smiles = list(smiles)
+    if not smiles:
+        raise ValueError("smiles is empty: nothing to embed")
+    invalid = invalid_smiles(smiles)
+    if invalid:
+        report = invalid_report(smiles, invalid)
+        if on_invalid == "error":
+            raise ValueError(f"{report}; pass on_invalid='skip' to embed only the valid ones")
+        if len(invalid) == len(smiles):
+            raise ValueError(f"{report}; none is left to embed")
+        warnings.warn(f"{report}; excluded (on_invalid='skip'): the embeddings hold the {len(smiles) - len(invalid)} "
+                      f"valid ones in input order")
+        bad = set(invalid)
+        smiles = [s for i, s in enumerate(smiles) if i not in bad]
+    tokens = model.vocab.encode_batch(smiles)
     order = np.argsort((tokens != PAD_ID).sum(1).numpy(), kind="stable")
     e = embed(model, tokens[torch.from_numpy(order)], kind, batch_size=batch_size, device=device, **kwargs)
     out = torch.empty_like(e)
@@ -112,6 +140,9 @@ def generation_metrics(model, data, eval_config: EvalConfig | None = None, *, li
     (tokens are always categorical). Named ``generation_metrics`` so that it never shares a
     name with the image :func:`cmim_lab.evaluation.generative_metrics` (another signature)."""
     seed = (eval_config or EvalConfig()).seed
+    _check_count("n_prior", n_prior)
+    if n_recon is not None:
+        _check_count("n_recon", n_recon)
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -148,6 +179,12 @@ def generation_metrics(model, data, eval_config: EvalConfig | None = None, *, li
                **posterior_stats(torch.cat(mus), torch.cat(logvars), model.logvar_floor)}
     info = {"dataset": data.name, "n_recon": len(smiles), "n_prior": n_prior, "seed": seed}
     return EvalResult(metrics=metrics, info=info)
+
+
+def _check_count(name: str, value) -> None:
+    """``ValueError`` unless ``value`` is an integer from 1 to :data:`MAX_GENERATE`."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= MAX_GENERATE:
+        raise ValueError(f"{name} must be an integer from 1 to {MAX_GENERATE}, got {value!r}")
 
 
 @torch.no_grad()

@@ -102,6 +102,19 @@ class SequenceEncoderDecoder(LatentModel):
         """``{"vocab": vocabulary JSON}``: what :func:`build_gru` needs beyond the config."""
         return {"vocab": self.vocab.to_json()}
 
+    def check_input(self, x: torch.Tensor) -> None:
+        """``ValueError`` unless ``x`` is token ids [N, L] (any integer dtype, any length L)
+        within this vocabulary, 0 <= id < V: what :func:`~cmim_lab.embeddings.embed` checks
+        before encoding."""
+        if x.ndim != 2:
+            raise ValueError(f"x has shape {tuple(x.shape)}; a sequence model encodes token ids [N, L] (encode "
+                             f"SMILES with model.vocab.encode_batch, or use embed_smiles)")
+        if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
+            raise ValueError(f"x must hold integer token ids, got dtype {x.dtype}")
+        if x.numel() and (int(x.min()) < 0 or int(x.max()) >= len(self.vocab)):
+            raise ValueError(f"x holds token ids from {int(x.min())} to {int(x.max())}; this vocabulary has ids "
+                             f"0 to {len(self.vocab) - 1}")
+
     # --- encoder ---------------------------------------------------------------------------
     def encode_stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Token ids [B, L] -> (mu, raw logvar), each [B, d], from the top GRU state at each

@@ -170,6 +170,32 @@ def is_valid(smiles: str) -> bool:
     return canonical(smiles) is not None
 
 
+MAX_EXAMPLES = 5  # invalid SMILES quoted in a message
+
+
+@functools.lru_cache(maxsize=2 ** 17)
+def _parses(smiles: str) -> bool:
+    Chem, _ = require_rdkit()
+    return Chem.MolFromSmiles(smiles) is not None
+
+
+def invalid_smiles(smiles: Sequence) -> list[int]:
+    """Indices of the entries of ``smiles`` that are not valid SMILES: not a string, empty,
+    or unparsable by RDKit (memoised per string, so checking the same molecules again is cheap)."""
+    require_rdkit()
+    with quiet_rdkit():
+        return [i for i, s in enumerate(smiles) if not (isinstance(s, str) and s and _parses(s))]
+
+
+def invalid_report(smiles: Sequence, invalid: Sequence[int]) -> str:
+    """``3 of 10 SMILES are invalid (RDKit cannot parse them), e.g. 'C1CC' (index 4), ...``:
+    the count and up to :data:`MAX_EXAMPLES` examples with their positions."""
+    examples = ", ".join(f"{smiles[i]!r} (index {i})" for i in list(invalid)[:MAX_EXAMPLES])
+    more = f" and {len(invalid) - MAX_EXAMPLES} more" if len(invalid) > MAX_EXAMPLES else ""
+    return (f"{len(invalid)} of {len(smiles)} SMILES are invalid (not a string, empty, or RDKit cannot parse "
+            f"them), e.g. {examples}{more}")
+
+
 def randomised(smiles: str, n: int, seed: int) -> list[str]:
     """``n`` random (non-canonical) SMILES of the same molecule, reproducible for a ``seed``
     (RDKit's ``MolToRandomSmilesVect``); each parses back to the same canonical SMILES."""
