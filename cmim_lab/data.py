@@ -193,22 +193,23 @@ def check_labels(y_train: np.ndarray, y_test: np.ndarray | None) -> None:
                              f"{' ...' if len(seen) > 20 else ''})")
 
 
+CONTENT_FIELDS = ("x_train", "y_train", "x_test", "y_test")
+
+
 def fingerprint(data) -> str:
     """SHA-256 (hex) of what a dataset holds: its name, classes, and the inputs and labels of
-    both splits (``x_train``, ``y_train``, ``x_test``, ``y_test``, or ``smiles_train`` /
-    ``smiles_test`` where there are no input tensors) -- after subsetting and preprocessing,
-    so it covers subset indices and scaling too. Provenance text (file paths) is left out.
+    both splits -- after subsetting and preprocessing, so it covers subset indices and
+    scaling too. Provenance text (file paths) is left out.
 
-    Works for any dataset object with those attributes (tensors, arrays or lists of
-    strings). A tensor's hash is remembered on the dataset until the tensor changes
-    (in place or replaced), so the 200 MB of Fashion-MNIST are hashed once (about 0.2 s).
+    The fields hashed are the dataset's ``content_fields`` (default :data:`CONTENT_FIELDS`;
+    missing ones are skipped): tensors, arrays or lists of strings. A tensor's hash is
+    remembered on the dataset until the tensor changes (in place or replaced), so the
+    200 MB of Fashion-MNIST are hashed once (about 0.2 s).
     """
     h = hashlib.sha256()
     h.update(json.dumps({"name": getattr(data, "name", None), "classes": list(getattr(data, "classes", []) or [])},
                         default=str).encode())
-    fields = ["x_train", "y_train", "x_test", "y_test"]
-    if not hasattr(data, "x_train"):
-        fields += ["smiles_train", "smiles_test"]
+    fields = getattr(data, "content_fields", CONTENT_FIELDS)
     memo = getattr(data, "_fingerprint_memo", None)
     memo = memo if isinstance(memo, dict) else {}
     for name in fields:

@@ -325,6 +325,8 @@ def load_or_train(config: TrainConfig, data=None, *, device="auto", cache_root=N
     """
     if data is None:
         data = data_module.load(config.dataset, n_train=config.n_train, seed=config.data_seed)
+    config.validate()
+    _check_data(config, data)  # before an entry folder is made for data that does not fit
     directory = model_dir(config, cache_root, data)
     path = directory / MODEL_FILE
     with entry_lock(directory):

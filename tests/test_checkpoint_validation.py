@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from cmim_lab import data
-from cmim_lab.checkpoint import MODEL_FILE, load_model, read_checkpoint
+from cmim_lab.checkpoint import MODEL_FILE, load_model, read_checkpoint, save_checkpoint
 from cmim_lab.config import TrainConfig
 from cmim_lab.errors import CheckpointError, TrainingDivergedError
 from cmim_lab.trainer import _check_finite, load_or_train, model_dir, train
@@ -188,3 +188,14 @@ def test_divergence_in_the_first_epoch_does_not_point_at_an_empty_folder(tmp_pat
         train(TINY, small_digits, device="cpu", checkpoint_dir=tmp_path / "run", progress=False)
     assert err.value.epoch == 1 and "no checkpoint was written" in str(err.value)
     assert "last good checkpoint" not in str(err.value)
+
+
+@pytest.mark.parametrize("fields", [dict(arch="conv", hidden_sizes=()), dict(method="infonce", projection_dim=16),
+                                    dict(arch="mlp", hidden_sizes=(32, 16))])
+def test_every_architecture_rebuilds_through_the_meta_device_check(tmp_path, small_digits, fields):
+    config = TINY.replace(**fields)
+    model = config.build_model((1, 28, 28) if config.arch == "conv" else small_digits.input_shape)
+    save_checkpoint(tmp_path, model, config, epochs_done=1, steps_done=5, complete=True, history=[],
+                    data_info=small_digits.info)
+    loaded, meta = load_model(tmp_path, config)
+    assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in model.state_dict().items())

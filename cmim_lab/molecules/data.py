@@ -90,6 +90,7 @@ PROPERTIES = {
 @dataclass
 class PropertySplit:
     """A :class:`PropertyData` with train/test indices (sorted int arrays) and how they were made."""
+    content_fields = ("smiles_train", "y_train", "smiles_test", "y_test")  # what cmim_lab.data.fingerprint hashes
     data: "PropertyData"
     train: np.ndarray
     test: np.ndarray
