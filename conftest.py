@@ -1,11 +1,13 @@
 """Session set-up for every pytest run, including ``pytest notebooks`` on its own: a throwaway
 cache (nothing touches ~/.cache/cmim_lab) and the ``smoke`` profile for the notebooks nbval
-executes. Set before cmim_lab is imported anywhere; nbval's kernels inherit this environment."""
+executes. Set before cmim_lab is imported anywhere; nbval's kernels inherit this environment.
+
+numba's cache goes to a throwaway folder of its own, never inside the kit's cache: numba
+reads its cache index with pickle, and the kit's cache must hold nothing that runs code."""
 import os
 import tempfile
-from pathlib import Path
 
 _SESSION_CACHE = tempfile.mkdtemp(prefix="cmim_lab_test_cache_")
 os.environ.setdefault("CMIM_LAB_CACHE", _SESSION_CACHE)
-os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(_SESSION_CACHE) / "numba"))
+os.environ.setdefault("NUMBA_CACHE_DIR", tempfile.mkdtemp(prefix="cmim_lab_test_numba_"))
 os.environ.setdefault("CMIM_LAB_PROFILE", "smoke")

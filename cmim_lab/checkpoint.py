@@ -1,22 +1,31 @@
-"""Checkpoints: weights in safetensors with the JSON config in its header, written atomically.
+"""Checkpoints: one safetensors file per model -- weights, optimizer state and progress together.
 
 A checkpoint directory holds
 
-* ``model.safetensors`` -- weights; header metadata: ``config`` (JSON), ``kit_version``,
-  ``input_shape``, ``epochs_done``, ``steps_done``, ``complete``, ``history`` (per-epoch
-  terms), ``data`` (dataset provenance), and ``context`` (the model's data-specific
-  settings as JSON, e.g. a token vocabulary, so a loaded model tokenizes and decodes on
-  its own);
-* ``optimizer.pt`` -- Adam's state while a run is unfinished, read with
-  ``torch.load(weights_only=True)``, so no pickled code is ever executed.
+* ``model.safetensors`` -- the one checkpoint unit. Tensors: the model's ``state_dict``
+  and, while a run is unfinished, Adam's state as ``optimizer/<param index>/<key>``.
+  Header metadata: ``format``, ``config`` (JSON), ``kit_version``, ``input_shape``,
+  ``epochs_done``, ``steps_done``, ``complete``, ``history`` (per-epoch terms), ``data``
+  (dataset provenance), ``context`` (the model's data-specific settings as JSON, e.g. a
+  token vocabulary, so a loaded model tokenizes and decodes on its own), ``optimizer``
+  (JSON: the optimizer's param groups and non-tensor state, while unfinished) and
+  ``sha256`` (a checksum of every tensor's name, dtype, shape and bytes);
+* ``.lock`` -- the entry's (empty) lock file, see :func:`cmim_lab.files.locked`;
+* ``eval-<key>.json`` -- cached evaluations (:mod:`cmim_lab.study`).
 
-Every write goes to a temporary file that is then renamed over the old one: an
-interruption leaves either the old or the new file, never half of one.
+Model, optimizer and progress are written together by one atomic rename: an interruption
+at any instant leaves the previous checkpoint or the new one, never a model of one step
+with an optimizer of another. Reading validates the header (sizes within
+:data:`MAX_DIM` / :data:`MAX_INPUT_ELEMENTS`) and checks the model's shapes on the
+``meta`` device before anything is allocated, verifies the checksum, and never unpickles:
+safetensors holds only tensors and strings. The ``optimizer.pt`` file of kit versions
+before 0.3 is never read; saving removes it.
 """
 from __future__ import annotations
 
+import hashlib
 import json
-import warnings
+import math
 from pathlib import Path
 
 import torch
@@ -24,38 +33,94 @@ import torch
 from . import __version__
 from .config import TrainConfig
 from .errors import CheckpointError
-from .files import atomic_write
+from .files import atomic_write, temp_name_glob
 from .model import LatentModel
 
 MODEL_FILE = "model.safetensors"
-OPTIMIZER_FILE = "optimizer.pt"
+OPTIMIZER_FILE = "optimizer.pt"  # the separate optimizer file of kit versions < 0.3: never read, removed on save
+FORMAT = "2"
+OPTIMIZER_PREFIX = "optimizer/"
+MAX_DIM = 65_536                 # bound on every size in a header: input dims, widths, latent size
+MAX_INPUT_ELEMENTS = 2 ** 26     # bound on the values of one sample (e.g. 3 x 4096 x 4096 images)
+MAX_HIDDEN_LAYERS = 64
 
+
+# --- writing ------------------------------------------------------------------------------
 
 def save_checkpoint(directory: Path, model: LatentModel, config: TrainConfig, *, epochs_done: int,
                     steps_done: int, complete: bool, history: list[dict], data_info: dict,
                     optimizer: torch.optim.Optimizer | None = None) -> Path:
-    """Write weights + metadata (and the optimizer state if given) into ``directory``."""
+    """Write weights + metadata (and the optimizer state if given) as one file in ``directory``.
+
+    One atomic rename publishes everything; a leftover ``optimizer.pt`` of an older kit
+    version is removed afterwards. Returns the path of ``model.safetensors``.
+    """
     from safetensors.torch import save_file
 
     directory = Path(directory)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    meta = {"config": json.dumps(config.to_dict()), "kit_version": __version__,
+    meta = {"format": FORMAT, "config": json.dumps(config.to_dict()), "kit_version": __version__,
             "input_shape": json.dumps(list(model.input_shape)), "epochs_done": str(epochs_done),
             "steps_done": str(steps_done), "complete": json.dumps(complete),
             "history": json.dumps(history), "data": json.dumps(data_info, default=str),
             "context": json.dumps(model.context())}
     if optimizer is not None:
-        atomic_write(directory / OPTIMIZER_FILE, lambda p: torch.save(optimizer.state_dict(), p))
+        opt_tensors, meta["optimizer"] = _flatten_optimizer(optimizer.state_dict())
+        tensors.update(opt_tensors)
+    meta["sha256"] = tensor_digest(tensors)
     atomic_write(directory / MODEL_FILE, lambda p: save_file(tensors, p, metadata=meta))
-    if complete and (directory / OPTIMIZER_FILE).exists():
-        (directory / OPTIMIZER_FILE).unlink()
+    remove_leftovers(directory)
     return directory / MODEL_FILE
 
 
-def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
-    """Read a ``model.safetensors`` file: (state_dict, decoded metadata).
+def remove_leftovers(directory: Path) -> list[Path]:
+    """Delete what an interrupted save can leave behind in ``directory``: temporary files of
+    ``model.safetensors`` and the ``optimizer.pt`` of older kit versions. Call it only while
+    no other process writes into ``directory`` (under its lock). Returns the removed paths."""
+    directory = Path(directory)
+    stale = [*directory.glob(temp_name_glob(MODEL_FILE)), directory / OPTIMIZER_FILE]
+    removed = []
+    for path in stale:
+        try:
+            path.unlink()
+            removed.append(path)
+        except FileNotFoundError:
+            pass
+    return removed
 
-    Raises :class:`CheckpointError` for a missing, truncated or foreign file.
+
+def tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 (hex) over every tensor's name, dtype, shape and bytes, in name order."""
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{list(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().data)
+    return h.hexdigest()
+
+
+def _flatten_optimizer(state_dict: dict) -> tuple[dict[str, torch.Tensor], str]:
+    """An optimizer ``state_dict`` as tensors ``optimizer/<index>/<key>`` + JSON for the rest."""
+    tensors, scalars = {}, {}
+    for index, entry in state_dict["state"].items():
+        for key, value in entry.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{OPTIMIZER_PREFIX}{index}/{key}"] = value.detach().cpu().contiguous()
+            else:
+                scalars.setdefault(str(index), {})[key] = value
+    blob = {"param_groups": state_dict["param_groups"], "scalars": scalars}
+    return tensors, json.dumps(blob)
+
+
+# --- reading ------------------------------------------------------------------------------
+
+def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """Read a ``model.safetensors`` file: (model state_dict, decoded metadata).
+
+    The metadata gains ``optimizer_state`` (an optimizer ``state_dict`` or None). Raises
+    :class:`CheckpointError` for a missing, truncated, foreign or corrupt file: a header
+    outside the stated bounds (checked before any tensor is read) or tensor bytes that do
+    not match the header's SHA-256.
     """
     from safetensors import SafetensorError, safe_open
 
@@ -65,20 +130,86 @@ def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     try:
         with safe_open(str(path), framework="pt") as fh:
             raw_meta = fh.metadata() or {}
-            state = {k: fh.get_tensor(k) for k in fh.keys()}
-        meta = {"config": json.loads(raw_meta["config"]), "kit_version": raw_meta["kit_version"],
-                "input_shape": tuple(json.loads(raw_meta["input_shape"])),
-                "epochs_done": int(raw_meta["epochs_done"]), "steps_done": int(raw_meta["steps_done"]),
-                "complete": json.loads(raw_meta["complete"]), "history": json.loads(raw_meta["history"]),
-                "data": json.loads(raw_meta.get("data", "{}")),
-                "context": json.loads(raw_meta.get("context", "{}"))}
+            meta = _decode_header(raw_meta)
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
     except FileNotFoundError as exc:
         raise CheckpointError(f"no checkpoint at {path}") from exc
     except (SafetensorError, OSError, KeyError, ValueError, TypeError) as exc:
         raise CheckpointError(f"checkpoint {path} is corrupt or not a cmim_lab checkpoint "
                               f"({type(exc).__name__}: {exc}); delete it or retrain "
                               f"(load_or_train(..., retrain=True))") from exc
+    if tensor_digest(tensors) != raw_meta["sha256"]:
+        raise CheckpointError(f"checkpoint {path} is corrupt: its tensor bytes do not match the SHA-256 in its "
+                              f"header; delete it or retrain (load_or_train(..., retrain=True))")
+    state = {k: v for k, v in tensors.items() if not k.startswith(OPTIMIZER_PREFIX)}
+    meta["optimizer_state"] = _unflatten_optimizer(tensors, raw_meta.get("optimizer"), path)
     return state, meta
+
+
+def _decode_header(raw: dict) -> dict:
+    """The header's metadata, decoded and checked against the stated bounds (``ValueError``
+    naming the field otherwise); nothing is allocated from it here."""
+    if raw.get("format") != FORMAT or "sha256" not in raw:
+        raise ValueError(f"header format {raw.get('format')!r} is not {FORMAT!r} with a checksum (written by "
+                         f"kit version {raw.get('kit_version', 'unknown')}, this is {__version__})")
+    meta = {"config": json.loads(raw["config"]), "kit_version": raw["kit_version"],
+            "input_shape": json.loads(raw["input_shape"]),
+            "epochs_done": int(raw["epochs_done"]), "steps_done": int(raw["steps_done"]),
+            "complete": json.loads(raw["complete"]), "history": json.loads(raw["history"]),
+            "data": json.loads(raw.get("data", "{}")), "context": json.loads(raw.get("context", "{}"))}
+    shape = meta["input_shape"]
+    if not isinstance(shape, list) or not 1 <= len(shape) <= 4 or not all(_is_size(s) for s in shape):
+        raise ValueError(f"input_shape {shape!r} must be 1 to 4 integers in 1..{MAX_DIM}")
+    if math.prod(shape) > MAX_INPUT_ELEMENTS:
+        raise ValueError(f"input_shape {shape!r} has {math.prod(shape)} values per sample, more than "
+                         f"{MAX_INPUT_ELEMENTS}")
+    meta["input_shape"] = tuple(shape)
+    config = meta["config"]
+    if not isinstance(config, dict):
+        raise ValueError(f"config must be a JSON object, got {type(config).__name__}")
+    if not _is_size(config.get("latent_dim")):
+        raise ValueError(f"config latent_dim {config.get('latent_dim')!r} must be an integer in 1..{MAX_DIM}")
+    hidden = config.get("hidden_sizes", [])
+    if (not isinstance(hidden, list) or len(hidden) > MAX_HIDDEN_LAYERS or not all(_is_size(h) for h in hidden)):
+        raise ValueError(f"config hidden_sizes {hidden!r} must be at most {MAX_HIDDEN_LAYERS} integers in 1..{MAX_DIM}")
+    projection = config.get("projection_dim", 0)
+    if projection != 0 and not _is_size(projection):
+        raise ValueError(f"config projection_dim {projection!r} must be 0 or an integer in 1..{MAX_DIM}")
+    for key in ("epochs_done", "steps_done"):
+        if meta[key] < 0:
+            raise ValueError(f"{key} {meta[key]} is negative")
+    if not isinstance(meta["complete"], bool) or not isinstance(meta["history"], list):
+        raise ValueError("complete must be true/false and history a list")
+    if not isinstance(meta["context"], dict):
+        raise ValueError("context must be a JSON object")
+    return meta
+
+
+def _is_size(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_DIM
+
+
+def _unflatten_optimizer(tensors: dict[str, torch.Tensor], blob: str | None, path: Path) -> dict | None:
+    """The optimizer ``state_dict`` stored in a checkpoint (None when there is none)."""
+    if blob is None:
+        return None
+    try:
+        decoded = json.loads(blob)
+        state: dict[int, dict] = {}
+        for index, entry in decoded["scalars"].items():
+            state.setdefault(int(index), {}).update(entry)
+        for name, value in tensors.items():
+            if name.startswith(OPTIMIZER_PREFIX):
+                index, key = name[len(OPTIMIZER_PREFIX):].split("/", 1)
+                state.setdefault(int(index), {})[key] = value
+        groups = decoded["param_groups"]
+        if not isinstance(groups, list) or not all(isinstance(g, dict) and isinstance(g.get("params"), list)
+                                                   for g in groups):
+            raise ValueError("param_groups must be a list of objects with a params list")
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise CheckpointError(f"checkpoint {path} holds an unreadable optimizer state ({exc}); delete it or "
+                              f"retrain (load_or_train(..., retrain=True))") from exc
+    return {"state": dict(sorted(state.items())), "param_groups": groups}
 
 
 def config_differences(a: TrainConfig, b: TrainConfig) -> dict[str, tuple]:
@@ -91,39 +222,101 @@ def load_model(path, config: TrainConfig | None = None, device="cpu") -> tuple[L
     """Rebuild the model stored at ``path`` (file or directory) and load its weights.
 
     If ``config`` is given, the stored config must match it (canonical fields), else a
-    :class:`CheckpointError` names the fields that differ. Returns (model in eval mode,
-    metadata with ``config`` as a :class:`TrainConfig`).
+    :class:`CheckpointError` names the fields that differ. Any failure to rebuild the model
+    from a header that passed the bounds is a :class:`CheckpointError` too. Returns (model
+    in eval mode, metadata with ``config`` as a :class:`TrainConfig` and
+    ``optimizer_state``: an optimizer ``state_dict`` while the run is unfinished, checked
+    by :func:`check_optimizer_state`).
     """
     state, meta = read_checkpoint(path)
     try:
         stored = TrainConfig.from_dict(meta["config"])
-    except (ValueError, TypeError) as exc:
+    except Exception as exc:  # any invalid stored config is a corrupt checkpoint
         raise CheckpointError(f"checkpoint {path} holds an invalid config: {exc}") from exc
     if config is not None:
         diff = config_differences(config, stored)
         if diff:
             shown = ", ".join(f"{k}: wanted {w!r}, checkpoint has {h!r}" for k, (w, h) in diff.items())
             raise CheckpointError(f"checkpoint {path} was trained with another config ({shown})")
-    try:
-        model = stored.build_model(meta["input_shape"], context=meta["context"])
-    except (ValueError, KeyError) as exc:
-        raise CheckpointError(f"checkpoint {path} cannot rebuild its model: {exc}") from exc
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise CheckpointError(f"weights in {path} do not fit the architecture in its config: {exc}") from exc
+    model = _rebuild(path, stored, meta, state)
     meta["config"] = stored
+    if not meta["complete"]:
+        check_optimizer_state(meta["optimizer_state"], model, meta["steps_done"], stored, path)
     return model.to(device).eval(), meta
 
 
+def _rebuild(path, config: TrainConfig, meta: dict, state: dict[str, torch.Tensor]) -> LatentModel:
+    """The model of ``config`` with ``state`` loaded: built on the ``meta`` device first, so a
+    header that asks for other shapes than the file's tensors fails before any allocation."""
+    try:
+        with torch.device("meta"):
+            skeleton = config.build_model(meta["input_shape"], context=meta["context"])
+        wanted = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+        found = {k: tuple(v.shape) for k, v in state.items()}
+        if wanted != found:
+            diff = sorted(k for k in set(wanted) | set(found) if wanted.get(k) != found.get(k))[:5]
+            raise CheckpointError(f"weights in {path} do not fit the architecture in its config (first "
+                                  f"differences: {', '.join(f'{k}: model {wanted.get(k)}, file {found.get(k)}' for k in diff)})")
+        model = config.build_model(meta["input_shape"], context=meta["context"])
+        model.load_state_dict(state, strict=True)
+    except CheckpointError:
+        raise
+    except Exception as exc:  # whatever the header makes the builder do: a corrupt checkpoint
+        raise CheckpointError(f"checkpoint {path} cannot rebuild its model ({type(exc).__name__}: {exc})") from exc
+    return model
+
+
+def check_optimizer_state(opt_state: dict | None, model: LatentModel, steps_done: int, config: TrainConfig,
+                          path) -> None:
+    """Raise :class:`CheckpointError` unless ``opt_state`` belongs to ``model`` after
+    ``steps_done`` steps: one parameter group holding every parameter, each state's
+    tensors shaped like its parameter, Adam's largest ``step`` equal to ``steps_done``,
+    the config's learning rate."""
+    where = f"checkpoint {path} is unfinished but"
+    if opt_state is None:
+        raise CheckpointError(f"{where} holds no optimizer state, so it cannot resume exactly; retrain it "
+                              f"(load_or_train(..., retrain=True))")
+    params = list(model.parameters())
+    indices = [i for g in opt_state["param_groups"] for i in g["params"]]
+    if indices != list(range(len(params))):
+        raise CheckpointError(f"{where} its optimizer state covers parameters {indices[:8]}..., not the model's "
+                              f"{len(params)} parameters")
+    if any(g.get("lr") != config.lr for g in opt_state["param_groups"]):
+        raise CheckpointError(f"{where} its optimizer's learning rate is not the config's lr {config.lr}")
+    steps = []
+    for index, entry in opt_state["state"].items():
+        if not 0 <= index < len(params):
+            raise CheckpointError(f"{where} its optimizer state names parameter {index} of {len(params)}")
+        for key, value in entry.items():
+            if key == "step":
+                steps.append(float(value))
+            elif isinstance(value, torch.Tensor) and value.shape != params[index].shape:
+                raise CheckpointError(f"{where} its optimizer's {key} of parameter {index} has shape "
+                                      f"{tuple(value.shape)}, the parameter {tuple(params[index].shape)}")
+    if steps_done > 0 and (not steps or max(steps) != steps_done or min(steps) < 0):
+        found = f"{int(max(steps))} steps" if steps else "no steps"
+        raise CheckpointError(f"{where} its optimizer state has taken {found} while the model has taken "
+                              f"{steps_done}: they do not belong together")
+
+
+def restore_optimizer(optimizer: torch.optim.Optimizer, opt_state: dict, path) -> None:
+    """Load a checked optimizer state (:func:`check_optimizer_state`) into ``optimizer``;
+    tuples (Adam's ``betas``) come back as tuples."""
+    groups = []
+    for saved, current in zip(opt_state["param_groups"], optimizer.param_groups):
+        groups.append({k: tuple(v) if isinstance(current.get(k), tuple) and isinstance(v, list) else v
+                       for k, v in saved.items()})
+    try:
+        optimizer.load_state_dict({"state": opt_state["state"], "param_groups": groups})
+    except (ValueError, KeyError, RuntimeError) as exc:
+        raise CheckpointError(f"the optimizer state in {path} does not fit the optimizer: {exc}") from exc
+
+
 def load_optimizer_state(directory: Path) -> dict | None:
-    """Adam's state for resuming, loaded without unpickling code; None if absent or unreadable."""
-    path = Path(directory) / OPTIMIZER_FILE
+    """The optimizer ``state_dict`` stored in ``directory``'s checkpoint (None when there is
+    no checkpoint or it is finished). Nothing is unpickled: the ``optimizer.pt`` of older kit
+    versions is never read. Raises :class:`CheckpointError` for a corrupt checkpoint."""
+    path = Path(directory) / MODEL_FILE
     if not path.exists():
         return None
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a torn or foreign file: resume with a fresh optimizer state
-        warnings.warn(f"optimizer state {path} is unreadable ({exc}); resuming with a fresh "
-                      f"Adam state, so the run will not repeat an uninterrupted one exactly")
-        return None
+    return read_checkpoint(path)[1]["optimizer_state"]

@@ -13,8 +13,12 @@ class CheckpointError(RuntimeError):
     """A checkpoint file is corrupt, incomplete, or was written for another config."""
 
 
+class CacheFolderError(PermissionError):
+    """The cache folder belongs to another user or others can write into it."""
+
+
 class TrainingDivergedError(RuntimeError):
-    """A loss term became NaN or infinite; the last good checkpoint is kept."""
+    """A loss term became NaN or infinite; the last good checkpoint (if any) is kept."""
 
     def __init__(self, message: str, *, epoch: int, term: str):
         super().__init__(message)

@@ -2,11 +2,18 @@
 
 Paths are never resolved against the current working directory, because papermill,
 nbval and the CLI all run from different places.
+
+The cache folder is private: created with owner-only permissions (``0o700``), and refused
+when it belongs to another user or others may write into it -- whoever can write there
+could plant files the kit reads back.
 """
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
+
+from .errors import CacheFolderError
 
 CACHE_ENV = "CMIM_LAB_CACHE"
 
@@ -17,13 +24,38 @@ REPO_DIR = PACKAGE_DIR.parent
 def cache_dir() -> Path:
     """The cache root: ``$CMIM_LAB_CACHE`` if set, else ``~/.cache/cmim_lab``.
 
-    Holds ``data/`` (datasets as tensors), ``models/`` (checkpoints keyed by config)
-    and ``downloads/`` (torchvision's raw files). Created on first use.
+    Holds ``data/`` (datasets as tensors), ``models/`` (checkpoints keyed by config and
+    data) and ``downloads/`` (torchvision's raw files). Created on first use with mode
+    ``0o700``; :class:`~cmim_lab.errors.CacheFolderError` if it is not a private folder of
+    the current user (see :func:`check_private`).
     """
     root = os.environ.get(CACHE_ENV)
     path = Path(root).expanduser() if root else Path.home() / ".cache" / "cmim_lab"
-    path.mkdir(parents=True, exist_ok=True)
+    if not path.is_dir():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    check_private(path)
     return path
+
+
+def check_private(path: Path) -> None:
+    """Raise :class:`~cmim_lab.errors.CacheFolderError` unless ``path`` is a folder owned by
+    the current user that neither its group nor others can write into (POSIX; a no-op on
+    Windows, where folders under the user's profile are private by default)."""
+    if not hasattr(os, "getuid"):
+        return
+    st = path.stat()
+    fix = f"or set {CACHE_ENV} to a folder of your own (the kit creates it with mode 700)"
+    if not stat.S_ISDIR(st.st_mode):
+        raise CacheFolderError(f"cache folder {path} is not a folder; {fix}")
+    if st.st_uid != os.getuid():
+        raise CacheFolderError(f"cache folder {path} belongs to user id {st.st_uid}, not to you (user id "
+                               f"{os.getuid()}): files planted there would be loaded. Use a folder of your own: "
+                               f"{fix}")
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        who = " and ".join(w for w, bit in (("its group", stat.S_IWGRP), ("others", stat.S_IWOTH))
+                           if st.st_mode & bit)
+        raise CacheFolderError(f"cache folder {path} is writable by {who} (mode {stat.S_IMODE(st.st_mode):o}): "
+                               f"files planted there would be loaded. Fix it with `chmod 700 {path}`, {fix}")
 
 
 def repo_path(*parts: str) -> Path:

@@ -16,7 +16,10 @@ comparisons and the molecule benchmark are short specifications on top of it::
   columns it adds. The evaluation seed of every model is its training seed.
 * Models are cached by :func:`~cmim_lab.trainer.load_or_train`; evaluations by
   :func:`cached_evaluate`, as JSON next to the checkpoint, keyed by the evaluator, every
-  evaluation setting, the data's provenance and the kit version.
+  evaluation setting, the evaluated data's content fingerprint and provenance, the model's
+  weights and the versions of the kit, torch and scikit-learn. Both are computed under the
+  entry's lock: two processes running the same study wait for each other and the second
+  loads what the first wrote.
 """
 from __future__ import annotations
 
@@ -31,11 +34,12 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from . import __version__
+from .checkpoint import tensor_digest
 from .config import EvalConfig, TrainConfig, expand_entries
+from .data import fingerprint
 from .evaluation import EvalResult, evaluate
 from .files import read_json, write_json
-from .trainer import TrainResult, load_or_train
+from .trainer import TrainResult, entry_lock, library_versions, load_or_train
 
 HISTORY_COLUMNS = ("epoch", "step", "seconds", "samples_per_s")
 
@@ -120,33 +124,45 @@ def grid(base: TrainConfig, labels, *, seeds=(0,), reductions=None, **axes) -> l
 
 
 def evaluation_key(result: TrainResult, task: EvalTask, cfg: EvalConfig) -> str:
-    """The cache key of one evaluation: evaluator, every setting, the data and the kit version."""
+    """The cache key of one evaluation: the evaluator, every evaluation setting and parameter,
+    the evaluated data (content fingerprint, :func:`cmim_lab.data.fingerprint`, and
+    provenance), the model's weights and likelihood, and the versions of the kit, torch and
+    scikit-learn."""
     evaluator = task.evaluator or evaluate
     blob = {"evaluator": f"{evaluator.__module__}.{evaluator.__qualname__}", "eval": cfg.to_dict(),
-            "params": task.params, "data": getattr(task.data, "info", {}), "likelihood": result.config.likelihood,
-            "version": __version__}
+            "params": task.params, "data": getattr(task.data, "info", {}), "data_fingerprint": fingerprint(task.data),
+            "weights": tensor_digest(result.model.state_dict()), "likelihood": result.config.likelihood,
+            **library_versions()}
     return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def cached_evaluate(result: TrainResult, task: EvalTask, cfg: EvalConfig | None = None, *, device=None,
                     log: Callable[[str], None] | None = None) -> EvalResult:
     """Evaluate ``result.model`` on ``task`` (with ``cfg``, default ``task.eval_config``),
-    cached as ``eval-<key>.json`` in the model's checkpoint folder (:func:`evaluation_key`)."""
+    cached as ``eval-<key>.json`` in the model's checkpoint folder (:func:`evaluation_key`),
+    under the entry's lock (a second process evaluating the same entry waits, then loads)."""
     cfg = cfg or task.eval_config
-    path = Path(result.directory) / f"eval-{evaluation_key(result, task, cfg)}.json" if result.directory else None
-    blob = read_json(path) if path is not None and path.exists() else None
-    if isinstance(blob, dict) and {"probes", "metrics", "info"} <= set(blob):
-        if log:
-            log(f"  {task.name}: evaluation loaded from cache")
-        return EvalResult(blob["probes"], blob["metrics"], blob["info"])
+    if not result.directory:
+        return _evaluate(result, task, cfg, device, log)
+    path = Path(result.directory) / f"eval-{evaluation_key(result, task, cfg)}.json"
+    with entry_lock(result.directory):
+        blob = read_json(path) if path.exists() else None
+        if isinstance(blob, dict) and {"probes", "metrics", "info"} <= set(blob):
+            if log:
+                log(f"  {task.name}: evaluation loaded from cache")
+            return EvalResult(blob["probes"], blob["metrics"], blob["info"])
+        ev = _evaluate(result, task, cfg, device, log)
+        write_json(path, {"probes": ev.probes, "metrics": ev.metrics, "info": ev.info})
+    return ev
+
+
+def _evaluate(result: TrainResult, task: EvalTask, cfg: EvalConfig, device, log) -> EvalResult:
     start = time.perf_counter()
     evaluator = task.evaluator or evaluate
     params = dict(task.params)
     if log and "progress" in inspect.signature(evaluator).parameters:
         params["progress"] = lambda line: log(f"    {line}")
     ev = evaluator(result.model, task.data, cfg, likelihood=result.config.likelihood, device=device, **params)
-    if path is not None:
-        write_json(path, {"probes": ev.probes, "metrics": ev.metrics, "info": ev.info})
     if log:
         log(f"  {task.name}: evaluated in {time.perf_counter() - start:.1f} s")
     return ev

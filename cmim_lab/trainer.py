@@ -16,23 +16,31 @@ Multi-process training: ``torchrun --nproc_per_node=N -m cmim_lab.cli train ...`
 """
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import math
 import os
 import time
 import warnings
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
 import torch
 from torch import nn
 
-from . import __version__, data as data_module, registry
-from .checkpoint import MODEL_FILE, load_model, load_optimizer_state, save_checkpoint
+from . import __version__, data as data_module
+from .checkpoint import MODEL_FILE, load_model, remove_leftovers, restore_optimizer, save_checkpoint
 from .config import TrainConfig
 from .errors import CheckpointError, TrainingDivergedError
+from .files import locked, temp_name_glob
 from .paths import cache_dir
 from .runtime import resolve_device
+
+LOCK_FILE = ".lock"  # an entry's lock file (see cmim_lab.files.locked)
+EVAL_GLOB = "eval-*.json"  # cached evaluations in an entry (see cmim_lab.study)
 
 LOG_EVERY = 25  # steps between progress-bar refreshes and divergence checks
 
@@ -115,17 +123,16 @@ def _check_data(config: TrainConfig, data) -> None:
 
 def _resume(directory: Path | None, config: TrainConfig, model: nn.Module, optimizer) -> tuple[int, int, list, bool]:
     """Load an unfinished (or finished) checkpoint of ``config`` from ``directory`` into
-    ``model`` and ``optimizer``: (epochs done, steps done, history rows, complete)."""
+    ``model`` and ``optimizer``: (epochs done, steps done, history rows, complete).
+    ``CheckpointError`` for another config or an optimizer state that does not belong to
+    the weights (checked in :func:`cmim_lab.checkpoint.load_model`)."""
     if directory is None or not (directory / MODEL_FILE).exists():
         return 0, 0, [], False
-    loaded, meta = load_model(directory, config)  # raises CheckpointError on a config mismatch
+    loaded, meta = load_model(directory, config)
     model.load_state_dict(loaded.state_dict())
-    if meta["complete"]:
-        return meta["epochs_done"], meta["steps_done"], meta["history"], True
-    opt_state = load_optimizer_state(directory)
-    if opt_state is not None:
-        optimizer.load_state_dict(opt_state)
-    return meta["epochs_done"], meta["steps_done"], meta["history"], False
+    if not meta["complete"]:
+        restore_optimizer(optimizer, meta["optimizer_state"], directory / MODEL_FILE)
+    return meta["epochs_done"], meta["steps_done"], meta["history"], meta["complete"]
 
 
 def train(config: TrainConfig, data, *, device="auto", checkpoint_dir=None, progress: bool = True,
@@ -137,7 +144,9 @@ def train(config: TrainConfig, data, *, device="auto", checkpoint_dir=None, prog
         data: the training data (:func:`cmim_lab.data.load` of ``config.dataset``, or a
             plugin's dataset); ``data.x_train`` moves to the device once.
         device: ``auto`` (CUDA, MPS, CPU), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
-        checkpoint_dir: folder for ``model.safetensors`` (+ optimizer state while unfinished).
+        checkpoint_dir: folder for ``model.safetensors`` (weights, optimizer state while
+            unfinished, progress: one file). Held under its lock (:func:`entry_lock`) while
+            training, so a second process on the same folder waits, then resumes or loads.
         resume: continue an unfinished checkpoint found in ``checkpoint_dir``.
         callbacks: called as ``fn(epoch, row, model)`` after each epoch (row: the history row).
         dist: rank context for multi-process training.
@@ -149,7 +158,9 @@ def train(config: TrainConfig, data, *, device="auto", checkpoint_dir=None, prog
     Raises:
         TrainingDivergedError: a term became NaN/inf (names the epoch and term; the last
             good checkpoint stays on disk).
-        CheckpointError: ``checkpoint_dir`` holds a checkpoint of another config.
+        CheckpointError: ``checkpoint_dir`` holds a checkpoint of another config, or a
+            corrupt one (an unfinished checkpoint whose optimizer state does not belong to
+            its weights is refused, never resumed inexactly).
     """
     config.validate()
     _check_data(config, data)
@@ -157,7 +168,17 @@ def train(config: TrainConfig, data, *, device="auto", checkpoint_dir=None, prog
     rank, world = (dist.rank, dist.world_size) if dist else (0, 1)
     plan = _plan(config, data, world)
     directory = Path(checkpoint_dir) if checkpoint_dir else None
+    # one process at a time per checkpoint folder (under torchrun only rank 0 writes, and no rank waits)
+    guard = entry_lock(directory) if directory is not None and dist is None else contextlib.nullcontext()
+    with guard:
+        if directory is not None and rank == 0:
+            remove_leftovers(directory)
+        return _run(config, data, dev, plan, directory, progress, resume, callbacks, dist, rank)
 
+
+def _run(config: TrainConfig, data, dev, plan: _Plan, directory: Path | None, progress: bool, resume: bool,
+         callbacks, dist: DistContext | None, rank: int) -> TrainResult:
+    """The body of :func:`train`: build, resume, run the epochs, checkpoint each one."""
     torch.manual_seed(config.seed)
     model = config.build_model(data.input_shape, data.model_context).to(dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
@@ -233,40 +254,92 @@ def pick_views(bank: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, tor
 def _check_finite(names, values, epoch, directory):
     for name, value in zip(names, values):
         if not math.isfinite(value):
-            kept = f"the last good checkpoint is kept in {directory}" if directory else "no checkpoint was written"
+            if directory is not None and (Path(directory) / MODEL_FILE).exists():
+                kept = f"the last good checkpoint is kept in {directory}"
+            else:
+                kept = "no checkpoint was written (it diverged before the first epoch's checkpoint)"
             raise TrainingDivergedError(
                 f"training diverged in epoch {epoch + 1}: term {name!r} is {value}; {kept}. "
                 f"Try a smaller lr, a larger logvar_floor or a smaller contrastive_weight.",
                 epoch=epoch + 1, term=name)
 
 
-def model_dir(config: TrainConfig, root: Path | None = None, salt: str = "") -> Path:
-    """Cache folder of ``config``: ``<cache>/models/<dataset>-<method>-<reduction>-s<seed>-<hash>``."""
-    return Path(root or cache_dir() / "models") / config.key(__version__, salt)
+def library_versions() -> dict[str, str]:
+    """Versions of the kit and of the libraries that compute its numbers (torch, scikit-learn)."""
+    try:
+        sklearn = metadata.version("scikit-learn")
+    except metadata.PackageNotFoundError:
+        sklearn = "absent"
+    return {"cmim_lab": __version__, "torch": torch.__version__, "scikit-learn": sklearn}
+
+
+def data_salt(data) -> str:
+    """What a model's cache key holds beyond its config: the data's content fingerprint
+    (:func:`cmim_lab.data.fingerprint`) and :func:`library_versions`."""
+    blob = json.dumps({"data": data_module.fingerprint(data), **library_versions()}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def model_dir(config: TrainConfig, root: Path | None = None, data=None) -> Path:
+    """Cache folder of ``config`` trained on ``data`` (default: loaded from the config, as
+    :func:`load_or_train` does): ``<cache>/models/<dataset>-<method>-<reduction>-s<seed>-<hash>``,
+    the hash covering the canonical config, the data's content (train and test inputs and
+    labels) and the versions of the kit, torch and scikit-learn."""
+    if data is None:
+        data = data_module.load(config.dataset, n_train=config.n_train, seed=config.data_seed)
+    return Path(root or cache_dir() / "models") / config.key(__version__, data_salt(data))
+
+
+def entry_lock(directory: Path):
+    """The lock of one cache entry (a context manager; see :func:`cmim_lab.files.locked`)."""
+    return locked(Path(directory) / LOCK_FILE, what=f"the cache entry {Path(directory).name}")
+
+
+def clear_entry(directory: Path) -> list[Path]:
+    """Delete a cache entry's checkpoint, evaluations and leftovers (keep ``*.corrupt``
+    copies and the lock file); call it under :func:`entry_lock`. Returns what was removed."""
+    directory = Path(directory)
+    removed = remove_leftovers(directory)
+    for path in [directory / MODEL_FILE, *directory.glob(EVAL_GLOB), *directory.glob(temp_name_glob("eval-*.json"))]:
+        try:
+            path.unlink()
+            removed.append(path)
+        except FileNotFoundError:
+            pass
+    return removed
 
 
 def load_or_train(config: TrainConfig, data=None, *, device="auto", cache_root=None, retrain: bool = False,
                   progress: bool = True) -> TrainResult:
-    """Return the cached model for ``config`` (same config, same kit version), or train it.
+    """Return the cached model for ``config`` and ``data``, or train it.
 
     ``data``: the training data; loaded from ``config`` (:func:`cmim_lab.data.load`) when
-    None. An unfinished checkpoint is resumed; a corrupt one is renamed to ``*.corrupt``
-    (kept for inspection, never unpickled) and the model is retrained. ``retrain=True``
-    ignores the cache.
+    None. The cache entry is :func:`model_dir` (config, data content, library versions) and
+    is held under its lock: a second process asking for the same entry waits, then loads
+    what the first one wrote. An unfinished checkpoint is resumed. A checkpoint that cannot
+    be used -- corrupt, failing its checksum or bounds, an optimizer state that does not
+    belong to its weights, or a config that differs from the one its key was made from
+    (corruption or a hash collision) -- is renamed to ``*.corrupt`` (kept for inspection,
+    never unpickled) with one warning, and the model is trained again. ``retrain=True``
+    deletes the entry's checkpoint and cached evaluations first.
     """
     if data is None:
         data = data_module.load(config.dataset, n_train=config.n_train, seed=config.data_seed)
-    salt = "" if data.name in registry.datasets() else data.info.get("source", "")
-    directory = model_dir(config, cache_root, salt)
+    config.validate()
+    _check_data(config, data)  # before an entry folder is made for data that does not fit
+    directory = model_dir(config, cache_root, data)
     path = directory / MODEL_FILE
-    if path.exists() and not retrain:
-        try:
-            model, meta = load_model(path, config, resolve_device(device))
-            if meta["complete"]:
-                return TrainResult(model, config, _history_frame(meta["history"]), directory, meta["data"], False)
-        except CheckpointError as exc:
-            aside = path.with_name(path.name + ".corrupt")
-            os.replace(path, aside)
-            warnings.warn(f"{exc}. Moved it to {aside} and training again.")
-    return train(config, data, device=device, checkpoint_dir=directory, progress=progress,
-                 resume=not retrain)
+    with entry_lock(directory):
+        if retrain:
+            clear_entry(directory)
+        elif path.exists():
+            try:
+                model, meta = load_model(path, config, resolve_device(device))
+                if meta["complete"]:
+                    return TrainResult(model, config, _history_frame(meta["history"]), directory, meta["data"],
+                                       False)
+            except CheckpointError as exc:
+                aside = path.with_name(path.name + ".corrupt")
+                os.replace(path, aside)
+                warnings.warn(f"{exc}. Moved it to {aside} and training again.")
+        return train(config, data, device=device, checkpoint_dir=directory, progress=progress)

@@ -6,14 +6,12 @@ Static export uses kaleido, which drives a Chrome/Chromium browser; where none i
 """
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .paths import cache_dir
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf"]
@@ -44,12 +42,13 @@ def save_figure(fig, path, *, width: int = 900, height: int | None = None, scale
 
 
 def umap_2d(z, *, seed: int = 0, n_neighbors: int = 15, min_dist: float = 0.1, metric: str = "euclidean"):
-    """2-D UMAP coordinates [N, 2] of codes ``z`` [N, d] (numba JIT is cached in the kit's cache).
+    """2-D UMAP coordinates [N, 2] of codes ``z`` [N, d].
 
-    UMAP coordinates differ across machines even with a seed: use them for pictures, never
-    for assertions.
+    numba's compiled-function cache stays where numba puts it by default (never in the
+    kit's cache folder: numba reads its cache index with ``pickle``, so a file planted
+    there would run code). UMAP coordinates differ across machines even with a seed: use
+    them for pictures, never for assertions.
     """
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir() / "numba"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # umap warns that a seed disables parallelism
         import umap

@@ -5,7 +5,7 @@ import warnings
 import pytest
 import torch
 
-from cmim_lab.checkpoint import MODEL_FILE, OPTIMIZER_FILE, load_model
+from cmim_lab.checkpoint import MODEL_FILE, OPTIMIZER_FILE, load_model, load_optimizer_state
 from cmim_lab.config import TrainConfig
 from cmim_lab.errors import CheckpointError, TrainingDivergedError
 from cmim_lab.objectives import METHODS
@@ -62,11 +62,12 @@ def test_resume_after_interruption_gives_the_same_weights(tmp_path, digits):
 
     with pytest.raises(Interrupt):
         train(cfg, digits, device="cpu", checkpoint_dir=tmp_path / "cut", progress=False, callbacks=[stop_after_two])
-    assert (tmp_path / "cut" / OPTIMIZER_FILE).exists()  # unfinished run keeps Adam's state
+    assert load_optimizer_state(tmp_path / "cut") is not None  # unfinished run keeps Adam's state (in the one file)
+    assert not (tmp_path / "cut" / OPTIMIZER_FILE).exists()  # no separate optimizer file any more
     resumed = train(cfg, digits, device="cpu", checkpoint_dir=tmp_path / "cut", progress=False)
     assert _same(_weights(full.model), _weights(resumed.model))
     assert resumed.history["epoch"].tolist() == [1, 2, 3, 4]
-    assert not (tmp_path / "cut" / OPTIMIZER_FILE).exists()  # removed once complete
+    assert load_optimizer_state(tmp_path / "cut") is None  # dropped once complete
 
 
 def test_load_or_train_trains_once(fresh_cache, digits):
@@ -171,17 +172,17 @@ def test_model_dir_is_readable(fresh_cache):
 
 
 def test_checkpoint_loads_without_unpickling(tmp_path, digits, monkeypatch):
-    """The optimizer state is read with weights_only=True: a pickle with code is refused."""
+    """The optimizer state lives inside the safetensors file; a pickled ``optimizer.pt``
+    (the separate file of older kit versions) is never read, and saving removes it."""
     import pickle
-
-    from cmim_lab.checkpoint import load_optimizer_state
 
     class Evil:
         def __reduce__(self):
             return (print, ("pwned",))
 
     (tmp_path / OPTIMIZER_FILE).write_bytes(pickle.dumps(Evil()))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        assert load_optimizer_state(tmp_path) is None
-    assert any("unreadable" in str(w.message) for w in caught)
+    monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("torch.load must never be called"))
+    assert load_optimizer_state(tmp_path) is None
+    cfg = TrainConfig(method="cmim", epochs=1, **SMALL)
+    train(cfg, digits, device="cpu", checkpoint_dir=tmp_path, progress=False)
+    assert not (tmp_path / OPTIMIZER_FILE).exists()

@@ -33,10 +33,12 @@ import pandas as pd
 
 from .. import __version__, registry
 from ..config import EvalConfig, TrainConfig
-from ..files import read_json, write_json, write_text
+from ..data import fingerprint as data_fingerprint
+from ..files import locked, read_json, write_json, write_text
 from ..objectives import METHODS
 from ..paths import cache_dir
 from ..study import EvalTask, grid, run_study
+from ..trainer import library_versions
 from ..summary import markdown, pooled_ranks, ranks, ranks_section, score_table, write_tables, zscores
 from . import CORPORA, PROPERTIES
 from .data import SPLITS, load_property
@@ -158,17 +160,24 @@ def _fingerprint_rows(splits, cfg: EvalConfig) -> pd.DataFrame:
 
 def cached_fingerprint_scores(split, eval_config: EvalConfig | None = None) -> dict[str, float]:
     """:func:`~cmim_lab.molecules.evaluation.fingerprint_scores` ({probe: test RMSE}), cached
-    as JSON under ``<cache>/evaluations/`` (keyed by the split, every evaluation setting, the
-    fingerprint and the kit version) and written through :mod:`cmim_lab.files`."""
+    as JSON under ``<cache>/evaluations/`` (keyed by the split and its content, every
+    evaluation setting, the fingerprint, and the versions of the kit, torch, scikit-learn and
+    RDKit) and written through :mod:`cmim_lab.files` under a lock."""
+    from rdkit import rdBase
+
     cfg = eval_config or property_eval_config()
-    blob = json.dumps({"split": split.info, "eval": cfg.to_dict(), "fingerprint": FINGERPRINT,
-                       "version": __version__}, sort_keys=True, default=str)
-    path = cache_dir() / "evaluations" / f"fingerprint-{hashlib.sha256(blob.encode()).hexdigest()[:12]}.json"
+    blob = json.dumps({"split": split.info, "data": data_fingerprint(split), "eval": cfg.to_dict(),
+                       "fingerprint": FINGERPRINT, "rdkit": rdBase.rdkitVersion, **library_versions()},
+                      sort_keys=True, default=str)
+    path = cache_dir() / "evaluations" / f"fingerprint-{hashlib.sha256(blob.encode()).hexdigest()[:16]}.json"
     scores = read_json(path)
     if isinstance(scores, dict):
         return scores
-    scores = fingerprint_scores(split, cfg)
-    write_json(path, scores)
+    with locked(path.with_name(path.name + ".lock"), what="an ECFP4 baseline evaluation"):
+        scores = read_json(path)
+        if not isinstance(scores, dict):
+            scores = fingerprint_scores(split, cfg)
+            write_json(path, scores)
     return scores
 
 

@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 from ..errors import DataUnavailableError, check_choice
-from ..files import atomic_write
+from ..files import atomic_write, locked
 from ..paths import cache_dir
 from . import CORPORA, INSTALL_DATA
 from .smiles import Vocabulary, canonical, randomised, require_rdkit, scaffold
@@ -90,6 +90,7 @@ PROPERTIES = {
 @dataclass
 class PropertySplit:
     """A :class:`PropertyData` with train/test indices (sorted int arrays) and how they were made."""
+    content_fields = ("smiles_train", "y_train", "smiles_test", "y_test")  # what cmim_lab.data.fingerprint hashes
     data: "PropertyData"
     train: np.ndarray
     test: np.ndarray
@@ -294,11 +295,15 @@ class SmilesData:
 
     def _make_views(self) -> torch.Tensor:
         seed = int(self.info.get("seed", 0))
-        cached = _read_json(self._views_cache) if self._views_cache else None
-        if cached is None or len(cached) != len(self.smiles_train):
-            cached = [randomised(s, self.n_views, seed * 1_000_003 + i) for i, s in enumerate(self.smiles_train)]
-            if self._views_cache:
-                _write_json(self._views_cache, cached)
+
+        def build():
+            return [randomised(s, self.n_views, seed * 1_000_003 + i) for i, s in enumerate(self.smiles_train)]
+
+        if self._views_cache:
+            cached = _cached_json(self._views_cache, build, lambda blob: isinstance(blob, list)
+                                  and len(blob) == len(self.smiles_train), "the randomised SMILES cache")
+        else:
+            cached = build()
         flat = self.vocab.encode_batch([v for views in cached for v in views])
         return flat.view(len(cached), self.n_views, -1)
 
@@ -329,11 +334,12 @@ def load_corpus(name: str = "moses", n_train: int | None = None, seed: int = 0, 
 
     tag = f"{name}-n{n_train or 'all'}-t{n_test}-s{seed}-rdkit{rdBase.rdkitVersion}"
     path = cache_dir() / "data" / f"{tag}.json.gz"
-    blob = None if refresh else _read_json(path)
-    if not (isinstance(blob, dict) and blob.get("format") == CACHE_FORMAT):
-        blob = _build_corpus(train_path, test_path, n_train, n_test, seed)
-        blob["format"] = CACHE_FORMAT
-        _write_json(path, blob)
+
+    def build():
+        return {**_build_corpus(train_path, test_path, n_train, n_test, seed), "format": CACHE_FORMAT}
+
+    blob = _cached_json(path, build, lambda b: isinstance(b, dict) and b.get("format") == CACHE_FORMAT,
+                        f"the {name} corpus cache", refresh=refresh)
     info = {"name": name, "source": f"molsets wheel moses/dataset/data/train.csv.gz (RDKit "
                                     f"{rdBase.rdkitVersion} canonical)",
             "seed": seed, "n_available": blob["n_available"], "n_invalid": blob["n_invalid"],
@@ -402,6 +408,20 @@ def _read_json(path: Path | None):
             return json.load(fh)
     except (OSError, ValueError, EOFError):
         return None  # a torn cache file is rebuilt
+
+
+def _cached_json(path: Path, build, valid, what: str, *, refresh: bool = False):
+    """The gzipped JSON cache file ``path`` if ``valid(blob)``, else ``build()`` written there,
+    under the file's lock (a second process waits, then reads what the first one wrote)."""
+    blob = None if refresh else _read_json(path)
+    if valid(blob):
+        return blob
+    with locked(path.with_name(path.name + ".lock"), what=what):
+        blob = None if refresh else _read_json(path)
+        if not valid(blob):
+            blob = build()
+            _write_json(path, blob)
+    return blob
 
 
 def _write_json(path: Path, blob) -> None:
