@@ -43,34 +43,12 @@ KINDS = ("mean", "informative")
 
 
 def get_model(ds, dataset: str, n_train, epochs: int, device: torch.device):
-    """(model, how it was obtained): the cached or freshly trained cMIM, else a bare
-    training loop, else an untrained model (while the trainer is being refactored)."""
-    config = TrainConfig(dataset=dataset, epochs=epochs, n_train=n_train)
-    try:
-        from cmim_lab.trainer import load_or_train
+    """(model, provenance): the cached or freshly trained cMIM (see module docstring)."""
+    from cmim_lab.trainer import load_or_train
 
-        result = load_or_train(config, ds, device=device, progress=False)
-        return result.model, f"cmim_lab.trainer.load_or_train, {epochs} epoch(s)"
-    except Exception as exc:  # noqa: BLE001 -- any breakage of the trainer: fall back, say so
-        print(f"load_or_train failed ({type(exc).__name__}: {exc}); training with a bare loop", file=sys.stderr)
-    try:
-        torch.manual_seed(config.seed)
-        model = config.build_model(ds.input_shape).to(device)
-        objective = config.objective()
-        opt = torch.optim.Adam(model.parameters(), lr=config.lr)
-        gen = torch.Generator().manual_seed(config.seed)
-        for _ in range(epochs):
-            order = torch.randperm(len(ds.x_train), generator=gen)
-            for start in range(0, len(order), config.batch_size):
-                loss = objective(model, ds.x_train[order[start:start + config.batch_size]].to(device))["loss"]
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-        return model, f"bare training loop, {epochs} epoch(s)"
-    except Exception as exc:  # noqa: BLE001
-        print(f"bare training failed ({type(exc).__name__}: {exc}); using an untrained model", file=sys.stderr)
-        torch.manual_seed(config.seed)
-        return config.build_model(ds.input_shape).to(device), "untrained model"
+    config = TrainConfig(dataset=dataset, epochs=epochs, n_train=n_train)
+    result = load_or_train(config, ds, device=device, progress=False)
+    return result.model, f"cmim_lab.trainer.load_or_train, {epochs} epoch(s), {'trained' if result.trained_now else 'cached'}"
 
 
 def embeddings(model, ds) -> dict:

@@ -24,7 +24,7 @@ LAYERS = {
     6: ["checkpoint", "trainer", "distributed"],
     7: ["embeddings", "probes", "evaluation", "molecules.evaluation"],
     8: ["study"],
-    9: ["summary", "viz", "widgets", "molecules.viz"],
+    9: ["summary", "claims", "viz", "widgets", "molecules.viz"],
     10: ["benchmark", "sweep", "experiments", "params", "notebooks", "cli",
          "molecules.benchmark", "molecules.command", "molecules.plugin"],
 }
