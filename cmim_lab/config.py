@@ -236,13 +236,18 @@ class TrainConfig:
         # checked and made Python numbers first (numpy scalars would break the JSON cache key)
         for name, bounds in self.BOUNDS.items():
             setattr(self, name, check_bounds(name, getattr(self, name), bounds, nullable=name in self.NULLABLE))
-        self.hidden_sizes = check_list("hidden_sizes", self.hidden_sizes, WIDTH, max_len=MAX_LAYERS)
+        self.hidden_sizes = check_list("hidden_sizes", self.hidden_sizes, WIDTH, max_len=MAX_LAYERS,
+                                       min_len=self._min_hidden_layers())
         self.validate()
+
+    def _min_hidden_layers(self) -> int:
+        return 0 if self.arch == "conv" else 1  # the conv arch has fixed widths and ignores hidden_sizes
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the field, the bad value and what is valid: names
         checked against their registries, every number for type, finiteness and range
-        (:attr:`BOUNDS`), ``hidden_sizes`` as a list of 1 to 64 widths."""
+        (:attr:`BOUNDS`), ``hidden_sizes`` as a list of 1 to 64 widths (may be empty for
+        the ``conv`` arch, which ignores it)."""
         for name in ("method", "dataset", "arch", "likelihood", "reduction", "negatives"):
             check_text(name, getattr(self, name))
         check_choice("method", self.method, METHODS)
@@ -255,7 +260,7 @@ class TrainConfig:
                              f"not {self.likelihood!r}")
         for name, bounds in self.BOUNDS.items():
             check_bounds(name, getattr(self, name), bounds, nullable=name in self.NULLABLE)
-        check_list("hidden_sizes", self.hidden_sizes, WIDTH, max_len=MAX_LAYERS)
+        check_list("hidden_sizes", self.hidden_sizes, WIDTH, max_len=MAX_LAYERS, min_len=self._min_hidden_layers())
         if not isinstance(self.extra, dict):
             raise ValueError(f"extra must be a dict of tags, got {self.extra!r}")
         try:
