@@ -35,7 +35,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from .checkpoint import tensor_digest
-from .config import EvalConfig, TrainConfig, expand_entries
+from .config import EvalConfig, TrainConfig, check_seeds, expand_entries
 from .data import fingerprint
 from .evaluation import EvalResult, evaluate
 from .files import read_json, write_json
@@ -112,6 +112,7 @@ def grid(base: TrainConfig, labels, *, seeds=(0,), reductions=None, **axes) -> l
     ``labels``: methods or variants (``cmim``, ``cmim[normalised]``, ``infonce[pure]``; see
     :func:`cmim_lab.config.variant_fields`); a bare method is crossed with ``reductions``
     when given. ``axes``: TrainConfig field -> values (each becomes a tag column)."""
+    seeds = check_seeds("seeds", seeds)  # distinct: a repeated seed would score one model twice
     entries = []
     for label, fields in expand_entries(labels, reductions).items():
         for values in itertools.product(*axes.values()):

@@ -577,3 +577,30 @@ def test_the_case_count_covers_the_issue():
     n = (len(CLI) + len(TRAIN) + len(EVAL) + len(SWEEP) + len(BENCH) + len(EMBED) + len(EVALUATE) + len(MOLECULES)
          + len(TOKENS) + 5 + len(PARAMS))
     assert n >= 200, n
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(seeds=[0, 0]), "seeds"),
+    (dict(seeds=[-1]), "seeds"),
+    (dict(split_seeds=[1, 1]), "split_seeds"),
+    (dict(datasets=["tox21"]), "tox21"),
+    (dict(datasets="esol"), "datasets"),
+    (dict(methods=[]), "methods"),
+    (dict(methods=["bogus"]), "bogus"),
+    (dict(n_generate=-5), "n_generate"),
+    (dict(n_generate=1.5), "n_generate"),
+])
+def test_molecule_benchmark_arguments_are_checked_before_any_work(monkeypatch, kwargs, match):
+    from cmim_lab.molecules import benchmark as mb
+
+    monkeypatch.setattr(mb, "run_study", lambda *a, **k: pytest.fail("work started on a bad argument"))
+    monkeypatch.setattr(mb, "load_property", lambda *a, **k: pytest.fail("data loaded on a bad argument"))
+    with pytest.raises(ValueError, match=match):
+        mb.run_molecule_benchmark(**kwargs)
+
+
+def test_a_study_grid_refuses_a_repeated_seed():
+    from cmim_lab.study import grid
+
+    with pytest.raises(ValueError, match="seeds"):
+        grid(TrainConfig(dataset="digits"), ["cmim"], seeds=[0, 0])

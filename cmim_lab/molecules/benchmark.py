@@ -32,7 +32,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import __version__, registry
-from ..config import EvalConfig, TrainConfig
+from ..config import Bounds, EvalConfig, TrainConfig, check_bounds, check_names, check_seeds, expand_entries
 from ..data import fingerprint as data_fingerprint
 from ..files import locked, read_json, write_json, write_text
 from ..objectives import METHODS
@@ -42,7 +42,7 @@ from ..trainer import library_versions
 from ..summary import markdown, pooled_ranks, ranks, ranks_section, score_table, write_tables, zscores
 from . import CORPORA, PROPERTIES
 from .data import SPLITS, load_property
-from .evaluation import (FINGERPRINT, N_GENERATE, evaluate_property, fingerprint_scores, generation_metrics,
+from .evaluation import (FINGERPRINT, MAX_GENERATE, N_GENERATE, evaluate_property, fingerprint_scores, generation_metrics,
                          property_eval_config)
 
 GENERATIVE = ("recon_nll", "token_nll", "token_accuracy", "exact_match", "valid_recon", "valid_prior",
@@ -77,6 +77,23 @@ def molecule_config(method: str = "cmim", *, dataset: str = DEFAULT_CORPUS, **fi
     return TrainConfig(**{**defaults, "method": method, "dataset": dataset, **fields})
 
 
+def _check_arguments(datasets, methods, seeds, reductions, base, cfg, split_seeds, n_generate) -> None:
+    """Every argument of :func:`run_molecule_benchmark` checked before any data is loaded or
+    model trained; ``ValueError`` naming the argument, the value and what is valid."""
+    check_names("datasets", datasets, PROPERTIES, what="property dataset")
+    if isinstance(methods, str) or not methods:
+        raise ValueError(f"methods must be a non-empty list of methods or variants, got {methods!r}")
+    expand_entries(methods, reductions)
+    check_seeds("seeds", seeds)
+    check_seeds("split_seeds", split_seeds)
+    check_bounds("n_generate", n_generate, Bounds(int, 1, MAX_GENERATE))
+    if not isinstance(base, TrainConfig):
+        raise ValueError(f"base must be a TrainConfig, got {type(base).__name__}")
+    if not isinstance(cfg, EvalConfig):
+        raise ValueError(f"eval_config must be an EvalConfig, got {type(cfg).__name__}")
+    registry.dataset(base.dataset, role="corpus")
+
+
 def run_molecule_benchmark(datasets=tuple(PROPERTIES), methods=METHODS, seeds=SEEDS, reductions=("sum",), *,
                            base: TrainConfig | None = None, eval_config: EvalConfig | None = None,
                            split=SPLIT, split_seeds=SEEDS, fingerprint: bool = True, n_generate: int = N_GENERATE,
@@ -108,6 +125,7 @@ def run_molecule_benchmark(datasets=tuple(PROPERTIES), methods=METHODS, seeds=SE
     for kind in kinds:
         if kind not in SPLITS:
             raise ValueError(f"unknown split {kind!r}; valid splits are: {', '.join(SPLITS)}")
+    _check_arguments(datasets, methods, seeds, reductions, base, cfg, split_seeds, n_generate)
     started = time.time()
     corpus = registry.dataset(base.dataset, role="corpus").load(n_train=base.n_train, seed=base.data_seed)
     props = {name: load_property(name) for name in datasets}
