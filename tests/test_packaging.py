@@ -46,3 +46,17 @@ def test_console_script_and_make_targets():
     assert re.search(r"^run:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
     ci = repo_path(".ci", "run").read_text()
     assert "make test" in ci and "dataset-fashion-mnist" in ci and "chromium" in ci
+
+
+def test_conda_environment_uses_conda_forge_only():
+    env = yaml.safe_load(repo_path("environment.yml").read_text())
+    assert env["channels"] == ["conda-forge"]  # the `pytorch` channel is deprecated
+
+
+def test_license_and_citation_match_the_project():
+    project = _pyproject()["project"]
+    license_text = repo_path("LICENSE").read_text()
+    assert project["license"]["text"] == "MIT" and license_text.startswith("MIT License")
+    cff = yaml.safe_load(repo_path("CITATION.cff").read_text())
+    assert cff["cff-version"] == "1.2.0" and cff["version"] == project["version"] and cff["license"] == "MIT"
+    assert "2509.21511" in cff["preferred-citation"]["url"]  # the cMIM paper the kit implements
