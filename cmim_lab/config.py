@@ -113,9 +113,11 @@ def check_list(name: str, values, bounds: Bounds, *, min_len: int = 1, max_len: 
                distinct: bool = False) -> tuple:
     """A list/tuple of numbers, each within ``bounds``, as a tuple of Python numbers;
     ``ValueError`` naming ``name`` otherwise (a string or a bare number is not a list; a 1-D
-    numpy array or tensor is)."""
+    numpy array, a tensor or a ``range`` is)."""
     if hasattr(values, "tolist") and not isinstance(values, (str, bytes)):
         values = values.tolist()
+    elif isinstance(values, range):
+        values = list(values)
     if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)):
         raise ValueError(f"{name} must be a list of values, each {bounds.describe()}; got {values!r}")
     if len(values) < min_len or (max_len is not None and len(values) > max_len):

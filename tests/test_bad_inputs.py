@@ -604,3 +604,9 @@ def test_a_study_grid_refuses_a_repeated_seed():
 
     with pytest.raises(ValueError, match="seeds"):
         grid(TrainConfig(dataset="digits"), ["cmim"], seeds=[0, 0])
+
+
+def test_a_study_grid_takes_seeds_as_a_range():
+    from cmim_lab.study import grid
+
+    assert [e.config.seed for e in grid(TrainConfig(dataset="digits"), ["cmim"], seeds=range(3))] == [0, 1, 2]
