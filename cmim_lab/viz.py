@@ -127,8 +127,14 @@ def benchmark_figure(raw, probes, *, value_label: str = "test accuracy",
     datasets = list(dict.fromkeys(df["dataset"]))
     probes = [p for p in probes if p in set(df["metric"])]
     entries = list(dict.fromkeys(df["entry"]))
-    fig = make_subplots(rows=len(datasets), cols=len(probes), shared_yaxes=True, horizontal_spacing=0.02,
-                        vertical_spacing=0.08, subplot_titles=[f"{d} · {p}" for d in datasets for p in probes])
+    # one dataset: panels titled by probe, the dataset in the figure title; several: two-line titles
+    # (a "dataset · probe" line is wider than a panel and ran into its neighbour)
+    panel_titles = (list(probes) if len(datasets) == 1 else
+                    [f"{d}<br>{p}" for d in datasets for p in probes])
+    if len(datasets) == 1:
+        title = f"{datasets[0]}: {title[0].lower()}{title[1:]}"
+    fig = make_subplots(rows=len(datasets), cols=len(probes), shared_yaxes=True, horizontal_spacing=0.03,
+                        vertical_spacing=0.1, subplot_titles=panel_titles)
     styles = {"mean": (PALETTE[0], "mean (mu)"), "informative": (PALETTE[1], "-X (informative)"),
               "baseline": (PALETTE[7], "baseline")}
     for i, d in enumerate(datasets):

@@ -46,3 +46,13 @@ def test_figure_builders_accept_kit_tables():
     assert len(viz.sweep_figure(table).data) == 4
     w, b = np.array([0.9, 0.8]), np.array([0.1, -0.2])
     assert len(viz.cosine_histograms({"m": (w, b)}).data) == 2
+
+
+def test_benchmark_panel_titles_fit_their_panels():
+    rows = [dict(dataset=d, metric=p, embedding="mean", entry="a", value=0.5, seed=0)
+            for d in ("fashion-mnist", "mnist-5k") for p in ("knn-euclidean", "linear")]
+    one = viz.benchmark_figure(pd.DataFrame(rows[:2]), ["knn-euclidean", "linear"])
+    assert [a.text for a in one.layout.annotations] == ["knn-euclidean", "linear"]
+    assert one.layout.title.text.startswith("fashion-mnist: probe accuracy")
+    two = viz.benchmark_figure(pd.DataFrame(rows), ["knn-euclidean", "linear"])
+    assert [a.text for a in two.layout.annotations][:2] == ["fashion-mnist<br>knn-euclidean", "fashion-mnist<br>linear"]
