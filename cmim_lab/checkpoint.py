@@ -33,7 +33,7 @@ import torch
 from . import __version__
 from .config import TrainConfig
 from .errors import CheckpointError
-from .files import atomic_write, temp_name_glob
+from .files import atomic_write, remove_files, temp_name_glob
 from .model import LatentModel
 
 MODEL_FILE = "model.safetensors"
@@ -78,15 +78,7 @@ def remove_leftovers(directory: Path) -> list[Path]:
     ``model.safetensors`` and the ``optimizer.pt`` of older kit versions. Call it only while
     no other process writes into ``directory`` (under its lock). Returns the removed paths."""
     directory = Path(directory)
-    stale = [*directory.glob(temp_name_glob(MODEL_FILE)), directory / OPTIMIZER_FILE]
-    removed = []
-    for path in stale:
-        try:
-            path.unlink()
-            removed.append(path)
-        except FileNotFoundError:
-            pass
-    return removed
+    return remove_files([*directory.glob(temp_name_glob(MODEL_FILE)), directory / OPTIMIZER_FILE])
 
 
 def tensor_digest(tensors: dict[str, torch.Tensor]) -> str:

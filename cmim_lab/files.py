@@ -67,6 +67,18 @@ def _sync(path: str) -> None:
         os.close(fd)
 
 
+def remove_files(paths) -> list[Path]:
+    """Delete each of ``paths`` that exists; return the ones removed (missing ones are skipped)."""
+    removed = []
+    for path in paths:
+        try:
+            Path(path).unlink()
+            removed.append(Path(path))
+        except FileNotFoundError:
+            pass
+    return removed
+
+
 def write_text(path, text: str) -> Path:
     """Atomically write ``text`` (UTF-8) to ``path``."""
     return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))

@@ -35,7 +35,7 @@ from . import __version__, data as data_module
 from .checkpoint import MODEL_FILE, load_model, remove_leftovers, restore_optimizer, save_checkpoint
 from .config import TrainConfig
 from .errors import CheckpointError, TrainingDivergedError
-from .files import locked, temp_name_glob
+from .files import locked, remove_files, temp_name_glob
 from .paths import cache_dir
 from .runtime import resolve_device
 
@@ -299,14 +299,8 @@ def clear_entry(directory: Path) -> list[Path]:
     """Delete a cache entry's checkpoint, evaluations and leftovers (keep ``*.corrupt``
     copies and the lock file); call it under :func:`entry_lock`. Returns what was removed."""
     directory = Path(directory)
-    removed = remove_leftovers(directory)
-    for path in [directory / MODEL_FILE, *directory.glob(EVAL_GLOB), *directory.glob(temp_name_glob("eval-*.json"))]:
-        try:
-            path.unlink()
-            removed.append(path)
-        except FileNotFoundError:
-            pass
-    return removed
+    return remove_leftovers(directory) + remove_files(
+        [directory / MODEL_FILE, *directory.glob(EVAL_GLOB), *directory.glob(temp_name_glob("eval-*.json"))])
 
 
 def load_or_train(config: TrainConfig, data=None, *, device="auto", cache_root=None, retrain: bool = False,
