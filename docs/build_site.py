@@ -79,6 +79,7 @@ def config(src: Path, site: Path, nav: list) -> dict:
             {"mkdocs-jupyter": {"execute": False, "include_source": True, "ignore_h1_titles": True,
                                 "include_requirejs": False}},
             {"mkdocstrings": {"handlers": {"python": {"paths": [str(REPO)], "options": {
+                "extensions": [str(REPO / "docs" / "griffe_rst.py") + ":RstInline"],
                 "docstring_style": None, "show_source": False, "show_root_heading": True,
                 "members_order": "source", "filters": ["!^_"], "heading_level": 3}}}}},
         ],

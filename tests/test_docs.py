@@ -138,3 +138,16 @@ def test_site_opens_from_file_urls_in_chromium(site, tmp_path):
             assert shot.stat().st_size > 10_000
         finally:
             browser.close()
+
+
+def test_docstring_markup_becomes_markdown():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("griffe_rst", REPO / "docs" / "griffe_rst.py")
+    if importlib.util.find_spec("griffe") is None:
+        pytest.skip("griffe (docs extra) is not installed")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = "Use :func:`load` on ``x``. Entry points::\n\n    a = 1\n    b = 2\n\nAfter.\n\n>>> f(1)\n>>> g()\n\nEnd."
+    assert module.rst_to_markdown(text) == (
+        "Use `load` on `x`. Entry points:\n\n```python\na = 1\nb = 2\n```\n\nAfter.\n\n"
+        "```pycon\n>>> f(1)\n>>> g()\n```\n\nEnd.")
