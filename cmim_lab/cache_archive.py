@@ -343,6 +343,8 @@ def _check_listing(manifest: dict, members: dict, archive: Path) -> dict[str, di
         if not isinstance(name, str) or not re.fullmatch(ENTRY_NAME, name) or not isinstance(files, dict) \
                 or MODEL_FILE not in files or not isinstance(entry.get("config"), dict):
             raise _refuse(archive, f"its {MANIFEST} has a malformed entry {str(entry)[:120]!r}")
+        if any(path.startswith(f"models/{name}/") for path in listed):
+            raise _refuse(archive, f"its {MANIFEST} lists entry {name!r} twice")
         for file_name, record in files.items():
             path = f"models/{name}/{file_name}"
             ok = (isinstance(record, dict) and isinstance(record.get("sha256"), str)

@@ -1,9 +1,11 @@
 """What the kit's cache holds, and which model entries each notebook profile uses.
 
-The cache (:func:`cmim_lab.paths.cache_dir`) has four parts:
+The cache (:func:`cmim_lab.paths.cache_dir`) has five parts:
 
 * ``models/<entry>/`` -- one trained model per folder: ``model.safetensors`` and its cached
   evaluations ``eval-<key>.json`` (:mod:`cmim_lab.trainer`, :mod:`cmim_lab.study`);
+* ``evaluations/`` -- cached evaluations that belong to no model (e.g. a plugin's
+  baseline on raw features);
 * ``data/`` -- datasets converted once from their sources (rebuilt when missing);
 * ``downloads/`` -- the raw files torchvision downloaded;
 * ``profiles/<profile>.json`` -- the entries the notebooks of each profile have loaded or
@@ -28,7 +30,7 @@ from .checkpoint import EVAL_GLOB, MODEL_FILE
 from .files import locked, read_json, write_json
 from .paths import cache_dir
 
-PARTS = ("models", "data", "downloads", "profiles")
+PARTS = ("models", "evaluations", "data", "downloads", "profiles")
 USAGE_DIR = "profiles"
 USAGE_FORMAT = "1"
 
@@ -134,13 +136,14 @@ def format_bytes(n: int) -> str:
 
 
 def clear(everything: bool = False) -> list[Path]:
-    """Delete the trained models, their evaluations and the profile records (``models/`` and
-    ``profiles/``); with ``everything`` also the converted datasets and downloads (``data/``,
-    ``downloads/``: rebuilt from their sources on next use). Returns the folders removed.
-    A symbolic link is removed itself, never followed. Run it while no notebook trains."""
+    """Delete the trained models, the evaluations and the profile records (``models/``,
+    ``evaluations/``, ``profiles/``); with ``everything`` also the converted datasets and
+    downloads (``data/``, ``downloads/``: rebuilt from their sources on next use). Returns
+    the folders removed. A symbolic link is removed itself, never followed. Run it while no
+    notebook trains."""
     root = cache_dir()
     removed = []
-    for part in PARTS if everything else ("models", USAGE_DIR):
+    for part in PARTS if everything else ("models", "evaluations", USAGE_DIR):
         path = root / part
         if path.is_symlink():
             path.unlink()
@@ -235,7 +238,8 @@ def size_report() -> str:
     """``cmim-lab cache size``: bytes per part of the cache and in total."""
     parts = sizes()
     lines = [f"cache {cache_dir()}: {format_bytes(sum(parts.values()))}"]
-    notes = {"models": "trained models and their evaluations", "data": "datasets converted from their sources",
+    notes = {"models": "trained models and their evaluations", "evaluations": "evaluations of no model (baselines)",
+             "data": "datasets converted from their sources",
              "downloads": "raw files torchvision downloaded", "profiles": "which models each profile used",
              "other": "anything else"}
     lines += [f"  {part:<10}{format_bytes(n):>10}  {notes[part]}" for part, n in parts.items()]

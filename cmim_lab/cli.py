@@ -251,7 +251,8 @@ def cmd_cache(args) -> int:
         print(cache_index.size_report())
     elif not args.yes:
         print(cache_index.size_report())
-        print(f"nothing removed: add --yes to delete {'everything above' if args.all else 'models and profiles'}")
+        what = "everything above" if args.all else "models, evaluations and profiles"
+        print(f"nothing removed: add --yes to delete {what}")
         return 1
     else:
         removed = cache_index.clear(everything=args.all)
@@ -308,7 +309,7 @@ def add_cache_and_doctor(sub) -> None:
     a.set_defaults(parser=a)
     a = actions.add_parser("size", help="bytes per part of the cache")
     a.set_defaults(parser=a)
-    a = actions.add_parser("clear", help="delete the trained models and profile records (asks for --yes)")
+    a = actions.add_parser("clear", help="delete the models, evaluations and profile records (asks for --yes)")
     a.add_argument("--all", action="store_true", help="also delete converted datasets and downloads")
     a.add_argument("--yes", action="store_true", help="really delete (without it: show what would go)")
     a.set_defaults(parser=a)
