@@ -24,7 +24,8 @@ _LAZY = {
 _SUBMODULES = {"errors", "paths", "runtime", "files", "registry", "sources", "data", "augment", "posterior",
                "model", "likelihoods", "nets", "objectives", "config", "flags", "profiles", "checkpoint",
                "trainer", "distributed", "embeddings", "probes", "evaluation", "study", "summary", "viz",
-               "widgets", "benchmark", "sweep", "experiments", "params", "notebooks", "cli", "molecules"}
+               "widgets", "benchmark", "sweep", "experiments", "params", "notebooks", "cli", "molecules",
+               "cache_index", "cache_archive", "doctor"}
 
 
 def __getattr__(name):

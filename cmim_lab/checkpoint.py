@@ -37,6 +37,7 @@ from .files import atomic_write, remove_files, temp_name_glob
 from .model import LatentModel
 
 MODEL_FILE = "model.safetensors"
+EVAL_GLOB = "eval-*.json"  # cached evaluations in an entry (see cmim_lab.study)
 OPTIMIZER_FILE = "optimizer.pt"  # the separate optimizer file of kit versions < 0.3: never read, removed on save
 FORMAT = "2"
 OPTIMIZER_PREFIX = "optimizer/"

@@ -237,6 +237,88 @@ def cmd_notebooks(args) -> int:
                          refresh_figures=not args.no_figures)
 
 
+def cmd_cache(args) -> int:
+    """Export, import, list, size or clear the cache of trained models."""
+    from . import cache_archive, cache_index
+
+    if args.action == "export":
+        cache_archive.export_cache(args.archive, profile=args.profile)
+    elif args.action == "import":
+        cache_archive.import_cache(args.archive)
+    elif args.action == "list":
+        print(cache_index.listing())
+    elif args.action == "size":
+        print(cache_index.size_report())
+    elif not args.yes:
+        print(cache_index.size_report())
+        what = "everything above" if args.all else "models, evaluations and profiles"
+        print(f"nothing removed: add --yes to delete {what}")
+        return 1
+    else:
+        removed = cache_index.clear(everything=args.all)
+        print(f"removed {', '.join(map(str, removed)) or 'nothing (already empty)'}")
+    return 0
+
+
+def cmd_doctor(args) -> int:
+    """Print one line per check of this machine; exit 1 only when the kit cannot work."""
+    from .doctor import exit_status, report, run_checks
+
+    checks = run_checks()
+    print(report(checks))
+    return exit_status(checks)
+
+
+CACHE_HELP = """\
+The cache ($CMIM_LAB_CACHE, default ~/.cache/cmim_lab) holds every trained model with its
+cached evaluations. Hand them to a class:
+
+  teacher:  cmim-lab notebooks --profile default        # trains what is missing
+            cmim-lab cache export models.tar.gz --profile default
+  student:  cmim-lab cache import models.tar.gz         # notebooks now load instead of train
+
+export --profile packs the models the notebooks of that profile loaded or trained with this
+cache (each notebook records them when it runs; see `cmim-lab cache list`); without
+--profile it packs every finished model in the cache. import checks the archive first
+(manifest, SHA-256 of every file, kit/torch/scikit-learn versions, no links, no paths
+outside the cache, no pickles) and writes nothing unless every check passes."""
+
+
+def add_cache_and_doctor(sub) -> None:
+    """The ``cache`` (export, import, list, size, clear) and ``doctor`` sub-commands."""
+    from .flags import choice
+    from .notebooks import PROFILE_NAMES
+
+    raw = argparse.RawDescriptionHelpFormatter
+    p = sub.add_parser("cache", help="export, import, list, size or clear the trained models (hand them to a class)",
+                       description=CACHE_HELP, formatter_class=raw)
+    p.set_defaults(func=cmd_cache, parser=p)
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    a = actions.add_parser("export", help="pack models and evaluations into a .tar.gz archive",
+                           description=CACHE_HELP, formatter_class=raw)
+    a.add_argument("archive", metavar="ARCHIVE", help="the archive to write (.tar.gz or .tgz; must not exist)")
+    a.add_argument("--profile", default=None, type=choice(PROFILE_NAMES, "profile"),
+                   help="only the models the notebooks of this profile used with this cache (recorded when they "
+                        "ran); default: every finished model in the cache")
+    a.set_defaults(parser=a)
+    a = actions.add_parser("import", help="verify an archive and unpack its models into the cache",
+                           description=CACHE_HELP, formatter_class=raw)
+    a.add_argument("archive", metavar="ARCHIVE", help="an archive written by `cmim-lab cache export`")
+    a.set_defaults(parser=a)
+    a = actions.add_parser("list", help="one line per model: config, state, evaluations, size, profiles")
+    a.set_defaults(parser=a)
+    a = actions.add_parser("size", help="bytes per part of the cache")
+    a.set_defaults(parser=a)
+    a = actions.add_parser("clear", help="delete the models, evaluations and profile records (asks for --yes)")
+    a.add_argument("--all", action="store_true", help="also delete converted datasets and downloads")
+    a.add_argument("--yes", action="store_true", help="really delete (without it: show what would go)")
+    a.set_defaults(parser=a)
+    p = sub.add_parser("doctor", help="check torch/CUDA, the browser for PNG figures, data, cache, Jupyter kernel",
+                       description="One line per check (ok/missing) and how to get what is missing; exit "
+                                   "status 1 only when the kit cannot work (no torch, unusable cache folder).")
+    p.set_defaults(func=cmd_doctor, parser=p)
+
+
 def _command_line(args) -> str:
     """The command as typed, for the reports."""
     return "cmim-lab " + " ".join(shlex.quote(a) for a in args.argv)
@@ -359,6 +441,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                f"whatever the current directory)")
     p.add_argument("--device", default="auto", type=device, help="(default auto)")
     p.add_argument("--no-figures", action="store_true", help="do not refresh figures/")
+
+    add_cache_and_doctor(sub)
 
     for name, spec in registry.commands().items():
         p = sub.add_parser(name, help=spec.help, description=spec.description or spec.help, epilog=spec.epilog,

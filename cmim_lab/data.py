@@ -344,7 +344,8 @@ def _build_raw(name: str, split_seed: int, path) -> RawData:
 
 
 for _name, (_reader, _description) in SOURCES.items():
-    registry.register_dataset(_name, functools.partial(load_images, _name), _description)
+    registry.register_dataset(_name, functools.partial(load_images, _name), _description,
+                              locate="cmim_lab.sources:locate")
 
 
 __all__ = ["Dataset", "DataUnavailableError", "available", "from_arrays", "load"]

@@ -11,7 +11,9 @@ right below it, ``P = cmim_lab.params.setup(profile=profile, ...)``. ``setup``:
    method, bad device, numbers of the wrong type, non-finite or out of range, repeated
    seeds fail with a message naming the parameter, the value and what is valid; a
    parameter no dataclass owns must at least be finite);
-4. decides where static figures go: ``figures/`` in the repository, except under
+4. records the profile, so every model this kernel loads or trains is listed in the
+   cache's record for it (:mod:`cmim_lab.cache_index`; ``cmim-lab cache export --profile``);
+5. decides where static figures go: ``figures/`` in the repository, except under
    ``smoke``, which writes no PNGs at all (CI must not overwrite the committed figures).
 
 To set a size by hand, keep ``profile = "default"``: it changes nothing.
@@ -64,6 +66,11 @@ def setup(profile: str = "default", *, verbose: bool = True, **params) -> Params
     if "device" in params:
         params["device"] = str(resolve_device(params["device"]))
     out = Params(params, profile=profile)
+    from .cache_index import note_entry, record_usage
+    from .trainer import on_entry_used
+
+    record_usage(profile)  # `cmim-lab cache export --profile` packs the models this kernel uses
+    on_entry_used(note_entry)
     no_figures = profile == "smoke" or os.environ.get(NO_FIGURES_ENV)
     out["_figures_dir"] = None if no_figures else repo_path("figures")
     if verbose:

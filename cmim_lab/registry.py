@@ -52,7 +52,9 @@ class DatasetSpec:
     it is for: ``classification`` (labelled train/test splits, the image benchmark),
     ``corpus`` (unlabelled pre-training data) or ``regression`` (property tasks probed on
     a pre-trained model). ``defaults`` are the :class:`~cmim_lab.config.TrainConfig`
-    fields a model for this dataset starts from (e.g. its architecture).
+    fields a model for this dataset starts from (e.g. its architecture). ``locator(name)``
+    (optional, a callable or its ``"module:function"``) says where the data is found
+    without a download, see :meth:`locate`.
     """
     name: str
     loader: Callable[..., Any] | str
@@ -60,10 +62,18 @@ class DatasetSpec:
     domain: str = "images"
     role: str = "classification"
     defaults: dict = field(default_factory=dict)
+    locator: Callable[[str], Any] | str | None = None
 
     def load(self, **kwargs):
         """Load the dataset (keyword arguments of its loader: ``n_train``, ``seed`` ...)."""
         return resolve(self.loader)(**kwargs)
+
+    def locate(self) -> str | None:
+        """Where the data is read from without a download (a path, as text), or None when it
+        needs a download on first use (or when the dataset registered no locator). Raises
+        :class:`~cmim_lab.errors.DataUnavailableError` naming the install command when it is
+        neither installed nor downloadable. Reads no data."""
+        return None if self.locator is None else resolve(self.locator)(self.name)
 
 
 @dataclass(frozen=True)
@@ -135,10 +145,11 @@ def _put(table: dict, spec, kind: str) -> None:
 
 
 def register_dataset(name: str, load: Callable | str, description: str, *, domain: str = "images",
-                     role: str = "classification", defaults: dict | None = None) -> None:
+                     role: str = "classification", defaults: dict | None = None,
+                     locate: Callable | str | None = None) -> None:
     """Make ``name`` loadable by :func:`dataset` (see :class:`DatasetSpec`)."""
     _check("dataset role", role, dict.fromkeys(ROLES))
-    _put(_DATASETS, DatasetSpec(name, load, description, domain, role, dict(defaults or {})), "dataset")
+    _put(_DATASETS, DatasetSpec(name, load, description, domain, role, dict(defaults or {}), locate), "dataset")
 
 
 def register_arch(name: str, build: Callable | str, description: str, *, likelihoods, domain: str = "images") -> None:

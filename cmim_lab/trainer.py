@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from . import __version__, data as data_module
-from .checkpoint import MODEL_FILE, load_model, remove_leftovers, restore_optimizer, save_checkpoint
+from .checkpoint import EVAL_GLOB, MODEL_FILE, load_model, remove_leftovers, restore_optimizer, save_checkpoint
 from .config import TrainConfig
 from .errors import CheckpointError, TrainingDivergedError
 from .files import locked, remove_files, temp_name_glob
@@ -40,7 +40,6 @@ from .paths import cache_dir
 from .runtime import resolve_device
 
 LOCK_FILE = ".lock"  # an entry's lock file (see cmim_lab.files.locked)
-EVAL_GLOB = "eval-*.json"  # cached evaluations in an entry (see cmim_lab.study)
 
 LOG_EVERY = 25  # steps between progress-bar refreshes and divergence checks
 
@@ -322,6 +321,26 @@ def load_or_train(config: TrainConfig, data=None, *, device="auto", cache_root=N
     config.validate()
     _check_data(config, data)  # before an entry folder is made for data that does not fit
     directory = model_dir(config, cache_root, data)
+    result = _load_or_train_entry(config, data, directory, device, retrain, progress)
+    for listener in list(_ENTRY_LISTENERS):
+        listener(directory)
+    return result
+
+
+_ENTRY_LISTENERS: list[Callable[[Path], None]] = []
+
+
+def on_entry_used(listener: Callable[[Path], None]) -> None:
+    """Call ``listener(directory)`` each time :func:`load_or_train` returns the cache entry
+    ``directory`` (loaded or trained); :mod:`cmim_lab.cache_index` records this way which
+    entries a notebook profile uses. Adding the same listener again has no effect."""
+    if listener not in _ENTRY_LISTENERS:
+        _ENTRY_LISTENERS.append(listener)
+
+
+def _load_or_train_entry(config: TrainConfig, data, directory: Path, device, retrain: bool,
+                         progress: bool) -> TrainResult:
+    """The body of :func:`load_or_train` for one entry folder, under its lock."""
     path = directory / MODEL_FILE
     with entry_lock(directory):
         if retrain:

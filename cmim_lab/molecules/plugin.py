@@ -30,6 +30,7 @@ from . import CORPORA, DOMAIN, INSTALL_DATA, PROPERTIES
 # 40 minutes on a 2-core CPU.
 MODEL_DEFAULTS = dict(arch="gru", likelihood="categorical", hidden_sizes=(128,), latent_dim=32, epochs=4,
                       n_train=30_000)
+LOCATE = "cmim_lab.molecules.data:locate"  # where each dataset's file is found (cmim-lab doctor)
 
 
 @dataclass(frozen=True)
@@ -90,9 +91,10 @@ def register() -> None:
     the ``molecules`` command to :mod:`cmim_lab.registry` (idempotent)."""
     for name, description in CORPORA.items():
         registry.register_dataset(name, _CorpusLoader(name), description, domain=DOMAIN, role="corpus",
-                                  defaults=MODEL_DEFAULTS)
+                                  defaults=MODEL_DEFAULTS, locate=LOCATE)
     for name, description in PROPERTIES.items():
-        registry.register_dataset(name, _PropertyLoader(name), description, domain=DOMAIN, role="regression")
+        registry.register_dataset(name, _PropertyLoader(name), description, domain=DOMAIN, role="regression",
+                                  locate=LOCATE)
     registry.register_arch("gru", "cmim_lab.molecules.nets:build_gru", "GRU encoder and autoregressive GRU decoder over SMILES tokens",
                            likelihoods=("categorical",), domain=DOMAIN)
     registry.register_knobs(DOMAIN, MoleculeSizes, PROFILE_SIZES)

@@ -1,0 +1,428 @@
+"""Hand trained models to a class: pack cache entries into one archive, and import it safely.
+
+>>> export_cache("models.tar.gz", profile="default")   # on the teacher's machine
+>>> import_cache("models.tar.gz")                        # on each student's machine
+
+The archive is a gzip-compressed tar file holding ``models/<entry>/model.safetensors``,
+``models/<entry>/eval-<key>.json`` (the cached evaluations) and ``manifest.json``: the
+archive format, the versions of the kit, torch and scikit-learn (all three are part of
+every cache key), the profile, and per entry its training config and the SHA-256 and size
+of each file.
+
+:func:`import_cache` checks everything before it writes anything into the cache, and
+refuses (:class:`ArchiveRefused`, naming the file and the reason) an archive with
+
+* a path outside the cache (absolute, or with a ``..`` part), a symbolic or hard link, or
+  anything else that is not a regular file;
+* a pickle (``.pt``, ``.pkl`` ... or pickle/``torch.save`` bytes under any name): nothing
+  is ever unpickled -- checkpoints are safetensors, evaluations JSON;
+* a file the manifest does not list, or that is not a checkpoint or evaluation;
+* a file whose bytes do not match the manifest's SHA-256 and size, or a checkpoint that
+  fails its own header bounds and tensor checksum (:func:`cmim_lab.checkpoint.read_checkpoint`);
+* another kit, torch or scikit-learn version (the notebooks would never find its models).
+
+Files are unpacked into a private staging folder inside the cache and moved into place
+only when every check passed, each under its entry's lock. An entry the cache already
+holds a checkpoint for is kept as it is (nothing in the cache is overwritten or lost).
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import tarfile
+import tempfile
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Callable
+
+from . import __version__
+from .cache_index import add_usage, entry_files, format_bytes, model_entries, used_by
+from .checkpoint import MODEL_FILE, read_checkpoint
+from .errors import CheckpointError, check_choice
+from .files import atomic_write
+from .paths import cache_dir
+from .profiles import PROFILE_NAMES
+from .trainer import entry_lock, library_versions
+
+FORMAT = "cmim-lab-cache/1"
+MANIFEST = "manifest.json"
+SUFFIXES = (".tar.gz", ".tgz")
+ENTRY_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*-s[0-9]+-[0-9a-f]{12}"
+FILE_PATTERN = re.compile(rf"models/({ENTRY_NAME})/({re.escape(MODEL_FILE)}|eval-[0-9a-f]{{16}}\.json)")
+PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib", ".dill", ".th")
+MAX_MANIFEST_BYTES = 16 * 2 ** 20
+MAX_FILE_BYTES = 8 * 2 ** 30
+CHUNK = 2 ** 20
+VERSIONED = ("cmim_lab", "torch", "scikit-learn")  # library_versions(): every cache key includes them
+
+
+class ArchiveRefused(ValueError):
+    """An archive failed a check of :func:`import_cache`; nothing was imported."""
+
+
+@dataclass
+class ExportSummary:
+    """What :func:`export_cache` wrote: ``models`` and ``evaluations`` packed, archive
+    ``size`` in bytes, ``skipped`` entries as (name, reason), and the entries the profile's
+    record names but the cache no longer holds (``missing``)."""
+    archive: Path
+    models: int
+    evaluations: int
+    size: int
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ImportSummary:
+    """What :func:`import_cache` did: entries ``added``, entries ``kept`` (the cache already
+    held a checkpoint for them), evaluations added, the archive's ``profile`` (whose record
+    now lists the entries) and the folder written to (``models``)."""
+    added: list[str]
+    kept: list[str]
+    evaluations: int
+    profile: str | None
+    models: Path
+
+
+# --- export -----------------------------------------------------------------------------------
+
+def _check_archive_name(archive: Path) -> None:
+    if not archive.name.endswith(SUFFIXES):
+        raise ValueError(f"archive {archive} must end in {' or '.join(SUFFIXES)} (a gzip-compressed tar file)")
+
+
+def export_cache(archive, profile: str | None = None, *, log: Callable[[str], None] | None = print) -> ExportSummary:
+    """Pack the finished models of the cache and their evaluations into ``archive``.
+
+    ``profile``: only the entries the notebooks of that profile have loaded or trained with
+    this cache (:func:`cmim_lab.cache_index.used_by`); None: every finished model. Unfinished,
+    unreadable or corrupt checkpoints and those of another kit version are skipped (and
+    listed). Every checkpoint's tensor checksum is verified while it is packed, under its
+    entry's lock. ``archive`` must end in ``.tar.gz`` or ``.tgz`` and must not exist (it
+    is written atomically). ``ValueError`` when there is nothing to export.
+    """
+    archive = Path(archive)
+    _check_archive_name(archive)
+    if os.path.lexists(archive):
+        raise FileExistsError(f"archive {archive} already exists; nothing was written. Delete it or choose "
+                              f"another name")
+    if profile is not None:
+        check_choice("profile", profile, PROFILE_NAMES)
+    entries = model_entries()
+    missing: list[str] = []
+    if profile is not None:
+        wanted = used_by(profile)
+        if not wanted:
+            raise ValueError(f"no notebook has run under profile {profile} with the cache {cache_dir()} since it "
+                             f"was last cleared: run `cmim-lab notebooks --profile {profile}` first (it loads what "
+                             f"is cached and trains the rest), or export without --profile to pack every model "
+                             f"in the cache")
+        have = {e.name for e in entries}
+        missing = [n for n in wanted if n not in have]
+        entries = [e for e in entries if e.name in set(wanted)]
+    skipped = [(e.name, _why_not(e)) for e in entries if _why_not(e)]
+    entries = [e for e in entries if not _why_not(e)]
+    if not entries:
+        raise ValueError(f"nothing to export: the cache {cache_dir()} holds no finished model of kit version "
+                         f"{__version__}" + (f" that profile {profile} used" if profile else ""))
+    packed: list[dict] = []
+
+    def write(tmp: str) -> None:
+        with tarfile.open(tmp, "w:gz") as tar:
+            for entry in entries:
+                files = _pack_entry(tar, entry)
+                if files is None:
+                    skipped.append((entry.name, "its checkpoint fails its checksum (corrupt)"))
+                else:
+                    packed.append({"name": entry.name, "config": entry.config, "files": files})
+            if not packed:
+                raise ValueError("nothing to export: every checkpoint failed its checksum")
+            manifest = {"format": FORMAT, "kit_version": __version__, "versions": library_versions(),
+                        "profile": profile, "entries": packed}
+            _add_bytes(tar, MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
+
+    atomic_write(archive, write)
+    n_evals = sum(len(p["files"]) - 1 for p in packed)
+    summary = ExportSummary(archive, len(packed), n_evals, archive.stat().st_size, skipped, missing)
+    if log:
+        for line in export_report(summary, profile):
+            log(line)
+    return summary
+
+
+def export_report(summary: ExportSummary, profile: str | None) -> list[str]:
+    """The lines :func:`export_cache` prints: what was packed, skipped and missing."""
+    what = f"profile {profile}'s" if profile else "the cache's"
+    lines = [f"wrote {summary.archive}: {what} {summary.models} models and {summary.evaluations} evaluations "
+             f"({format_bytes(summary.size)})"]
+    lines += [f"  skipped {name}: {reason}" for name, reason in summary.skipped]
+    if summary.missing:
+        lines.append(f"  warning: {len(summary.missing)} models profile {profile} used are no longer in the cache "
+                     f"(notebooks will train them after an import): {', '.join(summary.missing[:5])}"
+                     f"{' ...' if len(summary.missing) > 5 else ''}. Run `cmim-lab notebooks --profile {profile}` "
+                     f"and export again to include them")
+    lines.append(f"import it with: cmim-lab cache import {summary.archive.name}")
+    return lines
+
+
+def _why_not(entry) -> str | None:
+    """Why ``entry`` cannot be exported (None when it can)."""
+    if entry.problem:
+        return entry.problem
+    if not entry.complete:
+        return "unfinished training"
+    if entry.kit_version != __version__:
+        return f"written by kit version {entry.kit_version}, not {__version__}"
+    if not re.fullmatch(ENTRY_NAME, entry.name):
+        return "not a cache entry name"
+    return None
+
+
+def _pack_entry(tar: tarfile.TarFile, entry) -> dict | None:
+    """Add an entry's checkpoint and evaluations to ``tar`` (under its lock); return
+    {file name: {sha256, size}}, or None (nothing added) when the checkpoint is corrupt."""
+    with entry_lock(entry.directory):
+        try:
+            read_checkpoint(entry.directory / MODEL_FILE)
+        except CheckpointError:
+            return None
+        files = {}
+        for path in entry_files(entry.directory):
+            blob = path.read_bytes()
+            if path.name != MODEL_FILE and not _is_evaluation(blob):
+                continue  # a torn evaluation is recomputed where it is missing
+            files[path.name] = {"sha256": hashlib.sha256(blob).hexdigest(), "size": len(blob)}
+            _add_bytes(tar, f"models/{entry.name}/{path.name}", blob)
+    return files
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, blob: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = len(blob), 0o600, int(time.time())
+    tar.addfile(info, io.BytesIO(blob))
+
+
+def _is_evaluation(blob: bytes) -> bool:
+    try:
+        value = json.loads(blob)
+    except ValueError:
+        return False
+    return isinstance(value, dict) and {"probes", "metrics", "info"} <= set(value)
+
+
+# --- import -----------------------------------------------------------------------------------
+
+def import_cache(archive, *, log: Callable[[str], None] | None = print) -> ImportSummary:
+    """Verify ``archive`` (see the module docstring) and unpack its models into the cache.
+
+    Raises :class:`ArchiveRefused` (a ``ValueError``) naming what was wrong; then nothing
+    was written into the cache. Entries the cache already holds a checkpoint for are kept
+    as they are. The archive's profile record is merged into the cache's, so the imported
+    models can be exported again with ``--profile``.
+    """
+    archive = Path(archive)
+    if not archive.is_file():
+        raise ValueError(f"no archive at {archive}")
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            members = _check_members(tar.getmembers(), archive)
+            manifest = _read_manifest(tar, members, archive)
+            listed = _check_listing(manifest, members, archive)
+            root = cache_dir()
+            staging = Path(tempfile.mkdtemp(prefix=".import-", dir=root))
+            try:
+                for name, member in members.items():
+                    if name != MANIFEST:
+                        _unpack(tar, member, listed[name], staging / name, archive, name)
+                summary = _commit(manifest, staging, root / "models")
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise ArchiveRefused(f"refused {archive}: not a readable gzip-compressed tar file ({type(exc).__name__}: "
+                             f"{exc}); nothing was imported") from exc
+    if log:
+        log(f"imported {len(summary.added)} models and {summary.evaluations} evaluations from {archive} into "
+            f"{summary.models}" + (f"; kept {len(summary.kept)} models the cache already had" if summary.kept else ""))
+        if summary.profile:
+            log(f"the notebooks of profile {summary.profile} now load these models instead of training them")
+    return summary
+
+
+def _refuse(archive: Path, message: str) -> ArchiveRefused:
+    return ArchiveRefused(f"refused {archive}: {message}; nothing was imported")
+
+
+def _check_members(members: list[tarfile.TarInfo], archive: Path) -> dict[str, tarfile.TarInfo]:
+    """{normalised name: member} of the archive's files, after refusing paths outside the
+    cache, links, special files, pickles and files of unknown names (directories of the
+    layout are allowed and ignored)."""
+    files: dict[str, tarfile.TarInfo] = {}
+    for member in members:
+        name = member.name
+        if name.startswith(("/", "\\")) or PurePosixPath(name).is_absolute() or re.match(r"[A-Za-z]:", name):
+            raise _refuse(archive, f"{name!r} is an absolute path (outside the cache)")
+        parts = name.replace("\\", "/").split("/")
+        if ".." in parts:
+            raise _refuse(archive, f"{name!r} climbs out of the cache (path traversal with '..')")
+        if member.issym():
+            raise _refuse(archive, f"{name!r} is a symbolic link (to {member.linkname!r}); archives of models hold "
+                                   f"regular files only")
+        if member.islnk():
+            raise _refuse(archive, f"{name!r} is a hard link (to {member.linkname!r}); archives of models hold "
+                                   f"regular files only")
+        clean = "/".join(p for p in parts if p not in ("", "."))
+        if member.isdir():
+            if clean == "models" or re.fullmatch(rf"models/{ENTRY_NAME}", clean) or clean == "":
+                continue
+            raise _refuse(archive, f"unknown folder {name!r}; an archive holds {MANIFEST} and models/<entry>/")
+        if not member.isfile():
+            raise _refuse(archive, f"{name!r} is not a regular file (a device, pipe or other special file)")
+        if clean.lower().endswith(PICKLE_SUFFIXES):
+            raise _refuse(archive, f"{name!r} is a pickle file, which can run code when loaded; the kit never "
+                                   f"unpickles anything (checkpoints are safetensors)")
+        if clean != MANIFEST and not FILE_PATTERN.fullmatch(clean):
+            raise _refuse(archive, f"unknown file {name!r}; an archive holds only {MANIFEST}, "
+                                   f"models/<entry>/{MODEL_FILE} and models/<entry>/eval-<key>.json")
+        if clean in files:
+            raise _refuse(archive, f"{clean!r} appears twice")
+        files[clean] = member
+    return files
+
+
+def _read_manifest(tar: tarfile.TarFile, members: dict, archive: Path) -> dict:
+    """The manifest, checked: format, and the kit, torch and scikit-learn versions."""
+    member = members.get(MANIFEST)
+    if member is None:
+        raise _refuse(archive, f"it has no {MANIFEST}: not written by `cmim-lab cache export`")
+    if member.size > MAX_MANIFEST_BYTES:
+        raise _refuse(archive, f"its {MANIFEST} is {member.size} bytes, more than {MAX_MANIFEST_BYTES}")
+    try:
+        manifest = json.loads(tar.extractfile(member).read())
+    except ValueError as exc:
+        raise _refuse(archive, f"its {MANIFEST} is not valid JSON ({exc})") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise _refuse(archive, f"its {MANIFEST} has format {found!r}, not {FORMAT!r}")
+    if manifest.get("kit_version") != __version__:
+        raise _refuse(archive, f"it was written by cmim-lab {manifest.get('kit_version')}, this is cmim-lab "
+                               f"{__version__}: every cache key includes the kit version, so no notebook would "
+                               f"find its models. Import it with cmim-lab {manifest.get('kit_version')}, or ask "
+                               f"for an archive made with {__version__}")
+    here, there = library_versions(), manifest.get("versions")
+    if not isinstance(there, dict):
+        raise _refuse(archive, f"its {MANIFEST} names no library versions")
+    for lib in VERSIONED:
+        if there.get(lib) != here[lib]:
+            raise _refuse(archive, f"its models were trained with {lib} {there.get(lib)}, this machine has "
+                                   f"{here[lib]}: every cache key includes the {lib} version, so no notebook would "
+                                   f"find them. Install {lib}=={there.get(lib)} to import it, or train here")
+    profile = manifest.get("profile")
+    if profile is not None and profile not in PROFILE_NAMES:
+        raise _refuse(archive, f"its {MANIFEST} names profile {profile!r}, not one of {', '.join(PROFILE_NAMES)}")
+    return manifest
+
+
+def _check_listing(manifest: dict, members: dict, archive: Path) -> dict[str, dict]:
+    """{archive path: {sha256, size, entry, config}} of every file the manifest lists;
+    refuses files it does not list, files it lists that are absent, and malformed fields."""
+    listed: dict[str, dict] = {}
+    entries = manifest.get("entries")
+    if not isinstance(entries, list) or not entries:
+        raise _refuse(archive, f"its {MANIFEST} lists no entries")
+    for entry in entries:
+        name = entry.get("name") if isinstance(entry, dict) else None
+        files = entry.get("files") if isinstance(entry, dict) else None
+        if not isinstance(name, str) or not re.fullmatch(ENTRY_NAME, name) or not isinstance(files, dict) \
+                or MODEL_FILE not in files or not isinstance(entry.get("config"), dict):
+            raise _refuse(archive, f"its {MANIFEST} has a malformed entry {str(entry)[:120]!r}")
+        if any(path.startswith(f"models/{name}/") for path in listed):
+            raise _refuse(archive, f"its {MANIFEST} lists entry {name!r} twice")
+        for file_name, record in files.items():
+            path = f"models/{name}/{file_name}"
+            ok = (isinstance(record, dict) and isinstance(record.get("sha256"), str)
+                  and re.fullmatch(r"[0-9a-f]{64}", record["sha256"]) and isinstance(record.get("size"), int)
+                  and 0 <= record["size"] <= MAX_FILE_BYTES and FILE_PATTERN.fullmatch(path))
+            if not ok:
+                raise _refuse(archive, f"its {MANIFEST} has a malformed record for {path!r}")
+            listed[path] = {**record, "entry": name, "config": entry["config"]}
+    unknown = sorted(set(members) - set(listed) - {MANIFEST})
+    if unknown:
+        raise _refuse(archive, f"unknown file {unknown[0]!r}: the manifest does not list it")
+    absent = sorted(set(listed) - set(members))
+    if absent:
+        raise _refuse(archive, f"the manifest lists {absent[0]!r} but the archive holds no such file (truncated?)")
+    return listed
+
+
+def _unpack(tar: tarfile.TarFile, member: tarfile.TarInfo, record: dict, target: Path, archive: Path,
+            name: str) -> None:
+    """Copy one member to ``target`` (created exclusively), checking its size and SHA-256
+    against the manifest, then its content (no pickle; a valid checkpoint or evaluation)."""
+    mismatch = f"{name!r} does not match the manifest's SHA-256 and size (tampered with or corrupt)"
+    if member.size != record["size"]:
+        raise _refuse(archive, mismatch)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    digest, size = hashlib.sha256(), 0
+    with tar.extractfile(member) as src, open(target, "xb") as dst:
+        while chunk := src.read(CHUNK):
+            size += len(chunk)
+            if size > record["size"]:
+                raise _refuse(archive, mismatch)
+            digest.update(chunk)
+            dst.write(chunk)
+    if size != record["size"] or digest.hexdigest() != record["sha256"]:
+        raise _refuse(archive, mismatch)
+    with open(target, "rb") as fh:
+        head = fh.read(4)
+    if (len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5) or head == b"PK\x03\x04":
+        raise _refuse(archive, f"{name!r} holds pickle (torch.save) bytes, which can run code when loaded; the kit "
+                               f"never unpickles anything")
+    if target.name == MODEL_FILE:
+        _check_checkpoint(target, record, archive, name)
+    elif not _is_evaluation(target.read_bytes()):
+        raise _refuse(archive, f"{name!r} is not a cached evaluation (a JSON object with probes, metrics, info)")
+
+
+def _check_checkpoint(path: Path, record: dict, archive: Path, name: str) -> None:
+    """A finished checkpoint of this kit version whose config fits its entry's name."""
+    try:
+        _, meta = read_checkpoint(path)
+    except CheckpointError as exc:
+        raise _refuse(archive, f"{name!r} is not a valid checkpoint ({exc})") from exc
+    config = meta["config"]
+    if meta["kit_version"] != __version__ or not meta["complete"]:
+        raise _refuse(archive, f"{name!r} is an unfinished checkpoint or one of kit version {meta['kit_version']}")
+    prefix = f"{config.get('dataset')}-{config.get('method')}-{config.get('reduction')}-s{config.get('seed')}-"
+    if not record["entry"].startswith(prefix) or config != record["config"]:
+        raise _refuse(archive, f"{name!r} holds a model of another config than its entry and the manifest say")
+
+
+def _commit(manifest: dict, staging: Path, models: Path) -> ImportSummary:
+    """Move the checked files into ``models`` (each entry under its lock); keep entries that
+    already hold a checkpoint, and evaluations already present."""
+    added, kept, n_evals = [], [], 0
+    for entry in manifest["entries"]:
+        name, source = entry["name"], staging / "models" / entry["name"]
+        target = models / name
+        with entry_lock(target):
+            if os.path.lexists(target / MODEL_FILE):
+                kept.append(name)
+                continue
+            # evaluations first, the checkpoint last: a model present means its entry is complete
+            for file_name in sorted(entry["files"], key=lambda f: f == MODEL_FILE):
+                if not os.path.lexists(target / file_name):
+                    os.replace(source / file_name, target / file_name)
+                    n_evals += file_name != MODEL_FILE
+        added.append(name)
+    profile = manifest.get("profile")
+    if profile:
+        add_usage(profile, added + kept)
+    return ImportSummary(added, kept, n_evals, profile, models)
