@@ -99,11 +99,13 @@ def save_figure(fig, path, *, width: int = 900, height: int | None = None, scale
     path = Path(path)
     png = png_bytes(fig, width=width, height=height or fig.layout.height or 500, scale=scale)
     if png is not None:
-        return [atomic_write(path.with_suffix(".png"), lambda tmp: Path(tmp).write_bytes(png))]
-    if not html_fallback:
+        target = atomic_write(path.with_suffix(".png"), lambda tmp: Path(tmp).write_bytes(png))
+    elif html_fallback:
+        target = atomic_write(path.with_suffix(".html"), lambda tmp: fig.write_html(tmp, include_plotlyjs="cdn"))
+    else:
         return []
-    target = path.with_suffix(".html")
-    return [atomic_write(target, lambda tmp: fig.write_html(tmp, include_plotlyjs="cdn"))]
+    target.chmod(0o644)  # a figure to share, unlike the private temporary file it was renamed from
+    return [target]
 
 
 def use_static_renderer() -> bool:

@@ -3,7 +3,8 @@
 Every figure here colours a method the same way and labels its axes in words with units
 (:mod:`cmim_lab.figure_style`); points that average several seeds carry ± std error bars
 and say over how many seeds. Static images (PNG files, and a PNG beside every figure a
-notebook shows) come from :mod:`cmim_lab.static_figures`; :func:`save_figure` is its.
+notebook shows) come from :mod:`cmim_lab.static_figures`; :func:`save_figure` is its, and
+``viz.method_color`` is :func:`cmim_lab.figure_style.method_color`, both here for notebooks.
 
 plotly and umap are imported inside the functions, so ``import cmim_lab`` stays light.
 """
@@ -14,8 +15,8 @@ import warnings
 import numpy as np
 import torch
 
-from .figure_style import (BASELINE_COLOR, EMBEDDING_NAME, EMBEDDING_SYMBOL, axis_label, parse_label,
-                           probe_label, series_style, spread_note, term_label)
+from .figure_style import (BASELINE_COLOR, EMBEDDING_NAME, EMBEDDING_SYMBOL, axis_label, method_color,  # noqa: F401
+                           parse_label, probe_label, series_style, spread_note, term_label)
 from .static_figures import save_figure
 
 # classes (not methods) of a class-coloured scatter: matplotlib's tab10
@@ -183,9 +184,11 @@ def _benchmark_point(fig, row, r: int, c: int) -> None:
     kind = row["embedding"]
     color = BASELINE_COLOR if kind == "baseline" else series_style(row["entry"])["color"]
     hover = f"{row['entry']} ({EMBEDDING_NAME.get(kind, kind)}): {row['mean']:.3f} ± {row['std']:.3f}<extra></extra>"
-    fig.add_trace(go.Scatter(x=[row["mean"]], y=[row["entry"]], error_x=dict(array=[row["std"]], color=color),
+    fig.add_trace(go.Scatter(x=[row["mean"]], y=[row["entry"]],
+                             error_x=dict(array=[row["std"]], color=color, visible=bool(row["count"] > 1)),
                              mode="markers", hovertemplate=hover, showlegend=False,
-                             marker=dict(color=color, size=9, opacity=0.9, symbol=EMBEDDING_SYMBOL.get(kind, "circle"))),
+                             marker=dict(color=color, size=9, opacity=0.9,
+                                         symbol=EMBEDDING_SYMBOL.get(kind, "circle"))),
                   row=r, col=c)
 
 
@@ -202,7 +205,8 @@ def _off_scale_marker(fig, entry: str, block, x: float, side: str, r: int, c: in
                              textposition="middle right" if side == "below" else "middle left",
                              textfont=dict(color=color, size=11), showlegend=False, cliponaxis=False,
                              hovertemplate=f"{entry}: {text} (off scale)<extra></extra>",
-                             marker=dict(color=color, size=11, symbol=f"triangle-{'left' if side == 'below' else 'right'}")),
+                             marker=dict(color=color, size=11,
+                                         symbol="triangle-left" if side == "below" else "triangle-right")),
                   row=r, col=c)
 
 
@@ -239,7 +243,8 @@ def sweep_figure(table, probes=("knn-cosine", "linear"), *, title: str = ""):
         counts += list(stats[(probes[0], "count")])
         style = series_style(variant, v_i)
         for j, p in enumerate(probes):
-            fig.add_trace(go.Scatter(x=stats.index, y=stats[(p, "mean")], error_y=dict(array=stats[(p, "std")].fillna(0)),
+            spread = dict(array=stats[(p, "std")].fillna(0), visible=bool(stats[(p, "count")].max() > 1))
+            fig.add_trace(go.Scatter(x=stats.index, y=stats[(p, "mean")], error_y=spread,
                                      mode="lines+markers", name=variant, legendgroup=variant,
                                      line=dict(color=style["color"], dash=style["dash"]),
                                      marker=dict(symbol=style["symbol"]), showlegend=j == 0), row=1, col=j + 1)
@@ -353,13 +358,15 @@ def mean_vs_x_figure(table, probes, *, title: str = "Probe accuracy: posterior m
         raise ValueError(f"mean_vs_x_figure: no column {missing}; give compare()'s table with both embeddings")
     stats = table.groupby("label", sort=False)[cols].agg(["mean", "std", "count"])
     labels = list(stats.index)
+    repeated = bool((stats[(cols[0], "count")] > 1).any())
     colors = [series_style(label, i)["color"] for i, label in enumerate(labels)]
     fig = make_subplots(rows=1, cols=len(probes), shared_yaxes=True, horizontal_spacing=0.03,
                         subplot_titles=[probe_label(p) for p in probes])
     for j, p in enumerate(probes):
         for kind, pattern in (("mean", ""), ("informative", "/")):
             col = f"{kind}/{p}"
-            fig.add_trace(go.Bar(x=labels, y=stats[(col, "mean")], error_y=dict(array=stats[(col, "std")].fillna(0)),
+            fig.add_trace(go.Bar(x=labels, y=stats[(col, "mean")],
+                                 error_y=dict(array=stats[(col, "std")].fillna(0), visible=repeated),
                                  name=EMBEDDING_NAME[kind], legendgroup=kind, showlegend=False,
                                  marker=dict(color=colors, pattern=dict(shape=pattern, fillmode="overlay",
                                                                         fgcolor="white"))), row=1, col=j + 1)

@@ -313,7 +313,8 @@ def test_molecule_maps_clip_the_colour_scale_and_name_the_property():
     coords = np.random.default_rng(0).normal(size=(100, 2))
     fig = property_map(coords, values, units="log10(mol/L)", name="log solubility")
     marker = fig.data[0].marker
-    assert marker.cmin == pytest.approx(np.percentile(values, 2)) and marker.cmax == pytest.approx(np.percentile(values, 98))
+    assert marker.cmin == pytest.approx(np.percentile(values, 2))
+    assert marker.cmax == pytest.approx(np.percentile(values, 98))
     assert marker.cmax < 2  # the outlier no longer sets the top of the scale
     assert marker.colorbar.title.text.startswith("log solubility (log10(mol/L))") and "clipped" in \
         marker.colorbar.title.text

@@ -23,7 +23,8 @@ def property_map(coords, values, *, smiles=None, title: str = "", units: str = "
         raise ValueError(f"clip must be two percentiles 0 <= low < high <= 100 (e.g. (2, 98)) or None, got {clip!r}")
     lo, hi = (np.nanpercentile(values, clip) if clip is not None else (np.nanmin(values), np.nanmax(values)))
     label = f"{name} ({units})" if units else name
-    bar_title = label if clip is None else f"{label}<br><sup>clipped to the {clip[0]:g}–{clip[1]:g}th percentile</sup>"
+    note = "" if clip is None else f"<br><sup>clipped to the {clip[0]:g}–{clip[1]:g}th percentile</sup>"
+    bar_title = label + note
     hover = None if smiles is None else [f"{s}<br>{name}: {v:.2f} {units}" for s, v in zip(smiles, values)]
     fig = go.Figure(go.Scattergl(x=coords[:, 0], y=coords[:, 1], mode="markers", text=hover,
                                  hoverinfo="text" if hover else None,
