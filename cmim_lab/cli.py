@@ -234,7 +234,7 @@ def cmd_notebooks(args) -> int:
     from .notebooks import run_notebooks
 
     return run_notebooks(profile=args.profile, only=args.only, out_dir=args.out, device=args.device,
-                         refresh_figures=not args.no_figures)
+                         figures=args.figures)
 
 
 def cmd_cache(args) -> int:
@@ -440,7 +440,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help=f"run folder (default {out_default('notebooks-<profile>')}, "
                                                f"whatever the current directory)")
     p.add_argument("--device", default="auto", type=device, help="(default auto)")
-    p.add_argument("--no-figures", action="store_true", help="do not refresh figures/")
+    p.add_argument("--figures", action="store_true",
+                   help="also refresh the committed figures/ (an explicit export; not with --profile smoke). "
+                        "Without it figures go to runs/figures-<profile>/")
 
     add_cache_and_doctor(sub)
 

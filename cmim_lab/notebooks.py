@@ -1,10 +1,12 @@
 """Execute the notebook sequence with papermill (``make run`` / ``cmim-lab notebooks``).
 
 Executed copies go to an ignored run folder (``runs/notebooks-<profile>/`` in the
-repository, whatever the current directory); each notebook writes its static figures to
-``figures/`` (except under the smoke profile). The kernels learn the profile through
-``$CMIM_LAB_PROFILE`` (and ``$CMIM_LAB_NO_FIGURES``); both are restored in the calling
-process afterwards.
+repository, whatever the current directory) and each notebook writes its static figures to
+``runs/figures-<profile>/``: a run never changes the checkout. Only an explicit export
+(``figures=True``: ``make figures``, ``cmim-lab notebooks --figures``) refreshes the
+committed ``figures/``. The kernels learn the profile and the export through
+``$CMIM_LAB_PROFILE`` and ``$CMIM_LAB_FIGURES``; both are restored in the calling process
+afterwards.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import time
 from pathlib import Path
 
 from .errors import check_choice
-from .params import NO_FIGURES_ENV, PROFILE_ENV, PROFILE_NAMES
+from .params import FIGURES_ENV, PROFILE_ENV, PROFILE_NAMES, figures_folder
 from .paths import repo_path
 from .runtime import resolve_device
 
@@ -62,18 +64,20 @@ def _select(paths: list[Path], only) -> list[Path]:
 
 
 def run_notebooks(profile: str = "default", only=None, out_dir=None, device: str = "auto",
-                  refresh_figures: bool = True) -> int:
+                  figures: bool = False) -> int:
     """Run the notebooks in order; print a line per notebook; return 0 if all succeeded.
 
-    ``profile``, ``device`` and ``only`` are checked before the first notebook starts;
-    ``$CMIM_LAB_PROFILE`` / ``$CMIM_LAB_NO_FIGURES`` are set for the kernels and restored
-    afterwards."""
+    ``figures``: True refreshes the committed ``figures/`` (an explicit export; refused
+    under ``smoke``), False writes them under ``runs/``. ``profile``, ``device``, ``only``
+    and ``figures`` are checked before the first notebook starts; ``$CMIM_LAB_PROFILE`` /
+    ``$CMIM_LAB_FIGURES`` are set for the kernels and restored afterwards."""
     import papermill as pm
 
     check_choice("profile", profile, PROFILE_NAMES)
     resolve_device(device)
-    if not isinstance(refresh_figures, bool):
-        raise ValueError(f"refresh_figures must be True or False, got {refresh_figures!r}")
+    if not isinstance(figures, bool):
+        raise ValueError(f"figures must be True or False, got {figures!r}")
+    figures_dir = figures_folder(profile, figures)
     paths = _select(notebook_paths(), only)
     if not paths:
         raise ValueError(f"no notebooks found in {repo_path('notebooks')}")
@@ -82,7 +86,7 @@ def run_notebooks(profile: str = "default", only=None, out_dir=None, device: str
     print(f"running {len(paths)} notebooks, profile {profile}, executed copies in {out}")
     failed, started = [], time.time()
     # the kernels inherit these; setup() reads them. Restored afterwards in this process.
-    env = {PROFILE_ENV: profile, **({} if refresh_figures else {NO_FIGURES_ENV: "1"})}
+    env = {PROFILE_ENV: profile, FIGURES_ENV: "1" if figures else "0"}
     with environment(**env):
         for path in paths:
             t0 = time.time()
@@ -95,8 +99,7 @@ def run_notebooks(profile: str = "default", only=None, out_dir=None, device: str
                 failed.append(path.name)
             print(f"  {path.name:<40s} {time.time() - t0:6.1f} s  {status}", flush=True)
     print(f"done in {(time.time() - started) / 60:.1f} min; executed notebooks in {out}")
-    if refresh_figures and profile != "smoke":
-        print(f"figures refreshed in {repo_path('figures')}")
+    print(f"figures {'refreshed' if figures else 'written'} in {figures_dir}")
     if failed:
         print(f"failed: {', '.join(failed)} (open the executed copy to see the error)")
     return 1 if failed else 0

@@ -13,8 +13,14 @@ right below it, ``P = cmim_lab.params.setup(profile=profile, ...)``. ``setup``:
    parameter no dataclass owns must at least be finite);
 4. records the profile, so every model this kernel loads or trains is listed in the
    cache's record for it (:mod:`cmim_lab.cache_index`; ``cmim-lab cache export --profile``);
-5. decides where static figures go: ``figures/`` in the repository, except under
-   ``smoke``, which writes no PNGs at all (CI must not overwrite the committed figures).
+5. decides where static figures go (:func:`figures_folder`): ``runs/figures-<profile>/``
+   (ignored by git) unless an explicit export is asked for -- ``figures=True``,
+   ``$CMIM_LAB_FIGURES=1``, ``make figures`` or ``cmim-lab notebooks --figures`` -- which
+   refreshes the committed ``figures/`` (never under ``smoke``: tiny models would
+   overwrite them);
+6. in a Jupyter kernel, makes every plotly figure carry a PNG beside its interactive form
+   (:func:`cmim_lab.static_figures.use_static_renderer`), so saved notebooks show their
+   figures in nbconvert HTML, nbviewer and GitHub.
 
 To set a size by hand, keep ``profile = "default"``: it changes nothing.
 """
@@ -29,7 +35,8 @@ from .runtime import resolve_device
 
 PROFILE_ENV = profiles.PROFILE_ENV
 PROFILE_NAMES = profiles.PROFILE_NAMES
-NO_FIGURES_ENV = "CMIM_LAB_NO_FIGURES"
+FIGURES_ENV = "CMIM_LAB_FIGURES"
+_YES, _NO = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
 
 
 class Params(dict):
@@ -46,17 +53,49 @@ class Params(dict):
         return self["_figures_dir"]
 
     def save(self, fig, name: str, **kwargs) -> list[Path]:
-        """Write a static PNG copy of a plotly figure to ``figures/<name>.png`` (not under smoke)."""
-        if self.figures_dir is None:
-            return []
+        """Write a static PNG copy of a plotly figure to ``<figures_dir>/<name>.png``
+        (``kwargs``: size and scale, see :func:`cmim_lab.viz.save_figure`); nothing -- and no
+        HTML stand-in -- where static export is unavailable."""
         from .viz import save_figure
 
-        return save_figure(fig, self.figures_dir / name, **kwargs)
+        return save_figure(fig, self.figures_dir / name, html_fallback=False, **kwargs)
 
 
-def setup(profile: str = "default", *, verbose: bool = True, **params) -> Params:
-    """Resolve a notebook's parameters (see the module docstring) and print them."""
+def export_requested(figures: bool | None = None) -> bool:
+    """Whether this run refreshes the committed ``figures/``: ``figures`` when given (True
+    or False), else ``$CMIM_LAB_FIGURES`` (1/true/yes/on; unset, empty or 0/false/no/off:
+    no). ``ValueError`` naming the bad value otherwise."""
+    if figures is not None:
+        if not isinstance(figures, bool):
+            raise ValueError(f"figures must be True or False, got {figures!r}")
+        return figures
+    raw = os.environ.get(FIGURES_ENV, "").strip().lower()
+    if raw not in _YES + _NO:
+        raise ValueError(f"${FIGURES_ENV}={os.environ[FIGURES_ENV]!r}: use 1 to refresh figures/ (an explicit "
+                         f"export), 0 or unset to write figures under runs/")
+    return raw in _YES
+
+
+def figures_folder(profile: str, export: bool) -> Path:
+    """Where a notebook run writes its PNGs: ``figures/`` for an explicit export, else
+    ``runs/figures-<profile>/`` (ignored by git, so a run never changes the checkout).
+    ``ValueError`` for an export under ``smoke``, whose tiny models would overwrite the
+    committed figures."""
+    if not export:
+        return repo_path("runs", f"figures-{profile}")
+    if profile == "smoke":
+        raise ValueError(f"a figures export (figures=True / ${FIGURES_ENV}=1) needs the default or full profile: "
+                         f"the smoke profile's tiny models would overwrite the committed figures/")
+    return repo_path("figures")
+
+
+def setup(profile: str = "default", *, verbose: bool = True, figures: bool | None = None, **params) -> Params:
+    """Resolve a notebook's parameters (see the module docstring) and print them.
+
+    ``figures``: True refreshes the committed ``figures/``, False writes under ``runs/``,
+    None (the default) follows ``$CMIM_LAB_FIGURES``."""
     profile, from_env = profiles.resolve_profile(profile)
+    export = export_requested(figures)
     changed = {}
     for key, value in profiles.profile_values(profile).items():
         if key in params and params[key] != value:
@@ -71,12 +110,16 @@ def setup(profile: str = "default", *, verbose: bool = True, **params) -> Params
 
     record_usage(profile)  # `cmim-lab cache export --profile` packs the models this kernel uses
     on_entry_used(note_entry)
-    no_figures = profile == "smoke" or os.environ.get(NO_FIGURES_ENV)
-    out["_figures_dir"] = None if no_figures else repo_path("figures")
+    out["_figures_dir"] = figures_folder(profile, export)
+    from .static_figures import use_static_renderer
+
+    use_static_renderer()
     if verbose:
         width = max(map(len, params), default=0)
         print(f"profile: {profile}" + (f"   (set by ${PROFILE_ENV})" if from_env else ""))
         for key, value in params.items():
             note = f"   (profile {profile}; notebook default {changed[key]!r})" if key in changed else ""
             print(f"  {key:<{width}} = {value!r}{note}")
+        how = "an export" if export else f"figures/ only with ${FIGURES_ENV}=1 or make figures"
+        print(f"figures: {out.figures_dir}   ({how})")
     return out

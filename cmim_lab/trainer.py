@@ -194,9 +194,9 @@ def _run(config: TrainConfig, data, dev, plan: _Plan, directory: Path | None, pr
     step_module = TrainStep(model, objective, dist.gather if dist else None)
     runner = dist.wrap(step_module) if dist else step_module
     model.train()
-    from tqdm.auto import tqdm
+    from .progress import progress_bar
 
-    bar = tqdm(total=plan.total_steps, initial=step, disable=not progress or rank != 0,
+    bar = progress_bar(total=plan.total_steps, initial=step, disable=not progress or rank != 0,
                desc=f"{config.label} {data.name}", unit="step", dynamic_ncols=True)
     try:
         for epoch in range(start_epoch, plan.n_epochs):

