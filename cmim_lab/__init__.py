@@ -23,7 +23,7 @@ _LAZY = {
 # ``evaluate`` are functions (their modules are trainer, embeddings and evaluation)
 _SUBMODULES = {"errors", "paths", "runtime", "files", "registry", "sources", "data", "augment", "posterior",
                "model", "likelihoods", "nets", "objectives", "config", "flags", "profiles", "checkpoint",
-               "trainer", "distributed", "embeddings", "probes", "evaluation", "study", "summary", "viz",
+               "trainer", "distributed", "embeddings", "probes", "evaluation", "study", "summary", "viz", "tally",
                "widgets", "benchmark", "sweep", "experiments", "params", "notebooks", "cli", "molecules"}
 
 
