@@ -71,8 +71,8 @@ def setup(profile: str = "default", *, verbose: bool = True, **params) -> Params
     out["_figures_dir"] = None if no_figures else home_path("figures")
     if verbose:
         width = max(map(len, params), default=0)
-        print(f"profile: {profile}" + (f"   (set by ${PROFILE_ENV}={profile}, which overrides the notebook's "
-                                       f"profile = {asked!r})" if from_env else ""))
+        print(f"profile: {profile}" + (f"   (set by ${PROFILE_ENV}), which overrides the notebook's "
+                                       f"profile = {asked!r}" if from_env else ""))
         for key, value in params.items():
             note = f"   (profile {profile}; notebook default {changed[key]!r})" if key in changed else ""
             print(f"  {key:<{width}} = {value!r}{note}")

@@ -70,8 +70,7 @@ def test_an_environment_override_is_announced(monkeypatch, capsys):
     P = params.setup("default", dataset="digits", n_train=1000, epochs=5)
     out = capsys.readouterr().out
     assert P.profile == "smoke" and P.n_train == 600 and P.epochs == 1
-    assert "profile: smoke" in out and "$CMIM_LAB_PROFILE=smoke" in out and "overrides the notebook's profile = " \
-                                                                              "'default'" in out
+    assert "profile: smoke   (set by $CMIM_LAB_PROFILE), which overrides the notebook's profile = 'default'" in out
     assert "notebook default 1000" in out  # and every replaced size says what the notebook asked for
 
 
