@@ -13,8 +13,9 @@ which this module reads back. Kernels are reached over IPC sockets (files in a p
 temporary folder) where ZeroMQ offers them, so that ipykernel has no reason to warn about
 unencrypted TCP; elsewhere (Windows) over TCP on localhost.
 
-The kernels learn the profile through ``$CMIM_LAB_PROFILE`` (and ``$CMIM_LAB_NO_FIGURES``,
-``$CMIM_LAB_TALLY``); each is restored in the calling process afterwards.
+The kernels learn the profile through ``$CMIM_LAB_PROFILE`` (and ``$CMIM_LAB_HOME``,
+``$CMIM_LAB_NO_FIGURES``, ``$CMIM_LAB_TALLY``); each is restored in the calling process
+afterwards.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from .errors import check_choice
 from .params import NO_FIGURES_ENV, PROFILE_ENV, PROFILE_NAMES
-from .paths import HOME_ENV, home_description, home_path
+from .paths import HOME_ENV, home_description, home_dir, home_path
 from .runtime import resolve_device
 from .tally import TALLY_ENV, read as read_tally
 
@@ -182,8 +183,11 @@ def run_notebooks(profile: str = "default", only=None, out_dir=None, device: str
     starts; ``kernel`` defaults to :func:`choose_kernel`'s choice. ``$CMIM_LAB_PROFILE`` /
     ``$CMIM_LAB_NO_FIGURES`` / ``$CMIM_LAB_TALLY`` are set for the kernels and restored
     afterwards."""
-    import papermill as pm
-
+    try:
+        import papermill as pm
+    except ImportError as exc:
+        raise ImportError("running the notebooks needs papermill and Jupyter: pip install 'cmim-lab[notebooks]'") \
+            from exc
     check_choice("profile", profile, PROFILE_NAMES)
     resolve_device(device)
     if not isinstance(refresh_figures, bool):
@@ -195,8 +199,9 @@ def run_notebooks(profile: str = "default", only=None, out_dir=None, device: str
     print(f"running {len(paths)} notebook{'s' * (len(paths) != 1)}: profile {profile}, {kernel_note}", flush=True)
     width = max(len(p.stem) for p in paths)
     results, started = [], time.time()
-    # the kernels inherit these; setup() and the tally read them. Restored afterwards in this process.
-    env = {PROFILE_ENV: profile, **({} if refresh_figures else {NO_FIGURES_ENV: "1"})}
+    # the kernels inherit these (setup(), the tally and the kernels' home read them; a kernel runs in
+    # notebooks/, which is no home of its own). Restored afterwards in this process.
+    env = {PROFILE_ENV: profile, HOME_ENV: str(home_dir()), **({} if refresh_figures else {NO_FIGURES_ENV: "1"})}
     with tempfile.TemporaryDirectory(prefix="cmim-lab-kernels-") as sockets, environment(**env):
         config = _transport_config(sockets)
         for path in paths:

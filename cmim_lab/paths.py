@@ -81,12 +81,17 @@ def checkout_dir() -> Path | None:
 def home_dir() -> Path:
     """The kit's home, which holds ``notebooks/``, ``figures/`` and ``runs/``:
     ``$CMIM_LAB_HOME`` if set, else the source checkout (:func:`checkout_dir`), else the
-    current directory (a plain ``pip install``: run Jupyter or ``cmim-lab`` from the folder
-    that holds the notebooks, or set ``$CMIM_LAB_HOME`` to it). An absolute path."""
+    current directory -- or its parent when the current directory is a ``notebooks/`` folder,
+    where Jupyter starts a notebook's kernel (a plain ``pip install``: run Jupyter or
+    ``cmim-lab`` from the folder that holds ``notebooks/``, or set ``$CMIM_LAB_HOME`` to it).
+    An absolute path."""
     root = os.environ.get(HOME_ENV)
     if root:
         return Path(root).expanduser().resolve()
-    return checkout_dir() or Path.cwd().resolve()
+    if checkout_dir():
+        return REPO_DIR
+    here = Path.cwd().resolve()
+    return here.parent if here.name == "notebooks" else here
 
 
 def home_path(*parts: str) -> Path:

@@ -66,6 +66,9 @@ def test_the_home_follows_the_environment_then_the_checkout_then_the_current_dir
     monkeypatch.chdir(tmp_path)
     assert paths.checkout_dir() is None and paths.home_dir() == tmp_path.resolve()
     assert "current directory" in paths.home_description()
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")  # where Jupyter starts a notebook's kernel
+    assert paths.home_dir() == tmp_path.resolve()
 
 
 def test_no_notebooks_says_what_is_needed(tmp_path, monkeypatch):
