@@ -40,7 +40,7 @@ EXAMPLES = {
                "cmim-lab kernel show"],
 }
 TOP_EXAMPLES = ["cmim-lab data                               list the datasets",
-                "cmim-lab train --dataset digits --epochs 3  train one small model (about a minute on a CPU)",
+                "cmim-lab train --dataset digits --epochs 3  train one small model (seconds on a CPU)",
                 "cmim-lab notebooks --profile smoke          run every notebook quickly",
                 "cmim-lab COMMAND --help                     a command's flags with defaults and choices"]
 
