@@ -41,7 +41,7 @@ EXAMPLES = {
 }
 TOP_EXAMPLES = ["cmim-lab data                               list the datasets",
                 "cmim-lab train --dataset digits --epochs 3  train one small model (seconds on a CPU)",
-                "cmim-lab notebooks --profile smoke          run every notebook quickly",
+                "cmim-lab notebooks --profile smoke          run every notebook with small sizes",
                 "cmim-lab COMMAND --help                     a command's flags with defaults and choices"]
 
 
