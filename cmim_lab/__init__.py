@@ -21,7 +21,7 @@ _LAZY = {
 
 # submodules reachable as attributes (``cmim_lab.data.load``); ``train``, ``embed`` and
 # ``evaluate`` are functions (their modules are trainer, embeddings and evaluation)
-_SUBMODULES = {"errors", "paths", "runtime", "files", "progress", "registry", "sources", "data", "augment",
+_SUBMODULES = {"errors", "paths", "runtime", "files", "progress", "tally", "registry", "sources", "data", "augment",
                "posterior", "model", "likelihoods", "nets", "objectives", "config", "flags", "profiles",
                "checkpoint", "trainer", "distributed", "embeddings", "probes", "evaluation", "study", "summary",
                "figure_style", "static_figures", "viz", "widgets", "benchmark", "sweep", "experiments", "params",

@@ -17,6 +17,33 @@ from typing import Any, Callable
 NONE_MEANS = {"n_train": "all training samples", "max_steps": "epochs decide", "probe_n_train": "the whole train split",
               "layers": "every decoder layer"}
 
+# what each config field is, in a few words (the dataclasses' docstrings say more)
+MEANING = {
+    "method": "objective", "dataset": "training data", "n_train": "training subset size",
+    "data_seed": "seed of the training subset", "arch": "encoder/decoder architecture",
+    "hidden_sizes": "hidden layer widths", "latent_dim": "latent code size",
+    "logvar_floor": "lower clamp of the posterior log-variance", "likelihood": "decoder likelihood",
+    "projection_dim": "InfoNCE projection head width, 0 = no head",
+    "reduction": "loss convention: sum (over pixels and latent dims) or normalised (per-pixel mean, "
+                 "latent terms / latent size)",
+    "temperature": "contrastive temperature tau", "negatives": "contrastive negatives averaged (mean) or summed",
+    "recon_weight": "weight of the reconstruction term",
+    "latent_weight": "weight of the latent (prior/posterior) terms",
+    "contrastive_weight": "weight of the contrastive term", "augment_strength": "InfoNCE augmentation strength",
+    "epochs": "training epochs", "max_steps": "optimiser steps, overriding epochs", "batch_size": "batch size",
+    "lr": "Adam learning rate", "seed": "model seed",
+    "probes": "probes fitted on frozen codes", "embeddings": "embeddings probed: mean (mu) and/or informative (-X)",
+    "layers": "decoder layers of the informative embedding",
+    "probe_n_train": "training codes the probes are fitted on", "backend": "probe implementation",
+    "knn_k": "neighbours of the kNN probes", "knn_chunk": "test rows per distance block",
+    "linear_c": "inverse L2 strength of the linear probe", "linear_tol": "linear probe tolerance",
+    "linear_max_iter": "linear probe iterations", "mlp_hidden": "MLP probe hidden units",
+    "mlp_lr": "MLP probe learning rate", "mlp_alpha": "MLP probe L2 weight", "mlp_batch_size": "MLP probe batch size",
+    "mlp_val_fraction": "MLP probe early-stopping fraction", "mlp_patience": "MLP probe patience (epochs)",
+    "mlp_max_epochs": "MLP probe epochs at most", "ridge_alphas": "ridge penalties tried (regression)",
+    "clustering": "k-means NMI and silhouette on mu",
+}
+
 
 def csv(kind: Callable = str, *, distinct: bool = False, name: str = "values") -> Callable[[str], list]:
     """argparse type: a comma-separated list of ``kind`` values (``0,1,2``); ``distinct``:
@@ -123,6 +150,8 @@ def _kind(hint) -> tuple[Callable, bool, bool]:
 def _show(value) -> str:
     if value is None:
         return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
     if isinstance(value, (tuple, list)):
         return ",".join(map(str, value)) or "(empty)"
     return str(value)
@@ -130,14 +159,15 @@ def _show(value) -> str:
 
 def add_flags(parser: argparse.ArgumentParser, cls, *, defaults: dict | None = None, skip=(),
               choices: dict | None = None, loose=("dataset",), types: dict | None = None,
-              title: str | None = None) -> None:
+              title: str | None = None, notes: dict | None = None) -> None:
     """Add ``--<field>`` for every field of dataclass ``cls`` except ``skip``.
 
     ``defaults`` replace the dataclass defaults shown and used; ``choices`` ({field: valid
     values}) are listed in the help and checked while parsing, except for the fields in
     ``loose`` (listed only: the command checks them, e.g. a dataset name against the
     registry). Numbers are checked against ``cls.BOUNDS`` / ``cls.ITEM_BOUNDS`` (see the
-    module docstring)."""
+    module docstring). Each help reads ``<meaning>: <what is valid>[, or none = <meaning of
+    None>][; <note>] (default <value>)``; ``notes`` ({field: text}) add to it."""
     group = parser.add_argument_group(title) if title else parser
     hints = typing.get_type_hints(cls)
     bounds = {**getattr(cls, "BOUNDS", {}), **getattr(cls, "ITEM_BOUNDS", {})}
@@ -161,15 +191,26 @@ def add_flags(parser: argparse.ArgumentParser, cls, *, defaults: dict | None = N
         parse = csv(element, distinct=f.name not in bounds or f.name == "layers", name=f.name) if is_list else element
         if nullable:
             parse = optional(parse)
-        text = f"(default {_show(default)})"
-        if f.name in NONE_MEANS:
-            text = f"none = {NONE_MEANS[f.name]} {text}"
-        if f.name in bounds:
-            text = f"{bounds[f.name].describe()}{' each (comma-separated)' if is_list else ''} {text}"
-        if valid is not None:
-            text = f"one of {', '.join(map(str, valid))}{' (comma-separated)' if is_list else ''} {text}"
         group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=parse, default=default,
-                           metavar=f.name.upper(), help=text)
+                           metavar=f.name.upper(),
+                           help=_help(f.name, valid, bounds.get(f.name), is_list, nullable, element is _bool,
+                                      (notes or {}).get(f.name), default))
+
+
+def _help(name: str, valid, bounds, is_list: bool, nullable: bool, is_bool: bool, note: str | None, default) -> str:
+    """``<meaning>: <valid values>[, or none = ...][; note] (default ...)`` (see :func:`add_flags`)."""
+    if valid is not None:
+        what = f"{'any' if is_list else 'one'} of {', '.join(map(str, valid))}"
+    elif bounds is not None:
+        what = bounds.describe() + (" each" if is_list else "")
+    else:
+        what = "true or false" if is_bool else "a value"
+    what += " (comma-separated)" if is_list else ""
+    if nullable:
+        what += f", or none = {NONE_MEANS.get(name, 'unset')}"
+    meaning = MEANING.get(name)
+    text = f"{meaning}: {what}" if meaning else what
+    return f"{text}{f'; {note}' if note else ''} (default {_show(default)})"
 
 
 def device(text: str) -> str:
@@ -184,11 +225,31 @@ def device(text: str) -> str:
 
 
 def out_default(name: str) -> str:
-    """The default ``--out`` folder of a command: ``runs/<name>`` in the repository, as an
-    absolute path (never resolved against the current directory)."""
-    from .paths import repo_path
+    """The default ``--out`` folder of a command: ``runs/<name>`` in the kit's home (the
+    checkout, ``$CMIM_LAB_HOME`` or the current directory: :func:`cmim_lab.paths.home_dir`),
+    as an absolute path."""
+    from .paths import home_path
 
-    return str(repo_path("runs", name))
+    return str(home_path("runs", name))
+
+
+def out_help(name: str) -> str:
+    """Help of a command's ``--out``: its default folder and where relative paths start."""
+    from .paths import HOME_ENV
+
+    return (f"output folder (default {out_default(name)}: runs/{name} in the kit's home -- the source checkout, "
+            f"${HOME_ENV}, or the current directory after a plain pip install; a relative --out starts from the "
+            f"current directory)")
+
+
+def variants_help() -> str:
+    """The spellings of a method or variant, in words (one spelling in every command)."""
+    from .config import METHODS, REDUCTIONS, VARIANTS
+
+    named = ", ".join(f"{label} = {' '.join(f'{k}={v}' for k, v in fields.items())}"
+                      for label, fields in VARIANTS.items())
+    return (f"a method ({', '.join(METHODS)}), a method with its reduction (method[{'|'.join(REDUCTIONS)}], "
+            f"e.g. cmim[normalised]) or a named variant ({named})")
 
 
 def _bool(text: str) -> bool:

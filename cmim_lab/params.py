@@ -4,7 +4,7 @@ Every notebook has one ``parameters`` cell of plain literals (the *default* prof
 right below it, ``P = cmim_lab.params.setup(profile=profile, ...)``. ``setup``:
 
 1. takes the profile from ``$CMIM_LAB_PROFILE`` when that is set (CI sets ``smoke``) and
-   says so in its printout;
+   says so in its printout, naming the notebook's own ``profile`` it overrides;
 2. for the ``smoke`` and ``full`` profiles, replaces the sizes listed in
    :mod:`cmim_lab.profiles` (the printout marks each replaced value);
 3. validates every value through the config dataclass that owns it (unknown dataset or
@@ -13,7 +13,8 @@ right below it, ``P = cmim_lab.params.setup(profile=profile, ...)``. ``setup``:
    parameter no dataclass owns must at least be finite);
 4. records the profile, so every model this kernel loads or trains is listed in the
    cache's record for it (:mod:`cmim_lab.cache_index`; ``cmim-lab cache export --profile``);
-5. decides where static figures go (:func:`figures_folder`): ``runs/figures-<profile>/``
+5. decides where static figures go (:func:`figures_folder`), in the kit's home
+   (:func:`cmim_lab.paths.home_dir`): ``runs/figures-<profile>/``
    (ignored by git) unless an explicit export is asked for -- ``figures=True``,
    ``$CMIM_LAB_FIGURES=1``, ``make figures`` or ``cmim-lab notebooks --figures`` -- which
    refreshes the committed ``figures/`` (never under ``smoke``: tiny models would
@@ -30,7 +31,7 @@ import os
 from pathlib import Path
 
 from . import profiles
-from .paths import repo_path
+from .paths import home_path
 from .runtime import resolve_device
 
 PROFILE_ENV = profiles.PROFILE_ENV
@@ -82,11 +83,11 @@ def figures_folder(profile: str, export: bool) -> Path:
     ``ValueError`` for an export under ``smoke``, whose tiny models would overwrite the
     committed figures."""
     if not export:
-        return repo_path("runs", f"figures-{profile}")
+        return home_path("runs", f"figures-{profile}")
     if profile == "smoke":
         raise ValueError(f"a figures export (figures=True / ${FIGURES_ENV}=1) needs the default or full profile: "
                          f"the smoke profile's tiny models would overwrite the committed figures/")
-    return repo_path("figures")
+    return home_path("figures")
 
 
 def setup(profile: str = "default", *, verbose: bool = True, figures: bool | None = None, **params) -> Params:
@@ -94,6 +95,7 @@ def setup(profile: str = "default", *, verbose: bool = True, figures: bool | Non
 
     ``figures``: True refreshes the committed ``figures/``, False writes under ``runs/``,
     None (the default) follows ``$CMIM_LAB_FIGURES``."""
+    asked = profile
     profile, from_env = profiles.resolve_profile(profile)
     export = export_requested(figures)
     changed = {}
@@ -116,7 +118,8 @@ def setup(profile: str = "default", *, verbose: bool = True, figures: bool | Non
     use_static_renderer()
     if verbose:
         width = max(map(len, params), default=0)
-        print(f"profile: {profile}" + (f"   (set by ${PROFILE_ENV})" if from_env else ""))
+        print(f"profile: {profile}" + (f"   (set by ${PROFILE_ENV}), which overrides the notebook's "
+                                       f"profile = {asked!r}" if from_env else ""))
         for key, value in params.items():
             note = f"   (profile {profile}; notebook default {changed[key]!r})" if key in changed else ""
             print(f"  {key:<{width}} = {value!r}{note}")

@@ -1,7 +1,10 @@
-"""Where the kit keeps its files: the cache directory and the repository folders.
+"""Where the kit keeps its files: the cache directory, the kit's home (notebooks, figures,
+runs) and the source checkout.
 
-Paths are never resolved against the current working directory, because papermill,
-nbval and the CLI all run from different places.
+Paths are not resolved against the current working directory where that can be avoided,
+because papermill, nbval and the CLI all run from different places: the home is
+``$CMIM_LAB_HOME`` when set, else the source checkout the package runs from; only after a
+plain (non-editable) ``pip install`` without ``$CMIM_LAB_HOME`` is it the current directory.
 
 The cache folder is private: created with owner-only permissions (``0o700``), and refused
 when it belongs to another user or others may write into it -- whoever can write there
@@ -16,6 +19,7 @@ from pathlib import Path
 from .errors import CacheFolderError
 
 CACHE_ENV = "CMIM_LAB_CACHE"
+HOME_ENV = "CMIM_LAB_HOME"
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
@@ -59,5 +63,46 @@ def check_private(path: Path) -> None:
 
 
 def repo_path(*parts: str) -> Path:
-    """A path inside the source checkout (``notebooks/``, ``figures/``, ``runs/``)."""
+    """A path inside the folder that holds the package: the source checkout in a development
+    install (tests, ``pyproject.toml``, ``benchmarks/``). The folders users read and write
+    (notebooks, figures, runs) are under :func:`home_path`, which also works without a checkout."""
     return REPO_DIR.joinpath(*parts)
+
+
+def checkout_dir() -> Path | None:
+    """The source checkout the package runs from (an editable install, or ``PYTHONPATH``
+    pointing into a clone), or None after a plain ``pip install`` (the package then sits in
+    site-packages, with no notebooks beside it)."""
+    if (REPO_DIR / "pyproject.toml").is_file() and (REPO_DIR / "notebooks").is_dir():
+        return REPO_DIR
+    return None
+
+
+def home_dir() -> Path:
+    """The kit's home, which holds ``notebooks/``, ``figures/`` and ``runs/``:
+    ``$CMIM_LAB_HOME`` if set, else the source checkout (:func:`checkout_dir`), else the
+    current directory -- or its parent when the current directory is a ``notebooks/`` folder,
+    where Jupyter starts a notebook's kernel (a plain ``pip install``: run Jupyter or
+    ``cmim-lab`` from the folder that holds ``notebooks/``, or set ``$CMIM_LAB_HOME`` to it).
+    An absolute path."""
+    root = os.environ.get(HOME_ENV)
+    if root:
+        return Path(root).expanduser().resolve()
+    if checkout_dir():
+        return REPO_DIR
+    here = Path.cwd().resolve()
+    return here.parent if here.name == "notebooks" else here
+
+
+def home_path(*parts: str) -> Path:
+    """A path under the kit's home (:func:`home_dir`): ``home_path("runs", "benchmark")``."""
+    return home_dir().joinpath(*parts)
+
+
+def home_description() -> str:
+    """Where the home is and why, in words (for help texts and messages)."""
+    if os.environ.get(HOME_ENV):
+        return f"{home_dir()} (${HOME_ENV})"
+    if checkout_dir():
+        return f"{home_dir()} (the source checkout)"
+    return f"{home_dir()} (the current directory: no source checkout and no ${HOME_ENV})"

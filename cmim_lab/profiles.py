@@ -87,8 +87,8 @@ class StudySizes:
 
 # the sizes each profile replaces (only those a notebook has); "default" is the notebooks' own
 PROFILES = {
-    "smoke": {"n_train": 600, "n_test": 300, "epochs": 1, "seeds": [0], "n_umap": 300, "probe_n_train": 600,
-              "latent_sizes": [2, 8], "temperatures": [0.1, 1.0], "weights": [1.0, 100.0],
+    "smoke": {"n_train": 600, "n_test": 300, "epochs": 1, "seeds": [0], "n_umap": 300, "n_explore": 300,
+              "probe_n_train": 600, "latent_sizes": [2, 8], "temperatures": [0.1, 1.0], "weights": [1.0, 100.0],
               "batch_sizes": [32, 128], "samples_seen": 3_000, "ablation_probe_n_train": 600},
     "default": {},
     "full": {"n_train": None, "n_test": None, "epochs": 30, "seeds": [0, 1, 2], "n_umap": 5000,
@@ -97,16 +97,32 @@ PROFILES = {
 }
 
 def profile_values(profile: str) -> dict:
-    """Every knob the profile replaces (core and plugins)."""
+    """Every knob the profile replaces (core and plugins); ``ValueError`` if one is not a size
+    (see :func:`is_size`): a profile never changes which methods or datasets a notebook shows."""
     check_choice("profile", profile, PROFILE_NAMES)
     out = dict(PROFILES[profile])
     for cls, profiles in registry.knobs().values():
         out.update(profiles.get(profile, {}))
+    names = sorted(k for k, v in out.items() if not is_size(v))
+    if names:
+        raise ValueError(f"profile {profile!r} sets {names} to values that are not sizes (numbers, none, or lists "
+                         f"of numbers); profiles change sizes only, never which methods or datasets a notebook shows")
     return out
 
 
+def is_size(value) -> bool:
+    """Whether ``value`` is a size a profile may set: a number, None, or a list of numbers
+    (sample counts, epochs, seeds, grid values) -- never a name or a list of names."""
+    def number(v):
+        return v is None or (isinstance(v, numbers.Real) and not isinstance(v, bool))
+    if isinstance(value, (list, tuple)):
+        return all(number(v) for v in value)
+    return number(value)
+
+
 def resolve_profile(profile: str) -> tuple[str, bool]:
-    """(the profile in force, whether ``$CMIM_LAB_PROFILE`` chose it)."""
+    """(the profile in force, whether ``$CMIM_LAB_PROFILE`` overrode ``profile`` -- set and
+    different from it)."""
     env = os.environ.get(PROFILE_ENV)
     chosen = env or profile
     check_choice("profile", chosen, PROFILE_NAMES)

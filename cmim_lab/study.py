@@ -39,7 +39,7 @@ from .config import EvalConfig, TrainConfig, check_seeds, expand_entries
 from .data import fingerprint
 from .evaluation import EvalResult, evaluate
 from .files import read_json, write_json
-from .trainer import TrainResult, entry_lock, library_versions, load_or_train
+from .trainer import TrainResult, entry_lock, library_versions, load_or_train, outcome, planned_steps
 
 HISTORY_COLUMNS = ("epoch", "step", "seconds", "samples_per_s")
 
@@ -175,33 +175,78 @@ def run_study(entries: list[Entry], train_data, tasks: list[EvalTask] | None = N
     """Load or train every entry on ``train_data``, run every task on it, collect the rows.
 
     ``tasks`` default to one :class:`EvalTask` on ``train_data`` with the default
-    :class:`EvalConfig`. ``log`` receives one line per model (trained in N s / loaded from
-    cache) and per evaluation; ``callback(entry, result, {task name: EvalResult})`` runs
+    :class:`EvalConfig` (``[]``: load or train only). ``progress``: one bar for the whole grid,
+    counting the optimiser steps of every entry (a cached entry advances it at once).
+    ``log`` receives one line per model (``trained in N s`` / ``loaded from cache (<key>)``,
+    see :func:`cmim_lab.trainer.outcome`) and per evaluation; ``callback(entry, result,
+    {task name: EvalResult})`` runs
     after each model (for live tables in notebooks). Rows carry ``kind="model"``, ``entry``,
     ``method``, ``reduction``, ``seed``, the tags, ``dataset`` (the task name), the task's
     columns, ``embedding``, ``metric``, ``value``, ``higher_is_better`` and ``model`` (the
     entry's index)."""
     tasks = tasks if tasks is not None else [EvalTask(train_data.name, train_data)]
+    steps = [planned_steps(entry.config, train_data) for entry in entries]  # also an early check of every batch size
+    bar = _grid_bar(sum(steps), len(entries), train_data.name) if progress else None
+    log = _above(bar, log)
     rows, training, results = [], [], []
-    for i, entry in enumerate(entries):
-        start = time.perf_counter()
-        result = load_or_train(entry.config, train_data, device=device, progress=progress)
-        if log:
-            how = (f"trained in {time.perf_counter() - start:.1f} s" if result.trained_now else "loaded from cache")
-            log(f"{entry.label} seed {entry.config.seed} {_tag_text(entry.tags)}{how}")
-        results.append(result)
-        training.append(_training_row(entry, result))
-        base = {"kind": "model", "entry": entry.label, "method": entry.config.method,
-                "reduction": entry.config.reduction, "seed": entry.config.seed, **entry.tags}
-        evaluations = {}
-        for task in tasks:
-            cfg = task.eval_config.replace(seed=entry.config.seed)
-            ev = cached_evaluate(result, task, cfg, log=log)
-            evaluations[task.name] = ev
-            rows += [{**base, "dataset": task.name, **task.columns, **r, "model": i} for r in ev.rows()]
-        if callback:
-            callback(entry, result, evaluations)
+    try:
+        for i, entry in enumerate(entries):
+            result = _load_or_train(entry, train_data, device, bar, steps[i], log)
+            results.append(result)
+            rows += _evaluate_entry(i, entry, result, tasks, log, callback)
+            training.append(_training_row(entry, result))
+    finally:
+        if bar is not None:
+            bar.close()
     return StudyResult(pd.DataFrame(rows), pd.DataFrame(training), results, list(entries))
+
+
+def _grid_bar(total_steps: int, n_models: int, name: str):
+    """The one progress bar of a study: optimiser steps over every model of the grid."""
+    from .progress import progress_bar
+
+    return progress_bar(total=total_steps, desc=f"{n_models} model{'s' * (n_models != 1)} on {name}", unit="step",
+                dynamic_ncols=True)
+
+
+def _above(bar, log):
+    """``log`` printing above the progress bar (a terminal bar is cleared and redrawn around
+    each line rather than broken by it)."""
+    if bar is None or log is None:
+        return log
+
+    def write(line: str) -> None:
+        with bar.external_write_mode():
+            log(line)
+    return write
+
+
+def _load_or_train(entry: Entry, train_data, device, bar, steps: int, log) -> TrainResult:
+    """Load or train one entry, advancing the grid's ``bar`` by its ``steps``; log the outcome."""
+    start = time.perf_counter()
+    result = load_or_train(entry.config, train_data, device=device, progress=bar if bar is not None else False)
+    if bar is not None and not result.trained_now:
+        bar.update(steps)
+    if log:
+        how = outcome(result, time.perf_counter() - start)
+        log(f"{entry.label} seed {entry.config.seed} {_tag_text(entry.tags)}{how}")
+    return result
+
+
+def _evaluate_entry(i: int, entry: Entry, result: TrainResult, tasks, log, callback) -> list[dict]:
+    """The score rows of model ``i`` on every task (cached evaluations); then ``callback``."""
+    rows = []
+    base = {"kind": "model", "entry": entry.label, "method": entry.config.method,
+            "reduction": entry.config.reduction, "seed": entry.config.seed, **entry.tags}
+    evaluations = {}
+    for task in tasks:
+        cfg = task.eval_config.replace(seed=entry.config.seed)
+        ev = cached_evaluate(result, task, cfg, log=log)
+        evaluations[task.name] = ev
+        rows += [{**base, "dataset": task.name, **task.columns, **r, "model": i} for r in ev.rows()]
+    if callback:
+        callback(entry, result, evaluations)
+    return rows
 
 
 def _tag_text(tags: dict) -> str:

@@ -31,7 +31,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from . import __version__, data as data_module
+from . import __version__, data as data_module, tally
 from .checkpoint import EVAL_GLOB, MODEL_FILE, load_model, remove_leftovers, restore_optimizer, save_checkpoint
 from .config import TrainConfig
 from .errors import CheckpointError, TrainingDivergedError
@@ -134,7 +134,7 @@ def _resume(directory: Path | None, config: TrainConfig, model: nn.Module, optim
     return meta["epochs_done"], meta["steps_done"], meta["history"], meta["complete"]
 
 
-def train(config: TrainConfig, data, *, device="auto", checkpoint_dir=None, progress: bool = True,
+def train(config: TrainConfig, data, *, device="auto", checkpoint_dir=None, progress=True,
           resume: bool = True, callbacks: list[Callable] = (), dist: DistContext | None = None) -> TrainResult:
     """Train one model on a ready dataset; write an epoch checkpoint to ``checkpoint_dir`` if given.
 
@@ -146,6 +146,8 @@ def train(config: TrainConfig, data, *, device="auto", checkpoint_dir=None, prog
         checkpoint_dir: folder for ``model.safetensors`` (weights, optimizer state while
             unfinished, progress: one file). Held under its lock (:func:`entry_lock`) while
             training, so a second process on the same folder waits, then resumes or loads.
+        progress: True: a progress bar of this run's steps; False: none; a tqdm bar: advance
+            that shared bar instead (one bar per study grid, see :func:`cmim_lab.study.run_study`).
         resume: continue an unfinished checkpoint found in ``checkpoint_dir``.
         callbacks: called as ``fn(epoch, row, model)`` after each epoch (row: the history row).
         dist: rank context for multi-process training.
@@ -175,7 +177,7 @@ def train(config: TrainConfig, data, *, device="auto", checkpoint_dir=None, prog
         return _run(config, data, dev, plan, directory, progress, resume, callbacks, dist, rank)
 
 
-def _run(config: TrainConfig, data, dev, plan: _Plan, directory: Path | None, progress: bool, resume: bool,
+def _run(config: TrainConfig, data, dev, plan: _Plan, directory: Path | None, progress, resume: bool,
          callbacks, dist: DistContext | None, rank: int) -> TrainResult:
     """The body of :func:`train`: build, resume, run the epochs, checkpoint each one."""
     torch.manual_seed(config.seed)
@@ -194,10 +196,7 @@ def _run(config: TrainConfig, data, dev, plan: _Plan, directory: Path | None, pr
     step_module = TrainStep(model, objective, dist.gather if dist else None)
     runner = dist.wrap(step_module) if dist else step_module
     model.train()
-    from .progress import progress_bar
-
-    bar = progress_bar(total=plan.total_steps, initial=step, disable=not progress or rank != 0,
-               desc=f"{config.label} {data.name}", unit="step", dynamic_ncols=True)
+    bar, own_bar = _bar(progress, plan.total_steps, step, f"{config.label} {data.name}", rank)
     try:
         for epoch in range(start_epoch, plan.n_epochs):
             torch.manual_seed(epoch_seed(config.seed, epoch, rank))
@@ -219,7 +218,8 @@ def _run(config: TrainConfig, data, dev, plan: _Plan, directory: Path | None, pr
                 if step % LOG_EVERY == 0 or step == plan.total_steps:
                     means = (sums / done).tolist()
                     _check_finite(names, means, epoch, directory)
-                    bar.set_postfix({k: f"{v:.4g}" for k, v in zip(names, means)}, refresh=False)
+                    bar.set_postfix({**({} if own_bar else {"model": config.label}),
+                                     **{k: f"{v:.4g}" for k, v in zip(names, means)}}, refresh=False)
                 bar.update(1)
             seconds = time.perf_counter() - start
             if dist:
@@ -237,8 +237,36 @@ def _run(config: TrainConfig, data, dev, plan: _Plan, directory: Path | None, pr
             for fn in callbacks:
                 fn(epoch + 1, row, model)
     finally:
-        bar.close()
+        if own_bar:
+            bar.close()
     return TrainResult(model.eval(), config, _history_frame(rows), directory, data.info, True)
+
+
+def _bar(progress, total: int, done: int, desc: str, rank: int):
+    """(the progress bar to advance, whether this run owns it): a shared bar passed as
+    ``progress`` (advanced past the ``done`` steps of a resumed run), else a new one."""
+    if hasattr(progress, "update") and rank == 0:
+        progress.update(done)
+        return progress, False
+    from .progress import progress_bar
+
+    return progress_bar(total=total, initial=done, disable=not progress or rank != 0, desc=desc,
+                unit="step", dynamic_ncols=True), True
+
+
+def planned_steps(config: TrainConfig, data) -> int:
+    """Optimiser steps a run of ``config`` on ``data`` takes in one process (``max_steps``, or
+    full batches per epoch x epochs); ``ValueError`` when the batch exceeds the data."""
+    return _plan(config, data, 1).total_steps
+
+
+def outcome(result: TrainResult, seconds: float) -> str:
+    """How a model was obtained, in words: ``trained in 12.3 s (cache entry <key>)`` or
+    ``loaded from cache (<key>)`` -- the key is the entry's folder name in the cache."""
+    key = Path(result.directory).name if result.directory else "no cache entry"
+    if result.trained_now:
+        return f"trained in {seconds:.1f} s (cache entry {key})"
+    return f"loaded from cache ({key})"
 
 
 def pick_views(bank: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -303,7 +331,7 @@ def clear_entry(directory: Path) -> list[Path]:
 
 
 def load_or_train(config: TrainConfig, data=None, *, device="auto", cache_root=None, retrain: bool = False,
-                  progress: bool = True) -> TrainResult:
+                  progress=True, log: Callable[[str], None] | None = None) -> TrainResult:
     """Return the cached model for ``config`` and ``data``, or train it.
 
     ``data``: the training data; loaded from ``config`` (:func:`cmim_lab.data.load`) when
@@ -315,15 +343,27 @@ def load_or_train(config: TrainConfig, data=None, *, device="auto", cache_root=N
     (corruption or a hash collision) -- is renamed to ``*.corrupt`` (kept for inspection,
     never unpickled) with one warning, and the model is trained again. ``retrain=True``
     deletes the entry's checkpoint and cached evaluations first.
+
+    ``progress``: as in :func:`train`. ``log`` (e.g. ``print``) receives one line, ``cmim[sum]
+    seed 0: loaded from cache (<key>)`` or ``...: trained in 12.3 s (cache entry <key>)``
+    (:func:`outcome`). Every call is counted in :mod:`cmim_lab.tally`.
     """
     if data is None:
         data = data_module.load(config.dataset, n_train=config.n_train, seed=config.data_seed)
     config.validate()
     _check_data(config, data)  # before an entry folder is made for data that does not fit
     directory = model_dir(config, cache_root, data)
-    result = _load_or_train_entry(config, data, directory, device, retrain, progress)
+    start = time.perf_counter()
+    with entry_lock(directory):
+        result = _cached(directory, config, device, retrain)
+        if result is None:
+            result = train(config, data, device=device, checkpoint_dir=directory, progress=progress)
+    seconds = time.perf_counter() - start
+    tally.record(result.trained_now, seconds)
     for listener in list(_ENTRY_LISTENERS):
         listener(directory)
+    if log:
+        log(f"{config.label} seed {config.seed}: {outcome(result, seconds)}")
     return result
 
 
@@ -338,21 +378,19 @@ def on_entry_used(listener: Callable[[Path], None]) -> None:
         _ENTRY_LISTENERS.append(listener)
 
 
-def _load_or_train_entry(config: TrainConfig, data, directory: Path, device, retrain: bool,
-                         progress: bool) -> TrainResult:
-    """The body of :func:`load_or_train` for one entry folder, under its lock."""
+def _cached(directory: Path, config: TrainConfig, device, retrain: bool) -> TrainResult | None:
+    """The complete cached model in ``directory`` (called under its lock), or None: absent,
+    unfinished, cleared (``retrain``) or unusable (moved aside as ``*.corrupt``)."""
     path = directory / MODEL_FILE
-    with entry_lock(directory):
-        if retrain:
-            clear_entry(directory)
-        elif path.exists():
-            try:
-                model, meta = load_model(path, config, resolve_device(device))
-                if meta["complete"]:
-                    return TrainResult(model, config, _history_frame(meta["history"]), directory, meta["data"],
-                                       False)
-            except CheckpointError as exc:
-                aside = path.with_name(path.name + ".corrupt")
-                os.replace(path, aside)
-                warnings.warn(f"{exc}. Moved it to {aside} and training again.")
-        return train(config, data, device=device, checkpoint_dir=directory, progress=progress)
+    if retrain:
+        clear_entry(directory)
+    elif path.exists():
+        try:
+            model, meta = load_model(path, config, resolve_device(device))
+            if meta["complete"]:
+                return TrainResult(model, config, _history_frame(meta["history"]), directory, meta["data"], False)
+        except CheckpointError as exc:
+            aside = path.with_name(path.name + ".corrupt")
+            os.replace(path, aside)
+            warnings.warn(f"{exc}. Moved it to {aside} and training again.")
+    return None

@@ -24,14 +24,23 @@ CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"
                 "#bcbd22", "#17becf"]
 
 
+_UMAP_NOTED = False  # the compile note of umap_2d is printed once per process
+
+
 def umap_2d(z, *, seed: int = 0, n_neighbors: int = 15, min_dist: float = 0.1, metric: str = "euclidean"):
     """2-D UMAP coordinates [N, 2] of codes ``z`` [N, d].
 
     numba's compiled-function cache stays where numba puts it by default (never in the
     kit's cache folder: numba reads its cache index with ``pickle``, so a file planted
     there would run code). UMAP coordinates differ across machines even with a seed: use
-    them for pictures, never for assertions.
+    them for pictures, never for assertions. The first call in a process says once that
+    numba compiles UMAP's code first (15-35 s, once per session).
     """
+    global _UMAP_NOTED
+    if not _UMAP_NOTED:
+        print("UMAP: numba compiles UMAP's code on the first map of a session (15-35 s, once); "
+              "later maps take seconds.", flush=True)
+        _UMAP_NOTED = True
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # umap warns that a seed disables parallelism
         import umap

@@ -1,4 +1,5 @@
 """Every cmim-lab command end to end on the small digits dataset."""
+import argparse
 import subprocess
 import sys
 
@@ -144,19 +145,22 @@ def test_run_notebooks_restores_the_environment(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("command, folder", [("benchmark", "benchmark"), ("batch-sweep", "batch-sweep"),
                                              ("molecules", "benchmark-molecules")])
-def test_out_defaults_are_absolute_under_the_repository(command, folder, tmp_path, monkeypatch, capsys):
+def test_out_defaults_are_absolute_under_the_kits_home(command, folder, tmp_path, monkeypatch, capsys):
     from pathlib import Path
 
     from cmim_lab.cli import build_parser
     from cmim_lab.paths import repo_path
 
     monkeypatch.chdir(tmp_path)
-    args = build_parser().parse_args([command])
+    monkeypatch.delenv("CMIM_LAB_HOME", raising=False)
+    args = build_parser().parse_args([command])  # in a checkout the home is the checkout, whatever the directory
     assert Path(args.out).is_absolute() and Path(args.out) == repo_path("runs", folder)
     with pytest.raises(SystemExit):
         main([command, "--help"])
     help_text = "".join(capsys.readouterr().out.split())  # wrapped lines joined back
-    assert "".join(str(repo_path("runs", folder)).split()) in help_text and "whateverthecurrentdirectory" in help_text
+    assert "".join(str(repo_path("runs", folder)).split()) in help_text and "inthekit'shome" in help_text
+    monkeypatch.setenv("CMIM_LAB_HOME", str(tmp_path / "home"))
+    assert Path(build_parser().parse_args([command]).out) == tmp_path / "home" / "runs" / folder
 
 
 def test_benchmark_reports_the_figure_it_really_wrote(tmp_path, monkeypatch, capsys):
@@ -176,3 +180,97 @@ def test_benchmark_reports_the_figure_it_really_wrote(tmp_path, monkeypatch, cap
     assert main(["benchmark", "--datasets", "digits", "--out", str(tmp_path), "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "benchmark.html" in out and "benchmark.png" not in out
+
+
+# --- the command line explains itself -------------------------------------------------------
+# flags whose valid values the help must list: dest -> the values (filled from the kit itself)
+def _choices() -> dict:
+    from cmim_lab import registry
+    from cmim_lab.config import CLASSIFICATION_PROBES, EMBEDDING_KINDS, REDUCTIONS
+    from cmim_lab.objectives import METHODS, NEGATIVES
+    from cmim_lab.params import PROFILE_NAMES
+    from cmim_lab.sweep import LR_RULES, PROTOCOLS
+
+    return {"method": METHODS, "methods": METHODS, "reduction": REDUCTIONS, "reductions": REDUCTIONS,
+            "negatives": NEGATIVES, "arch": ["mlp", "conv"], "likelihood": ["bernoulli", "gaussian"],
+            "backend": ["torch", "sklearn"], "embeddings": EMBEDDING_KINDS, "protocol": PROTOCOLS,
+            "lr_rule": LR_RULES, "profile": PROFILE_NAMES, "datasets": ["mnist-5k", "digits"],
+            "dataset": ["fashion-mnist", "digits"], "load": list(registry.datasets()),
+            "probes": CLASSIFICATION_PROBES}
+
+
+def _subcommands():
+    from cmim_lab.cli import build_parser, subcommand_parsers
+
+    return subcommand_parsers(build_parser())
+
+
+@pytest.mark.parametrize("command", ["data", "train", "evaluate", "benchmark", "batch-sweep", "notebooks", "kernel",
+                                     "molecules"])
+def test_every_option_shows_its_default_its_choices_and_what_none_means(command):
+    parser = _subcommands()[command]
+    choices = _choices()
+    assert parser.epilog and "examples:" in parser.epilog, f"{command} has no examples"
+    for action in parser._actions:
+        if not action.option_strings or action.dest == "help":
+            continue
+        text = " ".join((action.help or "").split())
+        name = action.option_strings[0]
+        assert "default" in text, f"{command} {name}: no default in {text!r}"
+        if action.default is None and action.const is None and not isinstance(action, argparse._StoreTrueAction):
+            assert "none =" in text, f"{command} {name}: default none without its meaning in {text!r}"
+        if command != "molecules":  # the molecule command lists its own domain's choices
+            for value in choices.get(action.dest, ()):
+                assert value in text, f"{command} {name}: {value!r} not listed in {text!r}"
+
+
+def test_method_variants_have_one_spelling_in_every_command(capsys):
+    from cmim_lab.cli import _train_config, build_parser
+
+    for argv in (["train", "--method", "cmim[normalised]"], ["evaluate", "--method", "cmim[normalised]"]):
+        args = build_parser().parse_args(argv)
+        args.argv = argv
+        config = _train_config(args)
+        assert (config.method, config.reduction) == ("cmim", "normalised")
+    args = build_parser().parse_args(["train", "--method", "infonce[pure]"])
+    args.argv = []
+    assert (_train_config(args).recon_weight, _train_config(args).projection_dim) == (0.0, 128)
+    for command in ("benchmark", "batch-sweep", "molecules"):
+        assert build_parser().parse_args([command, "--methods", "cmim[normalised],mim"]).methods == \
+            ["cmim[normalised]", "mim"]
+    # a variant and an explicit flag that disagree: refused, naming both
+    assert main(["train", "--dataset", "digits", "--method", "cmim[normalised]", "--reduction", "sum"]) == 2
+    err = capsys.readouterr().err
+    assert "argument --method" in err and "reduction=normalised" in err and "--reduction sum" in err
+
+
+def test_top_level_help_imports_neither_torch_nor_the_datasets():
+    code = ("import sys, contextlib, io\nfrom cmim_lab.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()) as out: main([])\n"
+            "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'numpy', 'pandas', 'sklearn', "
+            "'plotly', 'umap', 'cmim_lab') and m not in ('cmim_lab', 'cmim_lab.cli', 'cmim_lab.registry', "
+            "'cmim_lab.paths', 'cmim_lab.errors', 'cmim_lab.molecules', 'cmim_lab.molecules.plugin'))\n"
+            "print(heavy, 'getting started' in out.getvalue())")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.stdout.strip() == "[] True", proc.stdout + proc.stderr
+
+
+def test_bare_command_in_a_process_prints_help_and_exits_0():
+    proc = subprocess.run([sys.executable, "-m", "cmim_lab.cli"], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.startswith("usage: cmim-lab") and "getting started" in proc.stdout
+    assert "``" not in proc.stdout and ":class:" not in proc.stdout  # no raw reStructuredText
+
+
+def test_kernel_install_registers_this_python(tmp_path, monkeypatch, capsys):
+    import json
+
+    from cmim_lab.notebooks import KERNEL_NAME, choose_kernel
+
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "share" / "jupyter"))
+    assert main(["kernel", "install", "--prefix", str(tmp_path)]) == 0
+    spec = json.loads((tmp_path / "share" / "jupyter" / "kernels" / KERNEL_NAME / "kernel.json").read_text())
+    assert spec["argv"][0] == sys.executable and spec["display_name"] == "Python (cmim-lab)"
+    assert "registered the Jupyter kernel 'cmim-lab'" in capsys.readouterr().out
+    name, note = choose_kernel()
+    assert name == KERNEL_NAME and sys.executable in note
+    assert main(["kernel", "show"]) == 0 and "kernel cmim-lab" in capsys.readouterr().out

@@ -114,3 +114,60 @@ def test_widget_ui_updates_image_and_readout(models, images):
     assert "b ·" in ui.readout.value and "b ·" in ui.interp_readout.value
     ui.base.value = 12
     assert "image 12" in ui.readout.value
+
+
+def _pca(codes):
+    """A fast, deterministic 2-D projection for the map (UMAP is what the notebook uses)."""
+    return ((codes - codes.mean(0)) @ principal_frame(codes, k=2).directions.T).numpy()
+
+
+LABELS = torch.arange(40) % 4
+CLASSES = ["zero", "one", "two", "three"]
+
+
+@pytest.fixture
+def ui(models, images):
+    return LatentExplorer(models, images, k=2, labels=LABELS, classes=CLASSES, show_map=True, project=_pca)
+
+
+def test_the_boxes_accept_exactly_the_images_on_the_map(ui, images):
+    state = ui.state
+    fig = state.map_figure("a")
+    hover = [text for trace in fig.data for text in trace.text]
+    assert sum(len(trace.x) for trace in fig.data) == state.n_images == len(images) == 40
+    assert sorted(int(t.split(":")[0].split()[1]) for t in hover) == list(range(40))  # hover: every index once
+    for box in (ui.base, ui.index_a, ui.index_b):
+        assert "0–39" in box.description
+    ui.base.value = 39  # the last point on the map
+    assert ui.readout.value.startswith("a · image 39 · ")
+    shown = ui.image.value
+    ui.base.value = 40  # one past it: reported, never clamped to 39
+    assert "image index 40 is outside 0..39" in ui.readout.value and ui.image.value == shown
+    ui.index_b.value = -1
+    assert "image index -1 is outside 0..39" in ui.interp_readout.value
+
+
+def test_the_map_follows_the_method_selector(ui):
+    assert ui.map_method == "a" and ui.state.has_map("a") and not ui.state.has_map("b")
+    ui.method.value = "b"
+    assert ui.map_method == "b" and ui.state.has_map("b")
+    codes_b = ui.state.codes("b")
+    np.testing.assert_allclose(ui.state.map_coords("b"), _pca(codes_b), rtol=1e-5, atol=1e-5)  # b's codes, not a's
+    assert "b: codes of the explorer's 40 images" in ui.state.map_figure("b").layout.title.text
+
+
+def test_the_original_image_and_its_class_sit_next_to_the_decoded_one(ui, images):
+    from cmim_lab.widgets import as_image
+
+    ui.base.value = 6
+    assert ui.original.value == image_png(as_image(images[6]), ui.scale)
+    assert ui.caption.value == "original: image 6: two"  # 6 % 4 = 2
+    ui.index_a.value, ui.index_b.value = 3, 5
+    assert ui.original_a.value == image_png(as_image(images[3]), ui.scale)
+    assert ui.original_b.value == image_png(as_image(images[5]), ui.scale)
+    assert ui.interp_caption.value == "A = image 3: three; B = image 5: one"
+
+
+def test_labels_must_match_the_images(models, images):
+    with pytest.raises(ValueError, match="one entry per image: 39 labels for 40 images"):
+        ExplorerState(models, images, labels=LABELS[:39])

@@ -12,7 +12,7 @@ fields (defaults: :func:`~cmim_lab.molecules.evaluation.property_eval_config`).
 ``--pretrain`` and ``--pretrain-size`` are kept as other spellings of ``--dataset`` and
 ``--n-train``. Every value is checked while the command line is parsed, before any data is
 loaded or model trained (:mod:`cmim_lab.flags`); ``--out`` defaults to
-``runs/benchmark-molecules`` in the repository, whatever the current directory.
+``runs/benchmark-molecules`` in the kit's home (:func:`cmim_lab.paths.home_dir`).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import argparse
 import shlex
 import sys
 
-OUT = "benchmark-molecules"  # under the repository's runs/ (see cmim_lab.flags.out_default)
+OUT = "benchmark-molecules"  # under runs/ in the kit's home (see cmim_lab.flags.out_default)
 # model fields the grid sets, and evaluation fields the property tasks do not use (seed: the model's)
 TRAIN_SKIP = ("method", "reduction", "seed")
 EVAL_SKIP = ("seed", "probe_n_train", "clustering", "linear_c", "linear_tol", "linear_max_iter")
@@ -31,7 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from .. import registry
     from ..config import (EMBEDDING_KINDS, PROBE_BACKENDS, REGRESSION_PROBES, REDUCTIONS, Bounds, EvalConfig,
                           TrainConfig, variant_fields)
-    from ..flags import add_flags, bounded, choice, device, names, optional, out_default, seeds
+    from ..flags import (add_flags, bounded, choice, device, names, optional, out_default, out_help, seeds,
+                         variants_help)
     from ..objectives import METHODS, NEGATIVES
     from . import DOMAIN
     from .benchmark import SEEDS, SPLIT, molecule_config
@@ -43,40 +44,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("study")
     g.add_argument("--datasets", type=names(properties, "dataset",
                                             check=lambda name: registry.dataset(name, role="regression")),
-                   default=properties, help=f"property datasets, comma-separated (default {','.join(properties)})")
+                   default=properties, help=f"property datasets: any of {', '.join(properties)} (comma-separated) "
+                                            f"(default {','.join(properties)})")
     g.add_argument("--methods", type=names(None, "method", check=variant_fields), default=list(METHODS),
-                   help=f"methods or variants such as cmim[normalised] (default {','.join(METHODS)})")
+                   help=f"comma-separated, each {variants_help()}; a bare method is crossed with every --reductions "
+                        f"(default {','.join(METHODS)})")
     g.add_argument("--seeds", type=seeds(), default=list(SEEDS),
                    help=f"model seeds, distinct integers from 0 to 2**32-1 (default {','.join(map(str, SEEDS))})")
     g.add_argument("--reductions", type=names(REDUCTIONS, "reduction"), default=[model.reduction],
-                   help=f"reductions crossed with bare methods: {', '.join(REDUCTIONS)} (default {model.reduction})")
+                   help=f"reductions crossed with the bare methods: any of {', '.join(REDUCTIONS)} (comma-separated) "
+                        f"(default {model.reduction})")
     g.add_argument("--split", type=names(SPLITS, "split"), default=[SPLIT],
-                   help=f"{', '.join(SPLITS)}, or both (default {SPLIT})")
+                   help=f"train/test split of the property datasets: any of {', '.join(SPLITS)} (comma-separated; "
+                        f"scaffold: molecules of a test scaffold never appear in training) (default {SPLIT})")
     g.add_argument("--split-seeds", type=seeds("split_seeds"), default=list(SEEDS),
-                   help=f"seeds of the property splits, distinct (default {','.join(map(str, SEEDS))})")
+                   help=f"seeds of the property splits, distinct integers from 0 to 2**32-1 "
+                        f"(default {','.join(map(str, SEEDS))})")
     n_generate = Bounds(int, 1, MAX_GENERATE)
     g.add_argument("--n-generate", type=bounded(n_generate, "n_generate"), default=N_GENERATE,
                    help=f"held-out molecules reconstructed and prior samples decoded, {n_generate.describe()} "
                         f"(default {N_GENERATE})")
-    g.add_argument("--no-fingerprint", action="store_true", help="skip the ECFP4 baseline")
+    g.add_argument("--no-fingerprint", action="store_true", help="skip the ECFP4 baseline (default: include it)")
     corpora = list(registry.datasets(domain=DOMAIN, role="corpus"))
     add_flags(parser, TrainConfig, skip=TRAIN_SKIP, defaults=model.to_dict(), title="model and training", loose=(),
               choices={"dataset": corpora, "arch": list(registry.archs(domain=DOMAIN)),
                        "likelihood": list(registry.likelihoods(domain=DOMAIN)), "negatives": NEGATIVES})
     g = parser.add_argument_group("other spellings")
     g.add_argument("--pretrain", dest="dataset", type=choice(corpora, "dataset"),
-                   default=argparse.SUPPRESS, help="= --dataset (the corpus)")
+                   default=argparse.SUPPRESS, help="= --dataset (the corpus; default: that of --dataset)")
     g.add_argument("--pretrain-size", dest="n_train", type=optional(bounded(TrainConfig.BOUNDS["n_train"], "n_train")),
-                   default=argparse.SUPPRESS, help="= --n-train (corpus SMILES, none = all 1.58M)")
+                   default=argparse.SUPPRESS, help="= --n-train (corpus SMILES, none = all 1.58M; default: that of --n-train)")
     add_flags(parser, EvalConfig, skip=EVAL_SKIP, defaults=cfg.to_dict(),
               title="regression probes (the evaluation seed is the model's seed)",
               choices={"probes": REGRESSION_PROBES, "embeddings": EMBEDDING_KINDS, "backend": PROBE_BACKENDS})
-    out = out_default(OUT)
-    parser.add_argument("--out", default=out, help=f"output folder (default {out}, i.e. runs/{OUT} in the repository "
-                                                   f"whatever the current directory)")
+    parser.add_argument("--out", default=out_default(OUT), help=out_help(OUT))
     parser.add_argument("--device", default="auto", type=device,
                         help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps (default auto)")
-    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars (default: shown)")
 
 
 def run(args) -> int:

