@@ -23,9 +23,9 @@ LAYERS = {
     5: ["config", "flags", "profiles"],
     6: ["checkpoint", "trainer", "distributed"],
     7: ["embeddings", "probes", "evaluation", "molecules.evaluation"],
-    8: ["study"],
-    9: ["summary", "claims", "viz", "widgets", "molecules.viz"],
-    10: ["benchmark", "sweep", "experiments", "params", "notebooks", "cli",
+    8: ["study", "curves"],
+    9: ["summary", "claims", "readme_results", "viz", "widgets", "molecules.viz"],
+    10: ["benchmark", "sweep", "experiments", "params", "notebooks", "cli", "claims_study", "claims_search",
          "molecules.benchmark", "molecules.command", "molecules.plugin"],
 }
 LAYER_OF = {(m if m.startswith("cmim_lab") else f"cmim_lab.{m}"): layer
