@@ -39,6 +39,7 @@ from .curves import run_curves
 from .errors import check_choice
 from .files import write_json, write_text
 from .profiles import PROFILE_NAMES
+from .runtime import resolve_device
 from .study import EvalTask, grid, run_study
 
 CLAIM4_METHODS = ("vae", "cvae", "mim", "cmim", "infonce")
@@ -151,10 +152,12 @@ def run_claims(profile: str = "default", *, search: bool = False, out_dir=None, 
     check_choice("profile", profile, PROFILE_NAMES)
     if not isinstance(search, bool):
         raise ValueError(f"search must be True or False, got {search!r}")
+    resolve_device(device)
     p = PROFILES[profile]
     say = log or (lambda line: None)
     start = time.perf_counter()
-    ds = data_module.load(p.dataset, n_train=p.n_train)
+    ds = data_module.load(p.dataset, n_train=p.n_train)  # every dataset loaded before any model trains
+    others = {name: data_module.load(name, n_train=n_train) for name, (n_train, _) in p.more_datasets.items()}
     run = dict(device=device, progress=progress, log=log)
     times = {}
 
@@ -168,10 +171,10 @@ def run_claims(profile: str = "default", *, search: bool = False, out_dir=None, 
     study = run_study(grid(p.base(), CLAIM4_METHODS, seeds=p.seeds, reductions=["sum"]), ds,
                       [EvalTask(ds.name, ds, EvalConfig(probe_n_train=p.probe_n_train))], **run)
     rows = claim1_rows(study.rows, p, ds.name, f"{p.budget} steps") + rows
-    rows += claim4_rows(study, ds, p, **{k: v for k, v in run.items() if k == "log"})
+    rows += claim4_rows(study, ds, p, log=log)
     for name, (n_train, steps) in p.more_datasets.items():
         say(f"claim 1 on {name}: vae and mim at {steps} steps")
-        other = data_module.load(name, n_train=n_train)
+        other = others[name]
         st = run_study(grid(p.base(name, n_train, steps), ["vae", "mim"], seeds=p.seeds, reductions=["sum"]), other,
                        [EvalTask(other.name, other, EvalConfig(probe_n_train=p.probe_n_train, embeddings=("mean",),
                                                               probes=("knn-cosine", "linear")))], **run)

@@ -51,8 +51,8 @@ README_RESULTS = {
         command=BENCHMARK_COMMAND,
         sizes=BENCHMARK_SIZES,
         difference="under `normalised` the contrastive term speeds up early learning and MIM catches up later, so "
-                   "a run of 780 steps (this notebook) and one of 4,680 (the README) can both be right; the "
-                   "budget curve follows the gap step by step."),
+                   "a short run (notebook 2 by default: 780 steps) and one of 4,680 steps (the README) can both be "
+                   "right; the budget curve follows the gap step by step."),
     "3": ReadmeResult(
         claim="cMIM is much less sensitive to the batch size than InfoNCE (and than MIM).",
         result="kNN-cos gap between the best and worst batch size, B = 16 to 1024 at 100,000 samples seen: "
