@@ -34,7 +34,7 @@ import pandas as pd
 
 from . import data as data_module
 from .claims import BEST, claim_row, compare_entries, curve_reading, curve_verdicts
-from .config import CLASSIFICATION_PROBES, EvalConfig, TrainConfig
+from .config import CLASSIFICATION_PROBES, STEPS, EvalConfig, TrainConfig, check_list, check_seeds
 from .curves import run_curves
 from .errors import check_choice
 from .files import write_json, write_text
@@ -85,6 +85,27 @@ class ClaimsProfile:
     def budget(self) -> int:
         """Optimiser steps of every model of claims 1, 2 and 4 (the curve's last step)."""
         return max(self.curve_steps)
+
+    def check(self) -> None:
+        """Every setting checked before any work starts (``ValueError`` naming it): the
+        curve's steps and the seeds, every model config, both sweeps against their batch
+        sizes, the search grid and the validation fraction."""
+        from .claims_search import search_grid
+        from .sweep import check_sweep
+
+        check_seeds("seeds", self.seeds)
+        check_list("curve_steps", self.curve_steps, STEPS, distinct=True)
+        check_list("search_budgets", self.search_budgets, STEPS, min_len=2, max_len=2, distinct=True)
+        base = self.base()
+        for name, (n_train, steps) in self.more_datasets.items():
+            self.base(name, n_train, steps)
+        for fields in search_grid(self).values():
+            base.replace(**fields)
+        for protocol, budget in (("samples", self.samples_budget), ("steps", self.steps_budget)):
+            check_sweep(list(SWEEP_VARIANTS), list(self.batch_sizes), list(self.seeds), protocol=protocol,
+                        budget=budget, lr_rule="sqrt")
+        if not isinstance(self.validation_fraction, float) or not 0 < self.validation_fraction < 1:
+            raise ValueError(f"validation_fraction must be a float in (0, 1), got {self.validation_fraction!r}")
 
     def base(self, dataset: str | None = None, n_train: int | None = None, steps: int | None = None) -> TrainConfig:
         """The :class:`TrainConfig` every model starts from (``cmim[sum]``, seed 0)."""
@@ -154,6 +175,7 @@ def run_claims(profile: str = "default", *, search: bool = False, out_dir=None, 
         raise ValueError(f"search must be True or False, got {search!r}")
     resolve_device(device)
     p = PROFILES[profile]
+    p.check()
     say = log or (lambda line: None)
     start = time.perf_counter()
     ds = data_module.load(p.dataset, n_train=p.n_train)  # every dataset loaded before any model trains

@@ -53,6 +53,21 @@ def test_the_search_grid_crosses_the_same_axes_for_both_sides():
     assert {grid[k]["reduction"] for k in cmim} == {grid[k]["reduction"] for k in mim} == {"sum", "normalised"}
 
 
+@pytest.mark.parametrize("name", sorted(PROFILES))
+def test_every_profile_is_valid_before_an_hour_is_spent_on_it(name):
+    PROFILES[name].check()  # configs, sweeps against their batch sizes, the search grid
+
+
+def test_a_bad_profile_setting_is_named_before_any_work():
+    import dataclasses
+
+    bad = dataclasses.replace(PROFILES["smoke"], samples_budget=16)  # less than one batch of 32
+    with pytest.raises(ValueError, match="budget 16 samples is less than one batch of 32"):
+        bad.check()
+    with pytest.raises(ValueError, match="curve_steps must be distinct"):
+        dataclasses.replace(PROFILES["smoke"], curve_steps=(10, 10)).check()
+
+
 def test_compare_over_seeds_gives_one_row_per_label_and_seed(fresh_cache, digits):
     base = TrainConfig(dataset="digits", hidden_sizes=(32,), latent_dim=4, batch_size=64, max_steps=10)
     models, table = compare({"MIM": base.replace(method="mim"), "VAE": base.replace(method="vae")}, digits,
