@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .config import EvalConfig, TrainConfig
+from .config import EvalConfig, TrainConfig, check_seeds
 from .embeddings import embed
 from .evaluation import probe_scores, probe_subset
 from .study import Entry, EvalTask, run_study
 
 
-def compare(configs: dict[str, TrainConfig], data, eval_config: EvalConfig | None = None, *, device="auto",
-            progress: bool = True, log=print, **overrides):
+def compare(configs: dict[str, TrainConfig], data, eval_config: EvalConfig | None = None, *, seeds=None,
+            device="auto", progress: bool = True, log=print, **overrides):
     """Train/load every ``configs[label]`` on ``data``; return ({label: TrainResult}, table).
+
+    ``seeds``: train every config once per seed (default: each config's own seed); the
+    table then has one row per (label, seed), and the returned models are each label's
+    first seed (:func:`cmim_lab.trainer.load_or_train` gives the others from the cache).
+    Per-seed rows are what :func:`cmim_lab.claims.compare_entries` pairs (``by="label"``).
 
     ``eval_config`` (default :class:`EvalConfig` with ``overrides`` of its fields, e.g.
     ``probes=["linear"]``). Table columns: ``label``, config fields that differ between the
@@ -27,9 +32,17 @@ def compare(configs: dict[str, TrainConfig], data, eval_config: EvalConfig | Non
     line per model (trained in N s / loaded from cache), per probe and per evaluation.
     """
     cfg = (eval_config or EvalConfig()).replace(**overrides)
-    entries = [Entry(label, config) for label, config in configs.items()]
+    seeds = None if seeds is None else check_seeds("seeds", seeds)
+    entries = [Entry(label, config if seeds is None else config.replace(seed=seed))
+               for label, config in configs.items() for seed in (seeds or [config.seed])]
     study = run_study(entries, data, [EvalTask(data.name, data, cfg)], device=device, progress=progress, log=log)
-    return dict(zip(configs, study.results)), study.wide()
+    table = study.wide()
+    if "seed" not in table:  # wide() names only the fields that differ between the models
+        table.insert(1, "seed", [e.config.seed for e in entries])
+    first = {}
+    for entry, result in zip(entries, study.results):
+        first.setdefault(entry.label, result)
+    return first, table
 
 
 def embedding_ablation(model, data, variants: dict[str, dict], eval_config: EvalConfig | None = None,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from . import data as _data, registry  # noqa: F401  (data registers the image datasets)
-from .config import (BATCH, MAX_LATENT_DIM, REDUCTIONS, SAMPLES, Bounds, EvalConfig, TrainConfig, check_bounds,
+from .config import (BATCH, MAX_LATENT_DIM, REDUCTIONS, SAMPLES, STEPS, Bounds, EvalConfig, TrainConfig, check_bounds,
                      check_list, check_names, check_seeds, check_text, expand_entries)
 from .errors import check_choice
 
@@ -35,7 +35,8 @@ class StudySizes:
     ``temperatures``, ``weights``: ablation grids; ``batch_sizes`` and ``samples_seen``: the
     batch-size study; ``datasets``, ``methods``, ``reductions``: benchmark grids;
     ``ablation_methods`` (a subset of ``methods``; None: no ablation) and
-    ``ablation_probe_n_train``: the -X layer ablation."""
+    ``ablation_probe_n_train``: the -X layer ablation; ``curve_steps``: optimiser steps at
+    which a budget curve scores its models (besides the end of training)."""
     n_test: int | None = None
     seeds: tuple[int, ...] = (0,)
     n_umap: int = 2000
@@ -50,20 +51,22 @@ class StudySizes:
     reductions: tuple[str, ...] = ("sum",)
     ablation_methods: tuple[str, ...] | None = None
     ablation_probe_n_train: int | None = None
+    curve_steps: tuple[int, ...] = (200,)
 
     BOUNDS: ClassVar[dict[str, Bounds]] = {"n_test": SAMPLES, "n_umap": Bounds(int, 1, 10 ** 6),
                                            "n_explore": Bounds(int, 1, 10 ** 6), "samples_seen": SAMPLES,
                                            "ablation_probe_n_train": SAMPLES}
     ITEM_BOUNDS: ClassVar[dict[str, Bounds]] = {
         "latent_sizes": Bounds(int, 1, MAX_LATENT_DIM), "batch_sizes": BATCH,
-        "temperatures": TrainConfig.BOUNDS["temperature"], "weights": Bounds(float, 0.0, 1e6, open_low=True)}
+        "temperatures": TrainConfig.BOUNDS["temperature"], "weights": Bounds(float, 0.0, 1e6, open_low=True),
+        "curve_steps": STEPS}
     NULLABLE: ClassVar[tuple[str, ...]] = ("n_test", "ablation_probe_n_train")
 
     def __post_init__(self):
         for name, bounds in self.BOUNDS.items():
             check_bounds(name, getattr(self, name), bounds, nullable=name in self.NULLABLE)
         for name in ("seeds", "latent_sizes", "batch_sizes", "temperatures", "weights", "datasets", "methods",
-                     "reductions"):
+                     "reductions", "curve_steps"):
             values = getattr(self, name)
             if not isinstance(values, (list, tuple)) or not values:
                 raise ValueError(f"{name} must be a non-empty list, got {values!r}")
@@ -87,13 +90,13 @@ class StudySizes:
 
 # the sizes each profile replaces (only those a notebook has); "default" is the notebooks' own
 PROFILES = {
-    "smoke": {"n_train": 600, "n_test": 300, "epochs": 1, "seeds": [0], "n_umap": 300, "n_explore": 300,
+    "smoke": {"n_train": 600, "n_test": 300, "epochs": 1, "seeds": [0, 1], "n_umap": 300, "n_explore": 300,
               "probe_n_train": 600, "latent_sizes": [2, 8], "temperatures": [0.1, 1.0], "weights": [1.0, 100.0],
-              "batch_sizes": [32, 128], "samples_seen": 3_000, "ablation_probe_n_train": 600},
+              "batch_sizes": [32, 128], "samples_seen": 3_000, "ablation_probe_n_train": 600, "curve_steps": [1, 2]},
     "default": {},
     "full": {"n_train": None, "n_test": None, "epochs": 30, "seeds": [0, 1, 2], "n_umap": 5000,
              "probe_n_train": None, "samples_seen": 600_000, "batch_sizes": [16, 32, 64, 128, 256, 512, 1024],
-             "ablation_probe_n_train": None},
+             "ablation_probe_n_train": None, "curve_steps": [200, 500, 1000, 2000, 5000]},
 }
 
 def profile_values(profile: str) -> dict:

@@ -210,6 +210,17 @@ def sensitivity(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out).sort_values(["probe", "gap"]).reset_index(drop=True)
 
 
+def seed_gaps(table: pd.DataFrame, probe: str = "knn-cosine") -> pd.DataFrame:
+    """The batch-size sensitivity of every variant *per seed*: for each (variant, seed), the
+    gap between its best and worst accuracy over the batch sizes (``probe``, in accuracy
+    units). One row per (variant, seed) with ``gap``; the paired comparisons of claim 3
+    (:func:`cmim_lab.claims.compare`, lower is better) pair these gaps by seed."""
+    if probe not in table.columns:
+        raise ValueError(f"probe {probe!r} is not in the sweep table; probes: {list(SWEEP_PROBES)}")
+    gaps = table.groupby(["variant", "seed"])[probe].agg(lambda s: s.max() - s.min()).rename("gap")
+    return gaps.reset_index()
+
+
 def _report(table, summary, protocol, budget, lr_rule, base_lr, dataset, n_train, command) -> str:
     lines = ["# Batch-size sweep", ""]
     if command:

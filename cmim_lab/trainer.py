@@ -43,6 +43,8 @@ LOCK_FILE = ".lock"  # an entry's lock file (see cmim_lab.files.locked)
 
 LOG_EVERY = 25  # steps between progress-bar refreshes and divergence checks
 
+CURVE_GLOB = "curve-*.json"  # scores along the run in an entry (see cmim_lab.curves)
+
 
 def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
     """Seed of the noise (reparameterisation, augmentation) in one epoch of one rank."""
@@ -135,7 +137,8 @@ def _resume(directory: Path | None, config: TrainConfig, model: nn.Module, optim
 
 
 def train(config: TrainConfig, data, *, device="auto", checkpoint_dir=None, progress=True,
-          resume: bool = True, callbacks: list[Callable] = (), dist: DistContext | None = None) -> TrainResult:
+          resume: bool = True, callbacks: list[Callable] = (), step_callbacks: list[Callable] = (),
+          dist: DistContext | None = None) -> TrainResult:
     """Train one model on a ready dataset; write an epoch checkpoint to ``checkpoint_dir`` if given.
 
     Args:
@@ -148,6 +151,11 @@ def train(config: TrainConfig, data, *, device="auto", checkpoint_dir=None, prog
             training, so a second process on the same folder waits, then resumes or loads.
         progress: True: a progress bar of this run's steps; False: none; a tqdm bar: advance
             that shared bar instead (one bar per study grid, see :func:`cmim_lab.study.run_study`).
+        step_callbacks: called as ``fn(step, model)`` after each optimiser step (``step``: the
+            steps done so far, from 1), with the model in eval mode and the random state
+            saved and restored around the call, so a callback that draws random numbers
+            (a probe, an embedding) leaves the training run bit for bit unchanged (on the
+            CPU); e.g. :func:`cmim_lab.curves.train_with_curve` scores the model at chosen steps.
         resume: continue an unfinished checkpoint found in ``checkpoint_dir``.
         callbacks: called as ``fn(epoch, row, model)`` after each epoch (row: the history row).
         dist: rank context for multi-process training.
@@ -174,11 +182,11 @@ def train(config: TrainConfig, data, *, device="auto", checkpoint_dir=None, prog
     with guard:
         if directory is not None and rank == 0:
             remove_leftovers(directory)
-        return _run(config, data, dev, plan, directory, progress, resume, callbacks, dist, rank)
+        return _run(config, data, dev, plan, directory, progress, resume, callbacks, step_callbacks, dist, rank)
 
 
 def _run(config: TrainConfig, data, dev, plan: _Plan, directory: Path | None, progress, resume: bool,
-         callbacks, dist: DistContext | None, rank: int) -> TrainResult:
+         callbacks, step_callbacks, dist: DistContext | None, rank: int) -> TrainResult:
     """The body of :func:`train`: build, resume, run the epochs, checkpoint each one."""
     torch.manual_seed(config.seed)
     model = config.build_model(data.input_shape, data.model_context).to(dev)
@@ -221,6 +229,8 @@ def _run(config: TrainConfig, data, dev, plan: _Plan, directory: Path | None, pr
                     bar.set_postfix({**({} if own_bar else {"model": config.label}),
                                      **{k: f"{v:.4g}" for k, v in zip(names, means)}}, refresh=False)
                 bar.update(1)
+                if step_callbacks:
+                    _call_at_step(step_callbacks, step, model, dev)
             seconds = time.perf_counter() - start
             if dist:
                 sums = dist.all_reduce_mean(sums)
@@ -240,6 +250,19 @@ def _run(config: TrainConfig, data, dev, plan: _Plan, directory: Path | None, pr
         if own_bar:
             bar.close()
     return TrainResult(model.eval(), config, _history_frame(rows), directory, data.info, True)
+
+
+def _call_at_step(fns, step: int, model: nn.Module, dev: torch.device) -> None:
+    """Run each step callback on the model in eval mode, inside a forked random state (the
+    training noise after the call is what it would have been without it)."""
+    devices = [dev.index if dev.index is not None else torch.cuda.current_device()] if dev.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        model.eval()
+        try:
+            for fn in fns:
+                fn(step, model)
+        finally:
+            model.train()
 
 
 def _bar(progress, total: int, done: int, desc: str, rank: int):
@@ -323,15 +346,17 @@ def entry_lock(directory: Path):
 
 
 def clear_entry(directory: Path) -> list[Path]:
-    """Delete a cache entry's checkpoint, evaluations and leftovers (keep ``*.corrupt``
+    """Delete a cache entry's checkpoint, evaluations, curves and leftovers (keep ``*.corrupt``
     copies and the lock file); call it under :func:`entry_lock`. Returns what was removed."""
     directory = Path(directory)
     return remove_leftovers(directory) + remove_files(
-        [directory / MODEL_FILE, *directory.glob(EVAL_GLOB), *directory.glob(temp_name_glob("eval-*.json"))])
+        [directory / MODEL_FILE, *directory.glob(EVAL_GLOB), *directory.glob(temp_name_glob("eval-*.json")),
+         *directory.glob(CURVE_GLOB), *directory.glob(temp_name_glob(CURVE_GLOB))])
 
 
 def load_or_train(config: TrainConfig, data=None, *, device="auto", cache_root=None, retrain: bool = False,
-                  progress=True, log: Callable[[str], None] | None = None) -> TrainResult:
+                  progress=True, log: Callable[[str], None] | None = None,
+                  step_callbacks: list[Callable] = ()) -> TrainResult:
     """Return the cached model for ``config`` and ``data``, or train it.
 
     ``data``: the training data; loaded from ``config`` (:func:`cmim_lab.data.load`) when
@@ -342,7 +367,8 @@ def load_or_train(config: TrainConfig, data=None, *, device="auto", cache_root=N
     belong to its weights, or a config that differs from the one its key was made from
     (corruption or a hash collision) -- is renamed to ``*.corrupt`` (kept for inspection,
     never unpickled) with one warning, and the model is trained again. ``retrain=True``
-    deletes the entry's checkpoint and cached evaluations first.
+    deletes the entry's checkpoint, cached evaluations and curves first. ``step_callbacks``
+    go to :func:`train` (they run only if the model is trained now, not when it is loaded).
 
     ``progress``: as in :func:`train`. ``log`` (e.g. ``print``) receives one line, ``cmim[sum]
     seed 0: loaded from cache (<key>)`` or ``...: trained in 12.3 s (cache entry <key>)``
@@ -357,7 +383,8 @@ def load_or_train(config: TrainConfig, data=None, *, device="auto", cache_root=N
     with entry_lock(directory):
         result = _cached(directory, config, device, retrain)
         if result is None:
-            result = train(config, data, device=device, checkpoint_dir=directory, progress=progress)
+            result = train(config, data, device=device, checkpoint_dir=directory, progress=progress,
+                           step_callbacks=step_callbacks)
     seconds = time.perf_counter() - start
     tally.record(result.trained_now, seconds)
     for listener in list(_ENTRY_LISTENERS):

@@ -390,3 +390,38 @@ def mean_vs_x_figure(table, probes, *, title: str = "Probe accuracy: posterior m
     fig.update_layout(barmode="group", title=title + ("" if note == "one run each" else f" ({note})"), height=420,
                       legend=dict(orientation="h", yanchor="bottom", y=1.08, xanchor="right", x=1))
     return fig
+
+
+def budget_curve_figure(curve, *, title: str = ""):
+    """Claim 2 along one training run: the paired difference A - B (accuracy points) against
+    optimiser steps (log axis), one line per comparison with its confidence interval as a
+    band, one panel per probe. ``curve``: rows of :func:`cmim_lab.claims.curve_verdicts`
+    (``step``, ``metric``, ``comparison``, ``mean_diff``, ``low``, ``high``)."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    metrics = list(dict.fromkeys(curve["metric"]))
+    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[f"{m} probe" for m in metrics], shared_yaxes=True)
+    for c_i, (name, block) in enumerate(curve.groupby("comparison", sort=False)):
+        color = PALETTE[c_i % 10]
+        for j, metric in enumerate(metrics):
+            part = block[block["metric"] == metric].sort_values("step")
+            if part.empty:
+                continue
+            steps = part["step"].tolist()
+            band = part[["low", "high"]].astype(float).to_numpy() * 100
+            if np.isfinite(band).all():
+                fig.add_trace(go.Scatter(x=steps + steps[::-1], y=list(band[:, 1]) + list(band[::-1, 0]), fill="toself",
+                                         mode="lines", fillcolor=color, opacity=0.15, line=dict(width=0, color=color),
+                                         hoverinfo="skip", legendgroup=name, showlegend=False), row=1, col=j + 1)
+            fig.add_trace(go.Scatter(x=steps, y=part["mean_diff"] * 100, mode="lines+markers", name=name,
+                                     legendgroup=name, line=dict(color=color), showlegend=j == 0,
+                                     text=part["verdict"].fillna("one seed"),
+                                     hovertemplate="step %{x}: %{y:+.2f} points (%{text})"), row=1, col=j + 1)
+    fig.add_hline(y=0, line_dash="dot", line_color="grey")
+    steps = sorted(curve["step"].unique())
+    fig.update_xaxes(type="log", title="optimiser steps", tickvals=steps, ticktext=[f"{s:,}" for s in steps])
+    fig.update_yaxes(title="A - B, accuracy points", col=1)
+    fig.update_layout(title=title or "cMIM - MIM along one training run (mean over seeds, band: 95% interval)",
+                      height=420)
+    return fig

@@ -179,6 +179,8 @@ CLI = [
     (["notebooks", "--only", "42"], "--only", "42"),
     (["notebooks", "--only", "0,0"], "--only", "0,0"),
     (["notebooks", "--device", "tpu"], "--device", "tpu"),
+    (["claims", "--profile", "huge"], "--profile", "huge"),
+    (["claims", "--device", "tpu"], "--device", "tpu"),
     (["data", "--load", "nope"], "--load", "nope"),
     (["data", "--load", "digits", "--n-train", "0"], "--n-train", "got 0"),
     # molecules: the plugin's command, same checks

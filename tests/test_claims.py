@@ -4,7 +4,7 @@ import math
 import pandas as pd
 import pytest
 
-from cmim_lab.claims import VERDICTS, compare
+from cmim_lab.claims import BEST, VERDICTS, compare, compare_entries, curve_reading, curve_verdicts, verdict_report
 
 
 def test_hand_worked_interval():
@@ -72,3 +72,85 @@ def test_pandas_series_by_seed_and_json_dict():
     d = v.to_dict()
     assert d["n_seeds"] == 2 and d["per_seed"] == {"0": pytest.approx(0.02), "1": pytest.approx(0.02)}
     assert d["verdict"] == "holds"  # zero spread: the interval is the point 0.02
+
+
+# --- paired_by, tables, curves and the verdict cell -------------------------------------------------
+
+def test_paired_by_names_the_key_in_errors_and_text():
+    with pytest.raises(ValueError, match=r"same split_seeds on both sides \(paired by split_seed\).*in a: \[3\]"):
+        compare({1: 0.8, 2: 0.8}, {1: 0.8, 2: 0.8, 3: 0.7}, paired_by="split_seed")
+    v = compare({0: 0.9}, {0: 0.8}, paired_by="seed", margin=0.01, names=("cmim", "mim"))
+    assert str(v).startswith("cmim - mim = +0.1000 from one seed") and "margin 0.01" in str(v)
+    assert v.word == "one seed: no verdict"
+
+
+def test_a_dataframe_side_and_the_per_seed_values_are_kept():
+    a = pd.DataFrame({"seed": [2, 0, 1], "value": [0.83, 0.81, 0.82]})
+    v = compare(a, {0: 0.80, 1: 0.80, 2: 0.80})
+    assert v.a == {0: 0.81, 1: 0.82, 2: 0.83} and v.b == {0: 0.8, 1: 0.8, 2: 0.8}
+    assert v.to_dict()["a_per_seed"] == {"0": 0.81, "1": 0.82, "2": 0.83}
+    assert v.sides() == "A 0.820 ± 0.010 | B 0.800 ± 0.000"
+    with pytest.raises(ValueError, match="needs a 'seed' column and a 'value' column"):
+        compare(pd.DataFrame({"run": [0], "value": [1.0]}), {0: 1.0})
+
+
+def test_compare_entries_reads_a_table_and_takes_the_direction_from_it():
+    rows = pd.DataFrame({"entry": ["mim", "mim", "vae", "vae"] * 2, "seed": [0, 1, 0, 1] * 2,
+                         "metric": ["recon_nll"] * 4 + ["knn"] * 4,
+                         "value": [80.0, 81.0, 90.0, 92.0, 0.90, 0.91, 0.80, 0.82],
+                         "higher_is_better": [False] * 4 + [True] * 4})
+    nll = compare_entries(rows, "mim", "vae", where={"metric": "recon_nll"})
+    assert nll.mean_diff == pytest.approx(10.5) and not nll.higher_is_better and nll.names == ("mim", "vae")
+    knn = compare_entries(rows, "mim", "vae", where={"metric": "knn"})
+    assert knn.mean_diff == pytest.approx(0.095) and knn.higher_is_better
+    with pytest.raises(ValueError, match="mix higher- and lower-is-better"):
+        compare_entries(rows, "mim", "vae")
+    with pytest.raises(ValueError, match=r"no rows of entry='cvae'.*entry values: \['mim', 'vae'\]"):
+        compare_entries(rows, "mim", "cvae", where={"metric": "knn"})
+    with pytest.raises(ValueError, match="no column 'label'"):
+        compare_entries(rows, "mim", "vae", by="label")
+
+
+def _curve(diffs_by_step: dict) -> pd.DataFrame:
+    """Long curve rows: mim[sum] at 0.80 + seed/100, mim[normalised] 0.01 lower, cmim[normalised] = mim[normalised] +
+    the step's difference per seed."""
+    rows = []
+    for step, diffs in diffs_by_step.items():
+        for seed, d in enumerate(diffs):
+            base = 0.80 + seed / 100
+            for entry, value in (("mim[sum]", base), ("mim[normalised]", base - 0.01),
+                                 ("cmim[normalised]", base - 0.01 + d)):
+                rows.append({"step": step, "entry": entry, "seed": seed, "embedding": "mean", "metric": "knn-cosine",
+                             "value": value, "higher_is_better": True})
+    return pd.DataFrame(rows)
+
+
+def test_curve_verdicts_against_matched_and_best_and_the_reading():
+    rows = _curve({100: [0.001, -0.001, 0.0], 200: [0.04, 0.05, 0.045], 400: [0.03, 0.035, 0.032],
+                   800: [0.01, -0.01, 0.004]})
+    table = curve_verdicts(rows, [("cmim[normalised]", "mim[normalised]"), ("cmim[normalised]", BEST)],
+                           best_of=("mim[sum]", "mim[normalised]"))
+    matched = table[table["comparison"] == "cmim[normalised] - mim[normalised]"].set_index("step")
+    assert matched["verdict"].to_dict() == {100: "within noise", 200: "holds", 400: "holds", 800: "within noise"}
+    best = table[table["comparison"] == "cmim[normalised] - best MIM"].set_index("step")
+    assert set(best["b"]) == {"best MIM (mim[sum])"}  # mim[sum] scores higher at every step
+    assert best.loc[200, "mean_diff"] == pytest.approx(0.045 - 0.01)
+    text = curve_reading(dict(zip(matched.index, matched["result"])), "cmim - mim")
+    assert "opens by step 200" in text and "closes by step 800" in text
+    still_open = curve_reading({100: matched.loc[200, "result"]}, "x")
+    assert "still open at the last step (100)" in still_open
+    assert "never holds" in curve_reading({100: matched.loc[100, "result"]}, "x")
+    one = curve_verdicts(_curve({100: [0.05]}), [("cmim[normalised]", "mim[normalised]")])
+    assert one["verdict"].tolist() == [None] and "one seed" in curve_reading({100: one["result"][0]}, "x")
+
+
+def test_verdict_report_has_the_claim_the_numbers_the_word_and_the_readme_run():
+    v = compare({0: 0.85, 1: 0.86, 2: 0.87}, {0: 0.80, 1: 0.81, 2: 0.83}, names=("MIM", "VAE"))
+    text = verdict_report("1", {"kNN on mu": v}, "digits, 3 seeds")
+    assert text.startswith("Claim 1: MIM learns clustered")
+    assert "kNN on mu: MIM 0.860 ± 0.010 | VAE 0.813 ± 0.015" in text and "-> holds" in text
+    assert "README, larger run" in text and "command: cmim-lab benchmark" in text and "why the numbers" in text
+    one = verdict_report("2", {"x": compare({0: 0.9}, {0: 0.8})}, "one seed")
+    assert "-> one seed: no verdict" in one
+    with pytest.raises(ValueError, match="claim must be one of"):
+        verdict_report("5", {"x": v}, "")

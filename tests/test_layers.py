@@ -23,9 +23,9 @@ LAYERS = {
     5: ["config", "flags", "profiles"],
     6: ["checkpoint", "trainer", "distributed", "cache_index"],
     7: ["embeddings", "probes", "evaluation", "molecules.evaluation"],
-    8: ["study", "cache_archive"],
-    9: ["summary", "claims", "figure_style", "static_figures", "viz", "widgets", "molecules.viz"],
-    10: ["benchmark", "sweep", "experiments", "params", "notebooks", "cli", "doctor",
+    8: ["study", "cache_archive", "curves"],
+    9: ["summary", "claims", "readme_results", "figure_style", "static_figures", "viz", "widgets", "molecules.viz"],
+    10: ["benchmark", "sweep", "experiments", "params", "notebooks", "cli", "doctor", "claims_study", "claims_search",
          "molecules.benchmark", "molecules.command", "molecules.plugin"],
 }
 LAYER_OF = {(m if m.startswith("cmim_lab") else f"cmim_lab.{m}"): layer

@@ -66,7 +66,7 @@ def test_setup_applies_profiles_and_reports_changes(monkeypatch, capsys):
     assert p.n_train == 1000 and p.epochs == 7 and p.figures_dir == repo_path("runs", "figures-default")
     assert "set by $" not in capsys.readouterr().out
     s = params.setup(profile="smoke", dataset="digits", n_train=1000, epochs=7, seeds=[0, 1], device="cpu")
-    assert s.n_train == profiles.PROFILES["smoke"]["n_train"] and s.epochs == 1 and s.seeds == [0]
+    assert s.n_train == profiles.PROFILES["smoke"]["n_train"] and s.epochs == 1 and s.seeds == [0, 1]
     assert s.dataset == "digits" and s.profile == "smoke"
     assert s.figures_dir == repo_path("runs", "figures-smoke")  # never the committed figures/
     assert "notebook default 7" in capsys.readouterr().out

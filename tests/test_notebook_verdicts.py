@@ -1,0 +1,42 @@
+"""Notebooks 01-04 end with a verdict cell computed from their own run (smoke profile here).
+
+Each claim notebook is executed with papermill; the output of its cell tagged ``verdict``
+must name the claim, give a verdict word for at least one comparison (or say that one seed
+gives none) and quote the README's larger run with its command. nbval runs the same
+notebooks too (the cell asserts a verdict word itself); this test reads the printed text."""
+import json
+
+import pytest
+
+from cmim_lab.claims import VERDICTS
+from cmim_lab.notebooks import notebook_paths
+
+CLAIM_NOTEBOOKS = [p for p in notebook_paths() if p.stem[:2] in ("01", "02", "03", "04")]
+
+
+def _verdict_cells(nb: dict) -> list[dict]:
+    return [c for c in nb["cells"] if "verdict" in c.get("metadata", {}).get("tags", [])]
+
+
+def test_every_claim_notebook_has_one_verdict_cell_and_a_seeds_parameter():
+    assert len(CLAIM_NOTEBOOKS) == 4
+    for path in CLAIM_NOTEBOOKS:
+        nb = json.loads(path.read_text())
+        assert len(_verdict_cells(nb)) == 1, path.name
+        params = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
+        assert any(line.startswith("seeds = [") for line in params["source"]), path.name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", CLAIM_NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_verdict_cell_prints_a_verdict_from_the_run(path, tmp_path):
+    import papermill as pm
+
+    out = tmp_path / path.name
+    pm.execute_notebook(str(path), str(out), cwd=str(path.parent), progress_bar=False, kernel_name="python3")
+    cell = _verdict_cells(json.loads(out.read_text()))[0]
+    text = "".join("".join(o.get("text", "")) for o in cell["outputs"] if o.get("output_type") == "stream")
+    claim = path.stem[1]
+    assert text.startswith(f"Claim {claim}: "), text[:200]
+    assert any(f"-> {word}" in text for word in (*VERDICTS, "one seed: no verdict")), text
+    assert "README, larger run" in text and "command: cmim-lab" in text
