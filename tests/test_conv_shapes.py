@@ -73,8 +73,8 @@ def test_mlp_stays_the_default_and_colour_sets_start_from_conv():
 
 def test_conv_trains_on_colour_images(fresh_cache):
     ds = data.load("colour-digits", n_train=200)
-    assert ds.input_shape == (3, 32, 32) and 0 <= float(ds.x_train.min()) and float(ds.x_train.max()) <= 1
+    assert ds.input_shape == (3, 16, 16) and 0 <= float(ds.x_train.min()) and float(ds.x_train.max()) <= 1
     config = TrainConfig.for_dataset("colour-digits", method="cmim", n_train=200, batch_size=50, epochs=1,
                                      latent_dim=4)
     result = train(config, ds, device="cpu", progress=False)
-    assert result.history["recon_nll"].notna().all() and result.model.decoder_widths == [256, 64, 32]
+    assert result.history["recon_nll"].notna().all() and result.model.decoder_widths == [256, 32]
