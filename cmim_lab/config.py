@@ -192,8 +192,9 @@ class TrainConfig:
     Data: ``dataset`` name, ``n_train`` subset (None: all), ``data_seed`` of the subset.
     Model: ``arch`` (mlp/conv for images, gru for token sequences), ``hidden_sizes`` (MLP
     widths; GRU layer widths), ``latent_dim``, ``logvar_floor``, ``likelihood``
-    (bernoulli/gaussian on pixels, categorical on tokens), ``projection_dim`` (InfoNCE
-    head, 0 = none).
+    (bernoulli/gaussian on intensities in [0, 1]; gaussian-fixed/gaussian-learned on
+    real-valued features, see :mod:`cmim_lab.likelihoods`; categorical on tokens),
+    ``projection_dim`` (InfoNCE head, 0 = none).
     Objective: ``method``, ``reduction`` (sum/normalised), ``temperature``, ``negatives``
     (mean/sum), term weights, ``augment_strength`` (InfoNCE).
     Optimisation: ``epochs`` or ``max_steps`` (optimiser steps; overrides epochs when set),
@@ -287,7 +288,7 @@ class TrainConfig:
         return build_model(input_shape, arch=self.arch, latent_dim=self.latent_dim,
                            hidden_sizes=self.hidden_sizes, logvar_floor=self.logvar_floor,
                            projection_dim=self.projection_dim if self.method == "infonce" else 0,
-                           context=context)
+                           likelihood=self.likelihood, context=context)
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -305,6 +306,14 @@ class TrainConfig:
 
     def replace(self, **changes) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def for_dataset(cls, dataset: str, **fields) -> "TrainConfig":
+        """A config for a registered ``dataset`` that starts from the dataset's registered
+        defaults (e.g. ``arch="conv"`` for ``cifar10``) and then ``fields``; a name that is
+        not registered (your own arrays) starts from the plain defaults."""
+        defaults = registry.datasets().get(dataset)
+        return cls(**{**(defaults.defaults if defaults else {}), "dataset": dataset, **fields})
 
     def canonical(self) -> dict:
         """The config with fields the method ignores reset to their defaults."""

@@ -7,6 +7,13 @@ of :mod:`cmim_lab.sources` registered here, and those a domain plugin adds.
 >>> ds.x_train.shape, ds.x_train.dtype          # [N, 1, 28, 28], float32 in [0, 1]
 >>> ds.describe()
 
+Your own data: :func:`from_arrays` takes images (uint8, or floats in [0, 1]) and real-valued
+features of any range; the latter keep their values and carry a per-feature
+standardisation fitted on the training split (:attr:`Dataset.feature_mean`,
+:attr:`Dataset.feature_std`), which every model of them applies, stores and undoes for
+reconstructions (train them with a Gaussian likelihood, :mod:`cmim_lab.likelihoods`).
+MedMNIST: :func:`load_medmnist` (or ``load("pathmnist")``, ``load("pathmnist-64")``).
+
 Every source is converted once into a compact uint8 cache file
 (``<cache>/data/<name>.safetensors``), so a second load takes a fraction of a second.
 Subsets and splits are deterministic and stratified. :func:`fingerprint` hashes what a
@@ -25,9 +32,10 @@ import torch
 
 from . import registry
 from .errors import DataUnavailableError, check_choice
+from . import medmnist_source
 from .files import atomic_write, locked
 from .paths import cache_dir
-from .sources import SOURCES, RawData
+from .sources import SOURCE_DEFAULTS, SOURCES, RawData
 
 CACHE_FORMAT = "1"
 TEST_FRACTION = 0.2  # for sources without a test split
@@ -38,9 +46,19 @@ class Dataset:
     """Train and test tensors plus provenance.
 
     Attributes:
-        x_train, x_test: float32, [N, C, H, W] for images or [N, D] for vectors, values in [0, 1].
+        x_train, x_test: float32, [N, C, H, W] for images or [N, D] for vectors: intensities
+            in [0, 1], or real-valued features as given (then ``feature_mean`` is set).
         y_train, y_test: int64 [N], class indices into ``classes``.
-        info: name, source, sample counts (used and available), seeds, split rule.
+        info: name, source, sample counts (used and available), seeds, split rule, and for
+            real-valued features how they are standardised.
+        x_val, y_val: a validation split the source ships (MedMNIST), else None. Training
+            and :func:`cmim_lab.evaluation.evaluate` never touch it: it is there to choose
+            probe settings without looking at the test split.
+        feature_mean, feature_std: float32 [*input_shape], the per-feature standardisation
+            of real-valued features (mean and std of the training split; a constant
+            feature gets std 1), or None for intensities. A model applies it to every input
+            (train and test alike), stores it in its checkpoint (``model_context``) and
+            undoes it for reconstructions.
     """
     name: str
     x_train: torch.Tensor
@@ -49,6 +67,10 @@ class Dataset:
     y_test: torch.Tensor
     classes: list[str]
     info: dict = field(default_factory=dict)
+    x_val: torch.Tensor | None = None
+    y_val: torch.Tensor | None = None
+    feature_mean: torch.Tensor | None = None
+    feature_std: torch.Tensor | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -60,20 +82,49 @@ class Dataset:
         return len(self.classes)
 
     @property
+    def real_valued(self) -> bool:
+        """True for real-valued features (standardised by the model), False for intensities."""
+        return self.feature_mean is not None
+
+    @property
+    def content_fields(self) -> tuple[str, ...]:
+        """The fields :func:`fingerprint` hashes: both splits, plus the validation split and
+        the standardisation where there are any (so datasets without them hash as before)."""
+        return (CONTENT_FIELDS + (("x_val", "y_val") if self.x_val is not None else ())
+                + (("feature_mean", "feature_std") if self.real_valued else ()))
+
+    @property
     def model_context(self) -> dict:
-        """Data-specific settings a model needs beyond its config (none for arrays)."""
-        return {}
+        """Data-specific settings a model needs beyond its config: for real-valued features
+        ``{"standardise": {"mean": [...], "std": [...]}}`` (flat lists, one value per
+        feature), else none."""
+        if not self.real_valued:
+            return {}
+        return {"standardise": {"mean": self.feature_mean.reshape(-1).tolist(),
+                                "std": self.feature_std.reshape(-1).tolist()}}
+
+    def standardised(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` [N, *input_shape] in standardised units (training split's mean 0, std 1 per
+        feature); unchanged for intensities."""
+        return x if not self.real_valued else (x - self.feature_mean.to(x.device)) / self.feature_std.to(x.device)
+
+    def original_units(self, x: torch.Tensor) -> torch.Tensor:
+        """The inverse of :meth:`standardised`."""
+        return x if not self.real_valued else x * self.feature_std.to(x.device) + self.feature_mean.to(x.device)
 
     def to(self, device) -> "Dataset":
         """A copy with all tensors on ``device`` (the training data lives there, no loader)."""
-        move = lambda t: t.to(device)  # noqa: E731
+        move = lambda t: None if t is None else t.to(device)  # noqa: E731
         return Dataset(self.name, move(self.x_train), move(self.y_train), move(self.x_test),
-                       move(self.y_test), list(self.classes), dict(self.info))
+                       move(self.y_test), list(self.classes), dict(self.info), move(self.x_val), move(self.y_val),
+                       move(self.feature_mean), move(self.feature_std))
 
     def describe(self) -> str:
         i = self.info
-        return (f"{self.name}: {i['n_train']} train / {i['n_test']} test samples "
-                f"(of {i['n_train_available']} / {i['n_test_available']}), shape {self.input_shape}, "
+        val = f" / {len(self.y_val)} validation" if self.y_val is not None else ""
+        values = ", real-valued (standardised per feature by the model)" if self.real_valued else ""
+        return (f"{self.name}: {i['n_train']} train / {i['n_test']} test{val} samples "
+                f"(of {i['n_train_available']} / {i['n_test_available']}), shape {self.input_shape}{values}, "
                 f"{self.n_classes} classes, from {i['source']}")
 
 
@@ -113,24 +164,45 @@ def load_images(name: str, n_train: int | None = None, seed: int = 0, *, n_test:
 
 def from_arrays(x_train, y_train, x_test=None, y_test=None, *, name: str = "custom",
                 classes: list[str] | None = None, n_train: int | None = None, seed: int = 0,
-                split_seed: int = 0) -> Dataset:
+                split_seed: int = 0, standardise: bool | None = None) -> Dataset:
     """Wrap the user's own arrays, validated, in a :class:`Dataset`.
 
-    ``x``: [N, D] vectors, [N, H, W] or [N, C, H, W] images; uint8 (0..255, scaled by 1/255)
-    or floats already in [0, 1]. ``y``: integer labels [N] >= 0, at least two classes in
-    training, no test label that training lacks. Without ``x_test`` a stratified 80/20 split
-    is made with ``split_seed``. ``name`` must not be a registered dataset's (``ValueError``):
-    caches are keyed by name and content, and a built-in name would mix the two.
+    ``x``: [N, D] vectors, [N, H, W] or [N, C, H, W] images, finite numbers. Two kinds:
+
+    * intensities -- uint8 (0..255, scaled by 1/255) or floats in [0, 1]: kept in [0, 1]
+      (train them with the default ``bernoulli`` likelihood);
+    * real-valued features of any range (standardised measurements, embeddings of another
+      model ...): kept as they are, with a per-feature standardisation fitted on the
+      training samples used (after ``n_train``) and recorded on the dataset
+      (:attr:`Dataset.feature_mean`, :attr:`Dataset.feature_std`). Models apply it to
+      train and test inputs, store it in their checkpoint and undo it for
+      reconstructions; train them with ``likelihood="gaussian-fixed"`` or
+      ``"gaussian-learned"`` (a Bernoulli likelihood is refused for them).
+
+    ``standardise``: None (default) picks real-valued when any value of ``x_train`` or
+    ``x_test`` lies outside [0, 1] (uint8 arrays always count as intensities); True forces
+    it; False refuses values outside [0, 1]. ``y``: integer labels [N] >= 0, at least two
+    classes in training, no test label that training lacks. Without ``x_test`` a stratified
+    80/20 split is made with ``split_seed``. ``name`` must not be a registered dataset's
+    (``ValueError``): caches are keyed by name and content, and a built-in name would mix
+    the two.
     """
     if name in registry.datasets():
         raise ValueError(f"name {name!r} belongs to a built-in dataset; give your arrays a name of their own "
                          f"(e.g. name='my-{name}'), so they never share its cache entries")
-    x_train, max_train = _validate_x(x_train, "x_train")
-    y_train = _validate_y(y_train, len(x_train), "y_train")
+    if standardise not in (None, True, False):
+        raise ValueError(f"standardise must be None (decide from the values), True or False, got {standardise!r}")
     if (x_test is None) != (y_test is None):
         raise ValueError("pass both x_test and y_test, or neither (a stratified split is then made)")
+    arrays = {"x_train": _as_numeric(x_train, "x_train")}
     if x_test is not None:
-        x_test, _ = _validate_x(x_test, "x_test")
+        arrays["x_test"] = _as_numeric(x_test, "x_test")
+    if standardise is None:
+        standardise = any(a.dtype != np.uint8 and (a.min() < 0 or a.max() > 1) for a in arrays.values())
+    x_train, max_train = _validate_x(arrays["x_train"], "x_train", standardise)
+    y_train = _validate_y(y_train, len(x_train), "y_train")
+    if x_test is not None:
+        x_test, _ = _validate_x(arrays["x_test"], "x_test", standardise)
         y_test = _validate_y(y_test, len(x_test), "y_test")
         if x_test.shape[1:] != x_train.shape[1:]:
             raise ValueError(f"x_test samples have shape {x_test.shape[1:]}, x_train samples {x_train.shape[1:]}")
@@ -144,10 +216,27 @@ def from_arrays(x_train, y_train, x_test=None, y_test=None, *, name: str = "cust
                   source=f"user arrays (sha1 {fingerprint})", max_value=max_train)
     if raw.x_test is None:
         raw = _split(raw, split_seed)
-    return _finish(name, raw, n_train, None, seed, split_seed)
+    ds = _finish(name, raw, n_train, None, seed, split_seed)
+    return with_standardisation(ds) if standardise else ds
 
 
-def _validate_x(x, what: str) -> tuple[np.ndarray, float]:
+def with_standardisation(ds: Dataset) -> Dataset:
+    """``ds`` marked as real-valued: per-feature mean and std (population std, as
+    scikit-learn's ``StandardScaler``; 1 for a constant feature) of ``ds.x_train``, computed
+    in float64 and stored as float32 [*input_shape]; ``info`` says so. The tensors keep
+    their values."""
+    x = ds.x_train.double()
+    mean, std = x.mean(0), x.std(0, correction=0)
+    std = torch.where(std > 1e-12 * mean.abs().clamp(min=1.0), std, torch.ones_like(std))
+    info = {**ds.info, "values": "real-valued features",
+            "standardise": f"per feature: mean and std of the {len(x)} training samples, applied by the model to "
+                           f"train and test inputs, stored in its checkpoint, undone for reconstructions"}
+    return Dataset(ds.name, ds.x_train, ds.y_train, ds.x_test, ds.y_test, list(ds.classes), info, ds.x_val,
+                   ds.y_val, mean.float(), std.float())
+
+
+def _as_numeric(x, what: str) -> np.ndarray:
+    """``x`` as a numpy array of 2 to 4 dims of finite numbers; ``ValueError`` otherwise."""
     x = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
     if x.dtype.kind not in "uif":
         raise ValueError(f"{what} must be numeric, got dtype {x.dtype}")
@@ -157,12 +246,25 @@ def _validate_x(x, what: str) -> tuple[np.ndarray, float]:
         raise ValueError(f"{what} is empty")
     if x.dtype.kind == "f" and not np.isfinite(x).all():
         raise ValueError(f"{what} contains NaN or inf values")
-    if x.dtype == np.uint8:
+    return x
+
+
+def _validate_x(x: np.ndarray, what: str, real_valued: bool) -> tuple[np.ndarray, float]:
+    """(array, the value that maps to 1): uint8 intensities stay uint8 (255), everything
+    else becomes float32 (1). ``ValueError`` for values float32 cannot hold, or values outside
+    [0, 1] when not ``real_valued``."""
+    if x.dtype == np.uint8 and not real_valued:
         return x, 255.0
-    if x.min() < 0 or x.max() > 1:
-        raise ValueError(f"{what} must hold uint8 (0..255) or values in [0, 1]; got range "
-                         f"[{x.min():.3g}, {x.max():.3g}] -- rescale it first")
-    return x.astype(np.float32), 1.0
+    with np.errstate(over="ignore"):  # an overflow becomes inf, refused just below
+        x32 = x.astype(np.float32)
+    if not np.isfinite(x32).all():
+        raise ValueError(f"{what} holds values beyond float32's range (largest magnitude {np.abs(x).max():.3g}); "
+                         f"rescale them")
+    if not real_valued and (x32.min() < 0 or x32.max() > 1):
+        raise ValueError(f"{what} must hold uint8 (0..255) or values in [0, 1] with standardise=False; got range "
+                         f"[{x32.min():.3g}, {x32.max():.3g}]. Leave standardise=None (or True) to keep real values, "
+                         f"standardised per feature, and train with likelihood='gaussian-fixed' or 'gaussian-learned'")
+    return x32, 1.0
 
 
 def _validate_y(y, n: int, what: str) -> np.ndarray:
@@ -293,8 +395,13 @@ def _finish(name, raw: RawData, n_train, n_test, seed, split_seed) -> Dataset:
     info = {"name": name, "source": raw.source, "n_train": len(y_tr), "n_test": len(y_te),
             "n_train_available": len(raw.y_train), "n_test_available": len(raw.y_test),
             "seed": seed, "split_seed": split_seed}
+    val = {}
+    if raw.x_val is not None:
+        check_labels(y_tr, raw.y_val)
+        val = {"x_val": _to_tensor(raw.x_val, raw.max_value), "y_val": torch.from_numpy(raw.y_val)}
+        info["n_val"] = len(raw.y_val)
     return Dataset(name, _to_tensor(x_tr, raw.max_value), torch.from_numpy(y_tr),
-                   _to_tensor(x_te, raw.max_value), torch.from_numpy(y_te), list(raw.classes), info)
+                   _to_tensor(x_te, raw.max_value), torch.from_numpy(y_te), list(raw.classes), info, **val)
 
 
 def _cached_raw(name: str, split_seed: int, refresh: bool) -> RawData:
@@ -343,9 +450,37 @@ def _build_raw(name: str, split_seed: int, path) -> RawData:
     return raw
 
 
+def load_medmnist(flag: str, n_train: int | None = None, seed: int = 0, *, size: int = 28,
+                  n_test: int | None = None, root=None, path=None, download: bool = True) -> Dataset:
+    """A MedMNIST 2-D dataset (``pathmnist``, ``bloodmnist``, ``dermamnist`` ...; see
+    :mod:`cmim_lab.medmnist_source`) as float tensors in [0, 1], [N, C, size, size].
+
+    MedMNIST's own splits are kept: train (``n_train``: a stratified subset), validation
+    (``x_val``/``y_val``, whole, for choosing probe settings) and test (``n_test``). The
+    file: ``path``, else ``<root>/<flag>[_<size>].npz`` (root default ``~/.medmnist``), else
+    a download through the ``medmnist`` package when installed and online. Registered as
+    ``<flag>`` (28 px) and ``<flag>-64``; other sizes (128, 224) through ``size``.
+
+    Raises ``ValueError`` (unknown flag or size, multi-label task, malformed file) or
+    :class:`DataUnavailableError` (no file, no download: names the package, file and URL).
+    """
+    raw = medmnist_source.read(flag, size, root=root, path=path, download=download)
+    return _finish(flag if size == 28 else f"{flag}-{size}", raw, n_train, n_test, seed, 0)
+
+
+def _medmnist_description(flag: str, size: int) -> str:
+    return (f"MedMNIST {flag} at {size} px, its train/val/test splits; a local {medmnist_source.file_name(flag, size)} "
+            f"(~/.medmnist or path=), else a download through the medmnist package")
+
+
 for _name, (_reader, _description) in SOURCES.items():
     registry.register_dataset(_name, functools.partial(load_images, _name), _description,
-                              locate="cmim_lab.sources:locate")
+                              locate="cmim_lab.sources:locate", defaults=SOURCE_DEFAULTS.get(_name))
+
+for _flag in (f for f in medmnist_source.FLAGS if f not in medmnist_source.KNOWN_MULTI_LABEL):
+    registry.register_dataset(_flag, functools.partial(load_medmnist, _flag, size=28), _medmnist_description(_flag, 28))
+    registry.register_dataset(f"{_flag}-64", functools.partial(load_medmnist, _flag, size=64),
+                              _medmnist_description(_flag, 64), defaults={"arch": "conv"})
 
 
-__all__ = ["Dataset", "DataUnavailableError", "available", "from_arrays", "load"]
+__all__ = ["Dataset", "DataUnavailableError", "available", "from_arrays", "load", "load_medmnist"]

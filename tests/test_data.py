@@ -79,7 +79,7 @@ def test_corrupt_cache_file_is_rebuilt(fresh_cache):
 
 def test_unknown_dataset_lists_valid_names():
     with pytest.raises(ValueError) as err:
-        data.load("cifar10")
+        data.load("svhn")
     for name in ["fashion-mnist", "mnist-5k", "digits", "mnist", "kmnist", "emnist-balanced"]:
         assert name in str(err.value)
 
@@ -150,13 +150,20 @@ def test_from_arrays_accepts_images_and_vectors():
     (np.full((10, 5), np.nan), np.zeros(10, dtype=int), "NaN"),
     (np.zeros((10,)), np.zeros(10, dtype=int), r"must be \[N, D\]"),
     (np.array([["a"] * 3] * 4), np.zeros(4, dtype=int), "numeric"),
-    (np.full((10, 5), 3.0), np.zeros(10, dtype=int), r"values in \[0, 1\]"),
+    (np.full((10, 5), np.inf), np.zeros(10, dtype=int), "NaN or inf"),
+    (np.full((10, 5), 1e300), np.zeros(10, dtype=int), "beyond float32's range"),
     (np.zeros((10, 5)), np.full(10, 0.5), "integer class labels"),
     (np.zeros((10, 5)), -np.ones(10, dtype=int), ">= 0"),
 ])
 def test_from_arrays_rejects_bad_input_with_clear_messages(x, y, message):
     with pytest.raises(ValueError, match=message):
         data.from_arrays(x, y, x_test=x, y_test=y)
+
+
+def test_values_outside_the_unit_interval_are_refused_when_standardise_is_false():
+    # since issue #16 such values are real-valued features by default (see tests/test_real_valued.py)
+    with pytest.raises(ValueError, match=r"values in \[0, 1\] with standardise=False"):
+        data.from_arrays(np.full((10, 5), 3.0), np.zeros(10, dtype=int), standardise=False)
 
 
 def test_import_stays_light():

@@ -18,7 +18,7 @@ LAYERS = {
     0: ["cmim_lab", "cmim_lab.molecules"],
     1: ["errors", "paths", "runtime", "files", "progress", "tally"],
     2: ["registry"],
-    3: ["sources", "data", "augment", "molecules.smiles", "molecules.data"],
+    3: ["sources", "medmnist_source", "data", "augment", "molecules.smiles", "molecules.data"],
     4: ["posterior", "model", "likelihoods", "nets", "objectives", "molecules.nets"],
     5: ["config", "flags", "profiles"],
     6: ["checkpoint", "trainer", "distributed", "cache_index"],

@@ -117,8 +117,8 @@ def test_the_environment_profile_wins_and_is_announced(monkeypatch, capsys):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(dataset="cifar10"), "valid datasets are"),
-    (dict(datasets=["mnist-5k", "cifar10"]), "valid datasets are"),
+    (dict(dataset="svhn"), "valid datasets are"),
+    (dict(datasets=["mnist-5k", "svhn"]), "valid datasets are"),
     (dict(methods=["vae", "bert"]), "unknown method or variant 'bert'"),
     (dict(methods=["cmim[mean]"]), "unknown method or variant 'cmim\\[mean\\]'"),
     (dict(epochs=0), "epochs must be > 0"),
