@@ -147,7 +147,18 @@ def _train_config(args, **fixed):
         if name != "method" and _given(args, name) and getattr(args, name) != value:
             raise ValueError(f"method: --method {args.method} sets {name}={value}, but --{name.replace('_', '-')} "
                              f"{getattr(args, name)} was given; drop one of the two")
-    return from_args(TrainConfig, args, **{**fields, **fixed})
+    return from_args(TrainConfig, args, **{**_dataset_defaults(args, fixed), **fields, **fixed})
+
+
+def _dataset_defaults(args, fixed: dict) -> dict:
+    """The registered defaults of ``--dataset`` (e.g. ``arch=conv`` for cifar10) for the
+    fields not given on the command line, as :meth:`TrainConfig.for_dataset` applies them."""
+    from . import registry
+
+    dataset = fixed.get("dataset", getattr(args, "dataset", None))
+    spec = registry.datasets().get(dataset) if isinstance(dataset, str) else None
+    return {k: v for k, v in (getattr(spec, "defaults", None) or {}).items()
+            if hasattr(args, k) and not _given(args, k)}
 
 
 def _given(args, name: str) -> bool:

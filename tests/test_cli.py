@@ -274,3 +274,18 @@ def test_kernel_install_registers_this_python(tmp_path, monkeypatch, capsys):
     name, note = choose_kernel()
     assert name == KERNEL_NAME and sys.executable in note
     assert main(["kernel", "show"]) == 0 and "kernel cmim-lab" in capsys.readouterr().out
+
+
+def test_a_dataset_registered_with_conv_trains_conv_unless_arch_is_given():
+    """cifar10 / colour-digits are registered with arch=conv: the CLI applies that default like
+    TrainConfig.for_dataset does, and an explicit --arch wins."""
+    from cmim_lab.cli import _train_config, build_parser
+
+    def config(*argv):
+        args = build_parser().parse_args(["train", *argv])
+        args.argv = list(argv)
+        return _train_config(args)
+
+    assert config("--dataset", "colour-digits").arch == "conv"
+    assert config("--dataset", "colour-digits", "--arch", "mlp").arch == "mlp"
+    assert config("--dataset", "digits").arch == "mlp"
