@@ -15,7 +15,8 @@ import warnings
 import numpy as np
 import torch
 
-from .figure_style import (BASELINE_COLOR, EMBEDDING_NAME, EMBEDDING_SYMBOL, axis_label, method_color,  # noqa: F401
+from .figure_style import (BASELINE_COLOR, EMBEDDING_NAME, EMBEDDING_SYMBOL, OTHER_COLORS, axis_label,  # noqa: F401
+                           method_color,
                            parse_label, probe_label, series_style, spread_note, term_label)
 from .static_figures import save_figure
 
@@ -403,7 +404,7 @@ def budget_curve_figure(curve, *, title: str = ""):
     metrics = list(dict.fromkeys(curve["metric"]))
     fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[f"{m} probe" for m in metrics], shared_yaxes=True)
     for c_i, (name, block) in enumerate(curve.groupby("comparison", sort=False)):
-        color = PALETTE[c_i % 10]
+        color = OTHER_COLORS[c_i % len(OTHER_COLORS)]  # comparisons, not methods: no method colour
         for j, metric in enumerate(metrics):
             part = block[block["metric"] == metric].sort_values("step")
             if part.empty:
