@@ -33,6 +33,6 @@ step cuda-tests "$PY" -m pytest -q -p no:cacheprovider -k "cuda or gpu" tests/te
 step probe-benchmark "$PY" benchmarks/probes.py --device cuda --out "$OUT/probes_benchmark.json"
 step benchmark-entry "$PY" -m cmim_lab.cli benchmark --datasets fashion-mnist --methods cmim --seeds 0 \
     --reductions sum --epochs 10 --device cuda --out "$OUT/benchmark" --no-progress
-step notebook-full "$PY" -m cmim_lab.cli notebooks --only 0 --profile full --device cuda --no-figures --out "$OUT/notebooks"
+step notebook-full "$PY" -m cmim_lab.cli notebooks --only 0 --profile full --device cuda --out "$OUT/notebooks"
 echo; echo "gpu-check times:"; cat "$OUT/times.txt"
 exit $status

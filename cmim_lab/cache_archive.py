@@ -4,7 +4,8 @@
 >>> import_cache("models.tar.gz")                        # on each student's machine
 
 The archive is a gzip-compressed tar file holding ``models/<entry>/model.safetensors``,
-``models/<entry>/eval-<key>.json`` (the cached evaluations) and ``manifest.json``: the
+``models/<entry>/eval-<key>.json`` (the cached evaluations), ``models/<entry>/curve-<key>.json``
+(scores along the training run, :mod:`cmim_lab.curves`) and ``manifest.json``: the
 archive format, the versions of the kit, torch and scikit-learn (all three are part of
 every cache key), the profile, and per entry its training config and the SHA-256 and size
 of each file.
@@ -55,7 +56,7 @@ FORMAT = "cmim-lab-cache/1"
 MANIFEST = "manifest.json"
 SUFFIXES = (".tar.gz", ".tgz")
 ENTRY_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*-s[0-9]+-[0-9a-f]{12}"
-FILE_PATTERN = re.compile(rf"models/({ENTRY_NAME})/({re.escape(MODEL_FILE)}|eval-[0-9a-f]{{16}}\.json)")
+FILE_PATTERN = re.compile(rf"models/({ENTRY_NAME})/({re.escape(MODEL_FILE)}|(?:eval|curve)-[0-9a-f]{{16}}\.json)")
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib", ".dill", ".th")
 MAX_MANIFEST_BYTES = 16 * 2 ** 20
 MAX_FILE_BYTES = 8 * 2 ** 30
@@ -198,7 +199,7 @@ def _pack_entry(tar: tarfile.TarFile, entry) -> dict | None:
         for path in entry_files(entry.directory):
             blob = path.read_bytes()
             if path.name != MODEL_FILE and not _is_evaluation(blob):
-                continue  # a torn evaluation is recomputed where it is missing
+                continue  # a torn evaluation or curve is recomputed where it is missing
             files[path.name] = {"sha256": hashlib.sha256(blob).hexdigest(), "size": len(blob)}
             _add_bytes(tar, f"models/{entry.name}/{path.name}", blob)
     return files
@@ -211,11 +212,14 @@ def _add_bytes(tar: tarfile.TarFile, name: str, blob: bytes) -> None:
 
 
 def _is_evaluation(blob: bytes) -> bool:
+    """A cached evaluation (a JSON object with probes, metrics, info) or budget curve (format,
+    steps, points)."""
     try:
         value = json.loads(blob)
     except ValueError:
         return False
-    return isinstance(value, dict) and {"probes", "metrics", "info"} <= set(value)
+    return isinstance(value, dict) and ({"probes", "metrics", "info"} <= set(value)
+                                        or {"format", "steps", "points"} <= set(value))
 
 
 # --- import -----------------------------------------------------------------------------------
@@ -388,7 +392,8 @@ def _unpack(tar: tarfile.TarFile, member: tarfile.TarInfo, record: dict, target:
     if target.name == MODEL_FILE:
         _check_checkpoint(target, record, archive, name)
     elif not _is_evaluation(target.read_bytes()):
-        raise _refuse(archive, f"{name!r} is not a cached evaluation (a JSON object with probes, metrics, info)")
+        raise _refuse(archive, f"{name!r} is not a cached evaluation (a JSON object with probes, metrics, info) "
+                               f"or curve (format, steps, points)")
 
 
 def _check_checkpoint(path: Path, record: dict, archive: Path, name: str) -> None:

@@ -26,7 +26,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from .checkpoint import EVAL_GLOB, MODEL_FILE
+from .checkpoint import CURVE_GLOB, EVAL_GLOB, MODEL_FILE
 from .files import locked, read_json, write_json
 from .paths import cache_dir
 
@@ -62,12 +62,12 @@ def _regular_files(paths) -> list[Path]:
 
 
 def entry_files(directory: Path) -> list[Path]:
-    """What an entry holds worth keeping: ``model.safetensors`` (if present) and its
-    ``eval-*.json`` files, sorted; locks, temporary files, ``*.corrupt`` copies and symbolic
+    """What an entry holds worth keeping: ``model.safetensors`` (if present), its
+    ``eval-*.json`` evaluations and ``curve-*.json`` budget curves, sorted; locks, temporary files, ``*.corrupt`` copies and symbolic
     links are left out."""
     directory = Path(directory)
     model = [directory / MODEL_FILE] if os.path.lexists(directory / MODEL_FILE) else []
-    return _regular_files(model + sorted(directory.glob(EVAL_GLOB)))
+    return _regular_files(model + sorted(directory.glob(EVAL_GLOB)) + sorted(directory.glob(CURVE_GLOB)))
 
 
 def read_header(path: Path) -> dict:
@@ -215,10 +215,10 @@ def listing() -> str:
     the profiles whose notebooks used it), under a line naming the cache folder."""
     from tabulate import tabulate
 
-    from .profiles import PROFILE_NAMES
-
     entries = model_entries()
-    usage = {p: set(used_by(p)) for p in PROFILE_NAMES}
+    recorded = sorted(p.stem for p in (cache_dir() / USAGE_DIR).glob("*.json")) if (cache_dir() / USAGE_DIR).is_dir() \
+        else []
+    usage = {p: set(used_by(p)) for p in recorded}  # the profiles whose notebooks ran with this cache
     head = f"cache {cache_dir()}: {len(entries)} model entries, {format_bytes(sum(e.size for e in entries))}"
     if not entries:
         return head
@@ -230,7 +230,7 @@ def listing() -> str:
                      "dataset": c.get("dataset", "?"), "n_train": c.get("n_train", "?") or "all",
                      "epochs": c.get("epochs", "?"), "steps": c.get("max_steps") or "", "seed": c.get("seed", "?"),
                      "state": state, "evals": e.n_evaluations, "size": format_bytes(e.size),
-                     "profiles": ",".join(p for p in PROFILE_NAMES if e.name in usage[p]) or "-"})
+                     "profiles": ",".join(p for p in usage if e.name in usage[p]) or "-"})
     return head + "\n" + tabulate(rows, headers="keys", tablefmt="plain", disable_numparse=True)
 
 

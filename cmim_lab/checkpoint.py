@@ -38,6 +38,7 @@ from .model import LatentModel
 
 MODEL_FILE = "model.safetensors"
 EVAL_GLOB = "eval-*.json"  # cached evaluations in an entry (see cmim_lab.study)
+CURVE_GLOB = "curve-*.json"  # scores along the run in an entry (see cmim_lab.curves)
 OPTIMIZER_FILE = "optimizer.pt"  # the separate optimizer file of kit versions < 0.3: never read, removed on save
 FORMAT = "2"
 OPTIMIZER_PREFIX = "optimizer/"

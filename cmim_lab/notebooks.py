@@ -201,7 +201,8 @@ def run_notebooks(profile: str = "default", only=None, out_dir=None, device: str
     kernel, kernel_note = choose_kernel(kernel)
     out = Path(out_dir) if out_dir else home_path("runs", f"notebooks-{profile}")
     out.mkdir(parents=True, exist_ok=True)
-    print(f"running {len(paths)} notebook{'s' * (len(paths) != 1)}: profile {profile}, {kernel_note}", flush=True)
+    print(f"running {len(paths)} notebook{'s' * (len(paths) != 1)}: profile {profile}, {kernel_note}; figures "
+          f"{'refreshed in' if figures else 'go to'} {_shown(figures_dir)}", flush=True)
     width = max(len(p.stem) for p in paths)
     results, started = [], time.time()
     # the kernels inherit these (setup(), the tally and the kernels' home read them; a kernel runs in
@@ -221,7 +222,6 @@ def run_notebooks(profile: str = "default", only=None, out_dir=None, device: str
             print(f"  {path.stem:<{width}}  {time.time() - t0:7.1f} s  {status:<6}  {models['trained']:3d} trained, "
                   f"{models['loaded']:3d} loaded  -> {_shown(target)}" + (f"  ({error})" if error else ""), flush=True)
     print(_totals(results, time.time() - started))
-    print(f"figures {'refreshed' if figures else 'written'} in {_shown(figures_dir)}")
     return 1 if any(error for error, _ in results) else 0
 
 

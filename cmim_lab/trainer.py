@@ -32,7 +32,8 @@ import torch
 from torch import nn
 
 from . import __version__, data as data_module, tally
-from .checkpoint import EVAL_GLOB, MODEL_FILE, load_model, remove_leftovers, restore_optimizer, save_checkpoint
+from .checkpoint import (CURVE_GLOB, EVAL_GLOB, MODEL_FILE, load_model, remove_leftovers, restore_optimizer,
+                         save_checkpoint)
 from .config import TrainConfig
 from .errors import CheckpointError, TrainingDivergedError
 from .files import locked, remove_files, temp_name_glob
@@ -42,8 +43,6 @@ from .runtime import resolve_device
 LOCK_FILE = ".lock"  # an entry's lock file (see cmim_lab.files.locked)
 
 LOG_EVERY = 25  # steps between progress-bar refreshes and divergence checks
-
-CURVE_GLOB = "curve-*.json"  # scores along the run in an entry (see cmim_lab.curves)
 
 
 def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:

@@ -255,13 +255,13 @@ def test_after_an_import_a_smoke_notebook_trains_nothing_and_shows_the_same_numb
 
     notebook = "02_mim_to_cmim.ipynb"  # no UMAP: the quickest notebook that trains several models
     monkeypatch.setenv("CMIM_LAB_CACHE", str(tmp_path / "teacher"))
-    assert run_notebooks(profile="smoke", only=["02"], out_dir=tmp_path / "run1", refresh_figures=False) == 0
+    assert run_notebooks(profile="smoke", only=["02"], out_dir=tmp_path / "run1", figures=False) == 0
     export_cache(tmp_path / "models.tar.gz", profile="smoke", log=None)
     monkeypatch.setenv("CMIM_LAB_CACHE", str(tmp_path / "student"))
     import_cache(tmp_path / "models.tar.gz", log=None)
     models = tmp_path / "student" / "models"
     before = snapshot(models)
-    assert run_notebooks(profile="smoke", only=["02"], out_dir=tmp_path / "run2", refresh_figures=False) == 0
+    assert run_notebooks(profile="smoke", only=["02"], out_dir=tmp_path / "run2", figures=False) == 0
     assert snapshot(models) == before  # no new checkpoint or evaluation, no file changed
     (log1, tables1), (log2, tables2) = _outputs(tmp_path / "run1" / notebook), _outputs(tmp_path / "run2" / notebook)
     assert "trained in" in log1 and "trained in" not in log2 and "loaded from cache" in log2

@@ -37,7 +37,7 @@ def home(tmp_path, monkeypatch, fresh_cache):
 
 
 def test_one_line_per_notebook_no_kernel_warning_and_the_totals(home, capfd):
-    assert run_notebooks(profile="smoke", device="cpu", refresh_figures=False) == 1  # one notebook failed
+    assert run_notebooks(profile="smoke", device="cpu", figures=False) == 1  # one notebook failed
     out, err = capfd.readouterr()
     assert "without encryption" not in out + err and "eavesdropping" not in out + err
     lines = out.strip().splitlines()
