@@ -55,7 +55,7 @@ run: $(STAMP) $(KERNEL_STAMP) offline-data
 
 # the explicit export: run the notebooks and refresh the committed figures/0N_*.png (default profile;
 # `make run` and any interactive run write their figures under runs/figures-<profile>/ instead)
-figures: $(STAMP) offline-data
+figures: $(STAMP) $(KERNEL_STAMP) offline-data
 	$(VENV)/bin/cmim-lab notebooks --profile $(PROFILE) --figures
 
 test: $(STAMP) offline-data
