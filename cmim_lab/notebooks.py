@@ -11,9 +11,12 @@ checkout. Only an explicit export (``figures=True``: ``make figures``, ``cmim-la
 Output: one line per notebook (name, time, ok/FAILED, models trained and loaded, where the
 executed copy went) and a last line with the totals. Each kernel counts the models it
 trained and loaded (:mod:`cmim_lab.tally`) into ``<run folder>/<notebook>.models.json``,
-which this module reads back. Kernels are reached over IPC sockets (files in a private
-temporary folder) where ZeroMQ offers them, so that ipykernel has no reason to warn about
-unencrypted TCP; elsewhere (Windows) over TCP on localhost.
+which this module reads back. Kernels run on localhost over TCP with their application
+log at ERROR (:data:`KERNEL_ARGUMENTS`): ipykernel's one known warning there, that TCP between
+two processes of this machine is unencrypted, would otherwise print once per notebook. The
+notebooks' own outputs, errors and Python warnings are not affected (they go to the executed
+copy). (IPC sockets, which do not warn, left a papermill client waiting forever for a finished
+kernel on this project's machine, so they are not used.)
 
 The kernels learn the profile through ``$CMIM_LAB_PROFILE`` (and ``$CMIM_LAB_HOME``,
 ``$CMIM_LAB_FIGURES``, ``$CMIM_LAB_TALLY``); each is restored in the calling process
@@ -24,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -36,6 +38,8 @@ from .tally import TALLY_ENV, read as read_tally
 
 KERNEL_NAME = "cmim-lab"  # the named kernel `cmim-lab kernel install` registers
 FALLBACK_KERNEL = "python3"
+# the kernels' application log: ERROR hides ipykernel's warning that local TCP is unencrypted
+KERNEL_ARGUMENTS = ("--IPKernelApp.log_level=ERROR",)
 
 
 @contextlib.contextmanager
@@ -159,21 +163,6 @@ def _kernel_note(name: str, python: str | None) -> str:
     return note
 
 
-def _transport_config(folder: str):
-    """nbclient configuration that starts kernels on IPC sockets in ``folder`` where ZeroMQ
-    has them (no unencrypted-TCP warning, and no port others on the machine can reach);
-    None (TCP on localhost) elsewhere."""
-    import zmq
-    from traitlets.config import Config
-
-    if not zmq.has("ipc"):
-        return None
-    config = Config()
-    config.KernelManager.transport = "ipc"
-    config.KernelManager.ip = os.path.join(folder, "kernel")
-    return config
-
-
 # --- running --------------------------------------------------------------------------------
 
 def run_notebooks(profile: str = "default", only=None, out_dir=None, device: str = "auto",
@@ -208,14 +197,13 @@ def run_notebooks(profile: str = "default", only=None, out_dir=None, device: str
     # the kernels inherit these (setup(), the tally and the kernels' home read them; a kernel runs in
     # notebooks/, which is no home of its own). Restored afterwards in this process.
     env = {PROFILE_ENV: profile, HOME_ENV: str(home_dir()), FIGURES_ENV: "1" if figures else "0"}
-    with tempfile.TemporaryDirectory(prefix="cmim-lab-kernels-") as sockets, environment(**env):
-        config = _transport_config(sockets)
+    with environment(**env):
         for path in paths:
             target, tally_file = out / path.name, out / f"{path.stem}.models.json"
             tally_file.unlink(missing_ok=True)
             t0 = time.time()
             with environment(**{TALLY_ENV: str(tally_file)}):
-                error = _execute(pm, path, target, profile, device, kernel, config)
+                error = _execute(pm, path, target, profile, device, kernel)
             models = read_tally(tally_file)
             results.append((error, models))
             status = "ok" if error is None else "FAILED"
@@ -225,13 +213,13 @@ def run_notebooks(profile: str = "default", only=None, out_dir=None, device: str
     return 1 if any(error for error, _ in results) else 0
 
 
-def _execute(pm, path: Path, target: Path, profile: str, device: str, kernel: str, config) -> str | None:
+def _execute(pm, path: Path, target: Path, profile: str, device: str, kernel: str) -> str | None:
     """Run one notebook; None on success, else the error in one line (the executed copy
     shows the failing cell)."""
     try:
         pm.execute_notebook(str(path), str(target), parameters={"profile": profile, "device": device},
                             cwd=str(path.parent), progress_bar=False, kernel_name=kernel,
-                            **({"config": config} if config is not None else {}))
+                            extra_arguments=list(KERNEL_ARGUMENTS))
         return None
     except Exception as exc:  # report and continue with the next notebook
         name, value = getattr(exc, "ename", type(exc).__name__), getattr(exc, "evalue", str(exc))
