@@ -133,6 +133,8 @@ def test_site_opens_from_file_urls_in_chromium(site, tmp_path):
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             _check_page(page, (site / "index.html").as_uri(), site, min_images=0)
             _check_page(page, (site / "notebooks" / "00_quickstart.html").as_uri(), site, min_images=2)
+            page.locator("img").first.scroll_into_view_if_needed()  # the screenshot shows a figure
+            page.wait_for_timeout(1000)  # the theme's header fades its title on scroll
             shot = SCREENSHOT if os.environ.get("CMIM_LAB_WRITE_SCREENSHOT") == "1" else tmp_path / SCREENSHOT.name
             page.screenshot(path=str(shot), full_page=False)
             assert shot.stat().st_size > 10_000
