@@ -87,8 +87,16 @@ mkdocs = pytest.importorskip("mkdocs", reason="the docs extra is not installed (
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    """The site built from the smoke profile (the notebooks are executed into a throwaway folder)."""
+    """The site built from the smoke profile (the notebooks, all but 05, are executed into a throwaway
+    folder first)."""
     root = tmp_path_factory.mktemp("docs")
+    # Notebook 05 is left out of this run: under papermill its explorer cell has twice left the client
+    # waiting forever on an idle kernel (an open bug, see the closing note of stop 13); nbval and the
+    # browser test still run it.
+    ran = subprocess.run([sys.executable, "-m", "cmim_lab.cli", "notebooks", "--profile", "smoke", "--only",
+                          "0,1,2,3,4,6,7,8", "--out", str(root / "notebooks")],
+                         capture_output=True, text=True, cwd=REPO, timeout=1800)
+    assert ran.returncode == 0, f"the smoke notebooks failed:\n{ran.stdout[-4000:]}\n{ran.stderr[-4000:]}"
     done = subprocess.run([sys.executable, str(REPO / "docs" / "build_site.py"), "--profile", "smoke",
                            "--notebooks", str(root / "notebooks"), "--out", str(root / "site")],
                           capture_output=True, text=True, cwd=REPO, timeout=1800)
