@@ -44,7 +44,7 @@ from pathlib import Path, PurePosixPath
 from typing import Callable
 
 from . import __version__
-from .cache_index import add_usage, entry_files, format_bytes, model_entries, used_by
+from .cache_index import add_usage, entry_files, format_bytes, is_evaluation_file, model_entries, used_by
 from .checkpoint import MODEL_FILE, read_checkpoint
 from .errors import CheckpointError, check_choice
 from .files import atomic_write
@@ -151,7 +151,7 @@ def export_cache(archive, profile: str | None = None, *, log: Callable[[str], No
             _add_bytes(tar, MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
 
     atomic_write(archive, write)
-    n_evals = sum(len(p["files"]) - 1 for p in packed)
+    n_evals = sum(is_evaluation_file(name) for p in packed for name in p["files"])
     summary = ExportSummary(archive, len(packed), n_evals, archive.stat().st_size, skipped, missing)
     if log:
         for line in export_report(summary, profile):
@@ -198,7 +198,7 @@ def _pack_entry(tar: tarfile.TarFile, entry) -> dict | None:
         files = {}
         for path in entry_files(entry.directory):
             blob = path.read_bytes()
-            if path.name != MODEL_FILE and not _is_evaluation(blob):
+            if path.name != MODEL_FILE and not _is_cached_json(blob):
                 continue  # a torn evaluation or curve is recomputed where it is missing
             files[path.name] = {"sha256": hashlib.sha256(blob).hexdigest(), "size": len(blob)}
             _add_bytes(tar, f"models/{entry.name}/{path.name}", blob)
@@ -211,7 +211,7 @@ def _add_bytes(tar: tarfile.TarFile, name: str, blob: bytes) -> None:
     tar.addfile(info, io.BytesIO(blob))
 
 
-def _is_evaluation(blob: bytes) -> bool:
+def _is_cached_json(blob: bytes) -> bool:
     """A cached evaluation (a JSON object with probes, metrics, info) or budget curve (format,
     steps, points)."""
     try:
@@ -391,7 +391,7 @@ def _unpack(tar: tarfile.TarFile, member: tarfile.TarInfo, record: dict, target:
                                f"never unpickles anything")
     if target.name == MODEL_FILE:
         _check_checkpoint(target, record, archive, name)
-    elif not _is_evaluation(target.read_bytes()):
+    elif not _is_cached_json(target.read_bytes()):
         raise _refuse(archive, f"{name!r} is not a cached evaluation (a JSON object with probes, metrics, info) "
                                f"or curve (format, steps, points)")
 
@@ -425,7 +425,7 @@ def _commit(manifest: dict, staging: Path, models: Path) -> ImportSummary:
             for file_name in sorted(entry["files"], key=lambda f: f == MODEL_FILE):
                 if not os.path.lexists(target / file_name):
                     os.replace(source / file_name, target / file_name)
-                    n_evals += file_name != MODEL_FILE
+                    n_evals += is_evaluation_file(file_name)
         added.append(name)
     profile = manifest.get("profile")
     if profile:

@@ -18,6 +18,8 @@ outside the notebooks (``cmim-lab train``, ``benchmark``) are in no profile's re
 """
 from __future__ import annotations
 
+import fnmatch
+
 import json
 import os
 import shutil
@@ -53,12 +55,17 @@ class CacheEntry:
     @property
     def n_evaluations(self) -> int:
         """The number of cached evaluations (``eval-*.json``) in the entry."""
-        return sum(1 for f in self.files if f.name != MODEL_FILE)
+        return sum(1 for f in self.files if is_evaluation_file(f.name))
 
 
 def _regular_files(paths) -> list[Path]:
     """The paths that are regular files, never following a symbolic link."""
     return [p for p in paths if stat.S_ISREG(os.lstat(p).st_mode)]
+
+
+def is_evaluation_file(name: str) -> bool:
+    """Whether a file name in an entry is a cached evaluation (not the checkpoint, not a curve)."""
+    return fnmatch.fnmatch(name, EVAL_GLOB)
 
 
 def entry_files(directory: Path) -> list[Path]:

@@ -349,7 +349,7 @@ def clear_entry(directory: Path) -> list[Path]:
     copies and the lock file); call it under :func:`entry_lock`. Returns what was removed."""
     directory = Path(directory)
     return remove_leftovers(directory) + remove_files(
-        [directory / MODEL_FILE, *directory.glob(EVAL_GLOB), *directory.glob(temp_name_glob("eval-*.json")),
+        [directory / MODEL_FILE, *directory.glob(EVAL_GLOB), *directory.glob(temp_name_glob(EVAL_GLOB)),
          *directory.glob(CURVE_GLOB), *directory.glob(temp_name_glob(CURVE_GLOB))])
 
 

@@ -16,8 +16,7 @@ import numpy as np
 import torch
 
 from .figure_style import (BASELINE_COLOR, EMBEDDING_NAME, EMBEDDING_SYMBOL, OTHER_COLORS, axis_label,  # noqa: F401
-                           method_color,
-                           parse_label, probe_label, series_style, spread_note, term_label)
+                           method_color, parse_label, probe_label, series_style, spread_note, term_label)
 from .static_figures import save_figure
 
 # classes (not methods) of a class-coloured scatter: matplotlib's tab10
