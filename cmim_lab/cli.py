@@ -352,7 +352,7 @@ def cmd_notebooks(args) -> int:
     from .notebooks import run_notebooks
 
     return run_notebooks(profile=args.profile, only=args.only, out_dir=args.out, device=args.device,
-                         figures=args.figures, kernel=args.kernel)
+                         figures=args.figures, kernel=args.kernel, cell_timeout=args.cell_timeout)
 
 
 def cmd_cache(args) -> int:
@@ -613,8 +613,8 @@ def _batch_sweep_flags(p) -> None:
 
 
 def _notebooks_flags(p) -> None:
-    from .flags import choice, csv, device, out_default
-    from .notebooks import KERNEL_NAME
+    from .flags import bounded, choice, csv, device, out_default
+    from .notebooks import CELL_TIMEOUT, CELL_TIMEOUTS, KERNEL_NAME
     from .params import PROFILE_NAMES
 
     p.add_argument("--profile", default="default", type=choice(PROFILE_NAMES, "profile"),
@@ -634,6 +634,10 @@ def _notebooks_flags(p) -> None:
     p.add_argument("--figures", action="store_true",
                    help="also refresh the committed figures/ (an explicit export; not with --profile smoke) "
                         "(default: off, figures go to runs/figures-<profile>/)")
+    p.add_argument("--cell-timeout", default=None, type=bounded(CELL_TIMEOUT, "--cell-timeout"),
+                   help="seconds one cell may run before its notebook fails, 0 = no limit, or none = the "
+                        "profile's: " + ", ".join(f"{k} {v or 'no limit'}" for k, v in CELL_TIMEOUTS.items())
+                        + " (default none)")
 
 
 def _kernel_flags(p) -> None:

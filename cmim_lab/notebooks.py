@@ -15,8 +15,10 @@ which this module reads back. Kernels run on localhost over TCP with their appli
 log at ERROR (:data:`KERNEL_ARGUMENTS`): ipykernel's one known warning there, that TCP between
 two processes of this machine is unencrypted, would otherwise print once per notebook. The
 notebooks' own outputs, errors and Python warnings are not affected (they go to the executed
-copy). (IPC sockets, which do not warn, left a papermill client waiting forever for a finished
-kernel on this project's machine, so they are not used.)
+copy). papermill's client waits for each cell through :mod:`cmim_lab.notebook_kernel` (a kernel
+manager whose socket polls cannot miss a finished cell's reply), and a cell that runs longer than
+``cell_timeout`` seconds (:data:`CELL_TIMEOUTS`: per profile) fails its notebook with a message
+instead of holding the run forever.
 
 The kernels learn the profile through ``$CMIM_LAB_PROFILE`` (and ``$CMIM_LAB_HOME``,
 ``$CMIM_LAB_FIGURES``, ``$CMIM_LAB_TALLY``); each is restored in the calling process
@@ -30,6 +32,7 @@ import sys
 import time
 from pathlib import Path
 
+from .config import Bounds
 from .errors import check_choice
 from .params import FIGURES_ENV, PROFILE_ENV, PROFILE_NAMES, figures_folder
 from .paths import HOME_ENV, home_description, home_dir, home_path
@@ -40,6 +43,10 @@ KERNEL_NAME = "cmim-lab"  # the named kernel `cmim-lab kernel install` registers
 FALLBACK_KERNEL = "python3"
 # the kernels' application log: ERROR hides ipykernel's warning that local TCP is unencrypted
 KERNEL_ARGUMENTS = ("--IPKernelApp.log_level=ERROR",)
+# the longest one cell may run, in seconds, per profile (0: no limit; the full profile is meant for a GPU,
+# where its cells take minutes, but may run for hours on a CPU)
+CELL_TIMEOUTS = {"smoke": 600, "default": 3600, "full": 0}
+CELL_TIMEOUT = Bounds(int, 0, 7 * 24 * 3600)
 
 
 @contextlib.contextmanager
@@ -166,14 +173,15 @@ def _kernel_note(name: str, python: str | None) -> str:
 # --- running --------------------------------------------------------------------------------
 
 def run_notebooks(profile: str = "default", only=None, out_dir=None, device: str = "auto",
-                  figures: bool = False, kernel: str | None = None) -> int:
+                  figures: bool = False, kernel: str | None = None, cell_timeout: int | None = None) -> int:
     """Run the notebooks in order; print a line per notebook and the totals; return 0 if all
     succeeded (1 otherwise).
 
     ``figures``: True refreshes the committed ``figures/`` (an explicit export; refused under
     ``smoke``), False writes them under ``runs/figures-<profile>/``. ``profile``, ``device``,
-    ``only``, ``figures`` and ``kernel`` are checked before the first notebook
-    starts; ``kernel`` defaults to :func:`choose_kernel`'s choice. ``$CMIM_LAB_PROFILE`` /
+    ``only``, ``figures``, ``kernel`` and ``cell_timeout`` are checked before the first notebook
+    starts; ``cell_timeout``: seconds one cell may run before its notebook fails (0: no limit;
+    None: the profile's, :data:`CELL_TIMEOUTS`); ``kernel`` defaults to :func:`choose_kernel`'s choice. ``$CMIM_LAB_PROFILE`` /
     ``$CMIM_LAB_FIGURES`` / ``$CMIM_LAB_TALLY`` are set for the kernels and restored
     afterwards."""
     try:
@@ -183,6 +191,7 @@ def run_notebooks(profile: str = "default", only=None, out_dir=None, device: str
             from exc
     check_choice("profile", profile, PROFILE_NAMES)
     resolve_device(device)
+    cell_timeout = CELL_TIMEOUTS[profile] if cell_timeout is None else CELL_TIMEOUT.check("cell_timeout", cell_timeout)
     if not isinstance(figures, bool):
         raise ValueError(f"figures must be True or False, got {figures!r}")
     figures_dir = figures_folder(profile, figures)
@@ -203,7 +212,7 @@ def run_notebooks(profile: str = "default", only=None, out_dir=None, device: str
             tally_file.unlink(missing_ok=True)
             t0 = time.time()
             with environment(**{TALLY_ENV: str(tally_file)}):
-                error = _execute(pm, path, target, profile, device, kernel)
+                error = _execute(pm, path, target, profile, device, kernel, cell_timeout)
             models = read_tally(tally_file)
             results.append((error, models))
             status = "ok" if error is None else "FAILED"
@@ -213,13 +222,16 @@ def run_notebooks(profile: str = "default", only=None, out_dir=None, device: str
     return 1 if any(error for error, _ in results) else 0
 
 
-def _execute(pm, path: Path, target: Path, profile: str, device: str, kernel: str) -> str | None:
+def _execute(pm, path: Path, target: Path, profile: str, device: str, kernel: str, cell_timeout: int) -> str | None:
     """Run one notebook; None on success, else the error in one line (the executed copy
     shows the failing cell)."""
+    from .notebook_kernel import SlicedKernelManager
+
     try:
         pm.execute_notebook(str(path), str(target), parameters={"profile": profile, "device": device},
                             cwd=str(path.parent), progress_bar=False, kernel_name=kernel,
-                            extra_arguments=list(KERNEL_ARGUMENTS))
+                            extra_arguments=list(KERNEL_ARGUMENTS), execution_timeout=cell_timeout or None,
+                            kernel_manager_class=SlicedKernelManager)
         return None
     except Exception as exc:  # report and continue with the next notebook
         name, value = getattr(exc, "ename", type(exc).__name__), getattr(exc, "evalue", str(exc))

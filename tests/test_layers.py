@@ -16,7 +16,7 @@ MAX_DEPTH = 9
 
 LAYERS = {
     0: ["cmim_lab", "cmim_lab.molecules"],
-    1: ["errors", "paths", "runtime", "files", "progress", "tally"],
+    1: ["errors", "paths", "runtime", "files", "progress", "tally", "notebook_kernel"],
     2: ["registry"],
     3: ["sources", "medmnist_source", "data", "augment", "molecules.smiles", "molecules.data"],
     4: ["posterior", "model", "likelihoods", "nets", "objectives", "molecules.nets"],
