@@ -153,12 +153,10 @@ def _train_config(args, **fixed):
 def _dataset_defaults(args, fixed: dict) -> dict:
     """The registered defaults of ``--dataset`` (e.g. ``arch=conv`` for cifar10) for the
     fields not given on the command line, as :meth:`TrainConfig.for_dataset` applies them."""
-    from . import registry
+    from .config import TrainConfig
 
     dataset = fixed.get("dataset", getattr(args, "dataset", None))
-    spec = registry.datasets().get(dataset) if isinstance(dataset, str) else None
-    return {k: v for k, v in (getattr(spec, "defaults", None) or {}).items()
-            if hasattr(args, k) and not _given(args, k)}
+    return {k: v for k, v in TrainConfig.dataset_defaults(dataset).items() if hasattr(args, k) and not _given(args, k)}
 
 
 def _given(args, name: str) -> bool:

@@ -312,8 +312,14 @@ class TrainConfig:
         """A config for a registered ``dataset`` that starts from the dataset's registered
         defaults (e.g. ``arch="conv"`` for ``cifar10``) and then ``fields``; a name that is
         not registered (your own arrays) starts from the plain defaults."""
-        defaults = registry.datasets().get(dataset)
-        return cls(**{**(defaults.defaults if defaults else {}), "dataset": dataset, **fields})
+        return cls(**{**cls.dataset_defaults(dataset), "dataset": dataset, **fields})
+
+    @staticmethod
+    def dataset_defaults(dataset) -> dict:
+        """The fields a registered ``dataset`` sets by default (e.g. ``{"arch": "conv"}`` for
+        ``cifar10``); ``{}`` for a name that is not registered."""
+        spec = registry.datasets().get(dataset) if isinstance(dataset, str) else None
+        return dict(getattr(spec, "defaults", None) or {})
 
     def canonical(self) -> dict:
         """The config with fields the method ignores reset to their defaults."""
