@@ -24,7 +24,9 @@ refuses (:class:`ArchiveRefused`, naming the file and the reason) an archive wit
 
 Files are unpacked into a private staging folder inside the cache and moved into place
 only when every check passed, each under its entry's lock. An entry the cache already
-holds a checkpoint for is kept as it is (nothing in the cache is overwritten or lost).
+holds a checkpoint for is kept as it is (nothing in the cache is overwritten or lost); the
+staging folder of an import that was killed is removed by a later import
+(:func:`remove_stale_staging`).
 """
 from __future__ import annotations
 
@@ -224,6 +226,21 @@ def _is_cached_json(blob: bytes) -> bool:
 
 # --- import -----------------------------------------------------------------------------------
 
+STAGING_PREFIX = ".import-"
+STALE_STAGING_S = 6 * 3600  # a staging folder untouched this long was left by a killed import
+
+
+def remove_stale_staging(root: Path, older_than: float = STALE_STAGING_S) -> list[Path]:
+    """Delete the staging folders of imports that were killed (``<root>/.import-*`` not
+    modified for ``older_than`` seconds; a running import's folder is younger); returns them."""
+    now, removed = time.time(), []
+    for folder in Path(root).glob(STAGING_PREFIX + "*"):
+        if folder.is_dir() and not folder.is_symlink() and now - folder.stat().st_mtime > older_than:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
 def import_cache(archive, *, log: Callable[[str], None] | None = print) -> ImportSummary:
     """Verify ``archive`` (see the module docstring) and unpack its models into the cache.
 
@@ -241,7 +258,8 @@ def import_cache(archive, *, log: Callable[[str], None] | None = print) -> Impor
             manifest = _read_manifest(tar, members, archive)
             listed = _check_listing(manifest, members, archive)
             root = cache_dir()
-            staging = Path(tempfile.mkdtemp(prefix=".import-", dir=root))
+            remove_stale_staging(root)
+            staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=root))
             try:
                 for name, member in members.items():
                     if name != MANIFEST:

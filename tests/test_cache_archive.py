@@ -129,6 +129,22 @@ def test_an_entry_already_in_the_cache_is_kept(teacher, fresh_cache):
     assert snapshot(fresh_cache / "models") == before
 
 
+def test_an_import_removes_the_staging_folders_of_killed_imports_only(teacher, fresh_cache):
+    import os
+    import time
+
+    fresh_cache.mkdir(mode=0o700)
+    stale, running = fresh_cache / ".import-killed", fresh_cache / ".import-running"
+    for folder in (stale, running):
+        (folder / "models").mkdir(parents=True)
+    old = time.time() - 7 * 3600  # past STALE_STAGING_S: left by an import killed hours ago
+    os.utime(stale, (old, old))
+    import_cache(teacher["archive"], log=None)
+    assert not stale.exists()
+    assert running.is_dir()  # young: may belong to an import still running in another process
+    assert sorted(p.name for p in fresh_cache.glob(".import-*")) == [".import-running"]
+
+
 # --- refused archives: each with its own message, the cache unchanged ---------------------------
 
 def _members(archive: Path) -> list[tuple[tarfile.TarInfo, bytes | None]]:
