@@ -321,3 +321,24 @@ def test_molecule_maps_clip_the_colour_scale_and_name_the_property():
     assert property_map(coords, values, clip=None).data[0].marker.cmax == 40.0
     with pytest.raises(ValueError, match="clip must be two percentiles"):
         property_map(coords, values, clip=(98, 2))
+
+
+@pytest.mark.parametrize("env, expected", [({"OMP_NUM_THREADS": "1"}, 1), ({"OMP_NUM_THREADS": "2"}, 2),
+                                           ({"OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "2"}, 2)])
+def test_umap_sizes_numbas_threads_like_torchs(env, expected):
+    """An OpenMP pool of numba larger than torch's left a worker spinning after each torch
+    operation (a training loop 25x slower after the first UMAP under OMP_NUM_THREADS=1); a
+    user's own NUMBA_NUM_THREADS is kept."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, torch; from cmim_lab import viz; "
+            "viz.umap_2d(np.random.default_rng(0).random((40, 3)), n_neighbors=5); "
+            "import numba; print(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)")
+    clean = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    torch_threads, numba_threads = map(int, out.stdout.split()[-2:])
+    assert numba_threads == expected and (torch_threads == expected or "NUMBA_NUM_THREADS" in env)
