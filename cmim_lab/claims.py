@@ -177,7 +177,8 @@ def verdict_report(claim: str, checks: Mapping[str, Verdict], setting: str, *, d
     which holds the claim in one sentence and the README's larger-run result with its
     command; ``checks``: {what is compared: Verdict} computed from this run; ``setting``:
     this run's sizes in a few words. One line per check: both sides' mean ± std over seeds,
-    the difference, its interval, the margin and the verdict word."""
+    how much better A is than B (A - B, or B - A where lower is better), its interval, the
+    margin and the verdict word."""
     if claim not in README_RESULTS:
         raise ValueError(f"claim must be one of {sorted(README_RESULTS)}, got {claim!r}")
     if not checks:
@@ -188,10 +189,11 @@ def verdict_report(claim: str, checks: Mapping[str, Verdict], setting: str, *, d
              f"This run ({setting}; paired by {first.paired_by}, {first.confidence:.0%} t interval, "
              f"verdict: holds / reverses / within noise):"]
     for what, v in checks.items():
+        label = "A better by" + ("" if v.higher_is_better else " (B - A: lower is better)")
         if v.verdict is None:
-            diff = f"A - B = {v.mean_diff:+.{digits}f} from one {v.paired_by}"
+            diff = f"{label} {v.mean_diff:+.{digits}f} from one {v.paired_by}"
         else:
-            diff = (f"A - B = {v.mean_diff:+.{digits}f} ± {v.std:.{digits}f}, interval "
+            diff = (f"{label} {v.mean_diff:+.{digits}f} ± {v.std:.{digits}f}, interval "
                     f"[{v.low:+.{digits}f}, {v.high:+.{digits}f}]")
         lines.append(f"  {what}: {v.sides(digits)}; {diff}, margin {v.margin:g} -> {v.word}")
     lines += ["", f"README, larger run ({ref.sizes}): {ref.result}", f"  command: {ref.command}",

@@ -355,7 +355,8 @@ def report(rows, curve_table, search_table, profile, command, seconds, times, p:
               f"{'-'.join(map(str, p.hidden_sizes))}, latent {p.latent_dim}, batch {p.batch_size}, budget "
               f"{p.budget} steps, seeds {list(p.seeds)}; probes fitted on {p.probe_n_train or 'all'} training codes, "
               f"scored on the test split. Verdicts: paired by seed, 95% t interval, margin {p.margin:g}; holds = "
-              f"A better, reverses = B better, within noise = the interval straddles the margin.", "",
+              f"A better, reverses = B better, within noise = the interval straddles the margin. "
+              f"\"A better by\" is A - B, or B - A where lower is better (gaps, reconstruction NLL).", "",
               f"Run time: {seconds / 60:.1f} min ("
               + ", ".join(f"{k} {v / 60:.1f}" for k, v in times.items()) + ")", ""]
     readings = claim_readings(rows)
@@ -376,7 +377,7 @@ def report(rows, curve_table, search_table, profile, command, seconds, times, p:
 def _table(rows: list[dict]) -> str:
     table = pd.DataFrame([{"claim": r["claim"], "setting": r["setting"], "A": r["a"], "B": r["b"],
                            "budget": r["budget"], "A mean": _mean(r["a_per_seed"]), "B mean": _mean(r["b_per_seed"]),
-                           "A - B": r["mean_diff"], "interval": _interval(r), "n": r["n_seeds"],
+                           "A better by": r["mean_diff"], "interval": _interval(r), "n": r["n_seeds"],
                            "verdict": r["verdict"] or "one seed: no verdict"} for r in rows])
     return table.to_markdown(index=False, floatfmt=".4f")
 

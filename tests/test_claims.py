@@ -149,7 +149,10 @@ def test_verdict_report_has_the_claim_the_numbers_the_word_and_the_readme_run():
     text = verdict_report("1", {"kNN on mu": v}, "digits, 3 seeds")
     assert text.startswith("Claim 1: MIM learns clustered")
     assert "kNN on mu: MIM 0.860 ± 0.010 | VAE 0.813 ± 0.015" in text and "-> holds" in text
-    assert "README, larger run" in text and "command: cmim-lab benchmark" in text and "why the numbers" in text
+    assert "README, larger run" in text and "command: cmim-lab claims --profile default" in text
+    assert "why the numbers" in text and "A better by +0.047" in text
+    nll = compare({0: 80.0, 1: 81.0}, {0: 90.0, 1: 92.0}, higher_is_better=False, names=("MIM", "VAE"))
+    assert "A better by (B - A: lower is better) +10.500" in verdict_report("1", {"NLL": nll}, "two seeds")
     one = verdict_report("2", {"x": compare({0: 0.9}, {0: 0.8})}, "one seed")
     assert "-> one seed: no verdict" in one
     with pytest.raises(ValueError, match="claim must be one of"):
