@@ -191,7 +191,9 @@ def run_notebooks(profile: str = "default", only=None, out_dir=None, device: str
             from exc
     check_choice("profile", profile, PROFILE_NAMES)
     resolve_device(device)
-    cell_timeout = CELL_TIMEOUTS[profile] if cell_timeout is None else CELL_TIMEOUT.check("cell_timeout", cell_timeout)
+    if cell_timeout is None:
+        cell_timeout = CELL_TIMEOUTS[profile]
+    cell_timeout = CELL_TIMEOUT.check("cell_timeout", cell_timeout)
     if not isinstance(figures, bool):
         raise ValueError(f"figures must be True or False, got {figures!r}")
     figures_dir = figures_folder(profile, figures)
