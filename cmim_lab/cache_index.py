@@ -19,7 +19,6 @@ outside the notebooks (``cmim-lab train``, ``benchmark``) are in no profile's re
 from __future__ import annotations
 
 import fnmatch
-
 import json
 import os
 import shutil

@@ -181,9 +181,9 @@ def run_notebooks(profile: str = "default", only=None, out_dir=None, device: str
     ``smoke``), False writes them under ``runs/figures-<profile>/``. ``profile``, ``device``,
     ``only``, ``figures``, ``kernel`` and ``cell_timeout`` are checked before the first notebook
     starts; ``cell_timeout``: seconds one cell may run before its notebook fails (0: no limit;
-    None: the profile's, :data:`CELL_TIMEOUTS`); ``kernel`` defaults to :func:`choose_kernel`'s choice. ``$CMIM_LAB_PROFILE`` /
-    ``$CMIM_LAB_FIGURES`` / ``$CMIM_LAB_TALLY`` are set for the kernels and restored
-    afterwards."""
+    None: the profile's, :data:`CELL_TIMEOUTS`); ``kernel`` defaults to :func:`choose_kernel`'s
+    choice. ``$CMIM_LAB_PROFILE`` / ``$CMIM_LAB_FIGURES`` / ``$CMIM_LAB_TALLY`` are set for the
+    kernels and restored afterwards."""
     try:
         import papermill as pm
     except ImportError as exc:
