@@ -75,7 +75,7 @@ benchmark: $(STAMP)
 
 # the README's batch-size study: both protocols, the six variants of claim 3 at B = 32, 128, 512, 3 seeds
 # (the same models as `cmim-lab claims --profile default`, so after that command these load from the
-# cache; from an empty cache about 45 minutes on a 2-core CPU). B = 16 to 1024: --batch-sizes 16,32,64,128,256,512,1024
+# cache; from an empty cache an estimated 45 minutes on a 2-core CPU). B = 16 to 1024: --batch-sizes 16,32,64,128,256,512,1024
 SWEEP_VARIANTS := cmim[sum],cmim[normalised],mim[sum],mim[normalised],infonce[recon],infonce[pure]
 batch-sweep: $(STAMP)
 	$(VENV)/bin/cmim-lab batch-sweep --methods "$(SWEEP_VARIANTS)" --batch-sizes 32,128,512 --seeds 0,1,2 --dataset fashion-mnist --n-train 20000 --protocol samples --budget 100000 --lr-rule sqrt --out runs/batch-sweep-fashion-mnist --no-progress
