@@ -91,7 +91,7 @@ benchmark-molecules: molecule-data
 throughput: $(STAMP)
 	$(PY) benchmarks/throughput.py
 
-# torch probes against scikit-learn's on the same embeddings (Fashion-MNIST 60k/10k)
+# torch probes (float32, and with the bfloat16 MLP) against scikit-learn's on the same embeddings (Fashion-MNIST 60k/10k)
 bench-probes: $(STAMP) offline-data
 	$(PY) benchmarks/probes.py
 

@@ -75,9 +75,10 @@ def _train_choices() -> dict:
 
 
 def _eval_choices() -> dict:
-    from .config import CLASSIFICATION_PROBES, EMBEDDING_KINDS, PROBE_BACKENDS
+    from .config import CLASSIFICATION_PROBES, EMBEDDING_KINDS, MLP_PRECISIONS, PROBE_BACKENDS
 
-    return {"probes": CLASSIFICATION_PROBES, "embeddings": EMBEDDING_KINDS, "backend": PROBE_BACKENDS}
+    return {"probes": CLASSIFICATION_PROBES, "embeddings": EMBEDDING_KINDS, "backend": PROBE_BACKENDS,
+            "mlp_precision": MLP_PRECISIONS}
 
 
 def _variant(text: str) -> str:
@@ -250,13 +251,14 @@ def cmd_evaluate(args) -> int:
                          f"command of its domain")
     if not args.checkpoint:
         model = load_or_train(config, ds, device=args.device, progress=not args.no_progress).model
-    print(f"evaluating {config.label} on {ds.describe()}: probes ({cfg.backend}) fitted on "
+    backend = cfg.backend + (f", MLP in {cfg.mlp_precision}" if cfg.mlp_precision != "float32" else "")
+    print(f"evaluating {config.label} on {ds.describe()}: probes ({backend}) fitted on "
           f"{cfg.probe_n_train or len(ds.y_train)} training codes", flush=True)
     start = time.perf_counter()
     ev = evaluate(model, ds, cfg, likelihood=config.likelihood, progress=lambda line: print(f"  {line}", flush=True))
     print(f"evaluated in {time.perf_counter() - start:.1f} s\n")
     print(f"{config.label} on {ds.describe()}")
-    print(f"probes ({cfg.backend}) fitted on {ev.info['probe_n_train']} train samples, scored on "
+    print(f"probes ({backend}) fitted on {ev.info['probe_n_train']} train samples, scored on "
           f"{ev.info['n_test']} test samples")
     print(ev.table().to_string(float_format=lambda v: f"{v:.4f}"))
     for k, v in ev.metrics.items():

@@ -40,7 +40,9 @@ MEANING = {
     "linear_max_iter": "linear probe iterations", "mlp_hidden": "MLP probe hidden units",
     "mlp_lr": "MLP probe learning rate", "mlp_alpha": "MLP probe L2 weight", "mlp_batch_size": "MLP probe batch size",
     "mlp_val_fraction": "MLP probe early-stopping fraction", "mlp_patience": "MLP probe patience (epochs)",
-    "mlp_max_epochs": "MLP probe epochs at most", "ridge_alphas": "ridge penalties tried (regression)",
+    "mlp_max_epochs": "MLP probe epochs at most",
+    "mlp_precision": "MLP probe hidden-layer precision (bfloat16: faster where the hardware has it)",
+    "ridge_alphas": "ridge penalties tried (regression)",
     "clustering": "k-means NMI and silhouette on mu",
 }
 

@@ -57,7 +57,9 @@ is deterministic on the CPU, also under machine load:
   its 1,000-iteration cap); the two products with the feature matrix per evaluation run in
   the embeddings' dtype, all else in float64 (see :func:`fit_logistic`).
 * ridge: one eigendecomposition, float64 (see :func:`fit_ridge`).
-* MLP: in the embeddings' dtype, fused Adam, a local ``torch.Generator`` seeded with
+* MLP: in the embeddings' dtype (``cfg.mlp_precision="bfloat16"``: the hidden layer's
+  products in bfloat16 with float32 accumulation, master weights in the embeddings' dtype),
+  fused Adam, a local ``torch.Generator`` seeded with
   ``cfg.seed`` for initialisation, hold-out and shuffling (the global RNG is never
   touched).
 
@@ -908,10 +910,13 @@ def _mlp_predict(fit: _TorchData, cfg: EvalConfig, classification: bool, standar
     dev = fit.device
     gen = torch.Generator().manual_seed(cfg.seed)  # CPU generator: the same draws on every device
     dtype = fit.train_x.dtype  # float32 embeddings train in float32, float64 ones in float64
+    # bfloat16: the codes are stored, and the hidden layer's products computed, in bfloat16
+    # (float32 accumulation); weights, Adam and everything after the hidden layer stay in dtype
+    low = torch.bfloat16 if cfg.mlp_precision == "bfloat16" else None
     if classification or standardise:
-        train, test = fit.standardised()
+        train, test = fit.standardised(low)
     else:
-        train, test = fit.train_x, fit.test_x
+        train, test = fit.train_x.to(low or dtype), fit.test_x.to(low or dtype)
     n, d = train.shape
     if classification:
         n_out = 1 if fit.n_classes == 2 else fit.n_classes
@@ -935,7 +940,10 @@ def _mlp_predict(fit: _TorchData, cfg: EvalConfig, classification: bool, standar
     opt = _adam([{"params": [w1, w2], "weight_decay": cfg.mlp_alpha / batch}, {"params": [b1, b2]}], cfg.mlp_lr)
 
     def forward(x):
-        return torch.addmm(b2, torch.relu(torch.addmm(b1, x, w1)), w2)
+        if low is None:
+            return torch.addmm(b2, torch.relu(torch.addmm(b1, x, w1)), w2)
+        hidden = torch.relu(torch.addmm(b1.to(low), x, w1.to(low))).to(dtype)
+        return torch.addmm(b2, hidden, w2)
 
     def loss_fn(out, t):
         if not classification:

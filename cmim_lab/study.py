@@ -130,7 +130,7 @@ def evaluation_key(result: TrainResult, task: EvalTask, cfg: EvalConfig) -> str:
     provenance), the model's weights and likelihood, and the versions of the kit, torch and
     scikit-learn."""
     evaluator = task.evaluator or evaluate
-    blob = {"evaluator": f"{evaluator.__module__}.{evaluator.__qualname__}", "eval": cfg.to_dict(),
+    blob = {"evaluator": f"{evaluator.__module__}.{evaluator.__qualname__}", "eval": cfg.key_dict(),
             "params": task.params, "data": getattr(task.data, "info", {}), "data_fingerprint": fingerprint(task.data),
             "weights": tensor_digest(result.model.state_dict()), "likelihood": result.config.likelihood,
             **library_versions()}

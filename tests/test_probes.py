@@ -168,6 +168,36 @@ def test_mlp_accuracy_within_half_a_point_of_sklearn(digits_xy):
     assert abs(ours - ref) <= 0.005, (ours, ref)
 
 
+def test_bfloat16_mlp_accuracy_within_half_a_point_of_sklearn(digits_xy):
+    """The bfloat16 hidden layer (``mlp_precision``) keeps the probe's accuracy: the same
+    three-seed mean as above, against scikit-learn's float64 MLP."""
+    x, y = digits_xy
+    split = (x[:1000], y[:1000], x[1000:], y[1000:])
+    low = TORCH.replace(mlp_precision="bfloat16")
+    ours = np.mean([probes.classification_scores(*split, low.replace(seed=s), probes=["mlp"])["mlp"]
+                    for s in range(3)])
+    ref = np.mean([probes.classification_scores(*split, SKLEARN.replace(seed=s), probes=["mlp"])["mlp"]
+                   for s in range(3)])
+    assert abs(ours - ref) <= 0.005, (ours, ref)
+
+
+def test_bfloat16_mlp_regression_close_to_float32(regression_set):
+    """Regression through the bfloat16 hidden layer: RMSE within 5% of the float32 probe's
+    (a different rounding and so a different run of Adam, not a different model)."""
+    f32 = probes.regression_scores(*regression_set, TORCH, probes=["mlp"])["mlp"]
+    bf16 = probes.regression_scores(*regression_set, TORCH.replace(mlp_precision="bfloat16"), probes=["mlp"])["mlp"]
+    assert abs(bf16 - f32) <= 0.05 * f32, (bf16, f32)
+
+
+def test_bfloat16_mlp_is_repeatable_and_leaves_float32_alone(projected):
+    """bfloat16 runs repeat exactly on the CPU; float32 stays the default and differs."""
+    low = TORCH.replace(mlp_precision="bfloat16", mlp_max_epochs=5)
+    first = probes.classification_predictions(*projected[:3], low, probes=["mlp"])["mlp"]
+    again = probes.classification_predictions(*projected[:3], low, probes=["mlp"])["mlp"]
+    np.testing.assert_array_equal(first, again)
+    assert TORCH.mlp_precision == "float32"
+
+
 def test_mlp_early_stopping_holds_out_a_stratified_share():
     codes = torch.tensor([0] * 50 + [1] * 30 + [2] * 20)
     val, fit = probes._holdout(codes, 100, 0.1, torch.Generator().manual_seed(0))

@@ -98,6 +98,13 @@ def test_evaluation_cache_follows_test_labels_and_probe_settings(fresh_cache, ar
     k1 = FAST_EVAL.replace(knn_k=1)
     assert evaluation_key(result, task, k1) != evaluation_key(result, task, FAST_EVAL)
     assert "evaluated" in _logged(result, task, k1)[1]
+    # the MLP probe's precision: keyed when set away from float32, which leaves the keys of
+    # results cached before the setting existed unchanged
+    assert "mlp_precision" not in FAST_EVAL.key_dict() and FAST_EVAL.key_dict() == {
+        k: v for k, v in FAST_EVAL.to_dict().items() if k != "mlp_precision"}
+    low = FAST_EVAL.replace(mlp_precision="bfloat16")
+    assert low.key_dict()["mlp_precision"] == "bfloat16"
+    assert evaluation_key(result, task, low) != evaluation_key(result, task, FAST_EVAL)
 
 
 def test_evaluation_key_covers_the_weights_and_library_versions(fresh_cache, arrays, monkeypatch):

@@ -29,8 +29,8 @@ EVAL_SKIP = ("seed", "probe_n_train", "clustering", "linear_c", "linear_tol", "l
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``cmim-lab molecules`` (see the module docstring)."""
     from .. import registry
-    from ..config import (EMBEDDING_KINDS, PROBE_BACKENDS, REGRESSION_PROBES, REDUCTIONS, Bounds, EvalConfig,
-                          TrainConfig, variant_fields)
+    from ..config import (EMBEDDING_KINDS, MLP_PRECISIONS, PROBE_BACKENDS, REGRESSION_PROBES, REDUCTIONS, Bounds,
+                          EvalConfig, TrainConfig, variant_fields)
     from ..flags import (add_flags, bounded, choice, device, names, optional, out_default, out_help, seeds,
                          variants_help)
     from ..objectives import METHODS, NEGATIVES
@@ -76,7 +76,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    default=argparse.SUPPRESS, help="= --n-train (corpus SMILES, none = all 1.58M; default: that of --n-train)")
     add_flags(parser, EvalConfig, skip=EVAL_SKIP, defaults=cfg.to_dict(),
               title="regression probes (the evaluation seed is the model's seed)",
-              choices={"probes": REGRESSION_PROBES, "embeddings": EMBEDDING_KINDS, "backend": PROBE_BACKENDS})
+              choices={"probes": REGRESSION_PROBES, "embeddings": EMBEDDING_KINDS, "backend": PROBE_BACKENDS,
+                       "mlp_precision": MLP_PRECISIONS})
     parser.add_argument("--out", default=out_default(OUT), help=out_help(OUT))
     parser.add_argument("--device", default="auto", type=device,
                         help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps (default auto)")
