@@ -103,3 +103,22 @@ def run_search(p, data, *, device="auto", progress: bool = True, log=None) -> tu
                                            "best MIM", dataset=data.name, probe=probe, embedding="mean",
                                  budget=f"{step} steps"))
     return table.sort_values(["step", "side", key], ascending=[True, True, False]), out
+
+
+def search_reading(rows: list[dict], probe: str = SELECTION_PROBE) -> str:
+    """One sentence on the search's ``claims.json`` rows (:func:`run_search`) for ``probe``:
+    per budget, the best cMIM against the best MIM on the test split, in points, with the
+    95% interval over seeds and the verdict word (one seed: no interval and no verdict)."""
+    mine = sorted((r for r in rows if r["probe"] == probe and "search" in r["setting"]),
+                  key=lambda r: int(r["budget"].split()[0]))
+    if not mine:
+        raise ValueError(f"no search rows for probe {probe!r}; the rows hold "
+                         f"{sorted({r['probe'] for r in rows}) or 'nothing'}")
+    parts = []
+    for r in mine:
+        a, b = (name.split(": ", 1)[-1] for name in (r["a"], r["b"]))
+        diff = f"{100 * r['mean_diff']:+.1f} points"
+        spread = f" [{100 * r['low']:+.1f}, {100 * r['high']:+.1f}]" if r["low"] is not None else ""
+        parts.append(f"at {r['budget']} the best cMIM ({a}) against the best MIM ({b}): {diff}{spread}, "
+                     f"{r['verdict'] or 'one seed, no verdict'}")
+    return f"Tuned fairly ({probe}, test split): " + "; ".join(parts) + "."

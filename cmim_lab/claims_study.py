@@ -25,6 +25,7 @@ layer against all layers). ``--search`` adds :mod:`cmim_lab.claims_search`.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
@@ -374,12 +375,33 @@ def report(rows, curve_table, search_table, profile, command, seconds, times, p:
     return "\n".join(lines)
 
 
+def rows_frame(rows: list[dict]) -> pd.DataFrame:
+    """The rows of ``claims.json`` as the table of ``claims.md``: claim, setting, the entries
+    A and B, budget, both seed means, "A better by" (A - B; B - A where lower is better),
+    the 95% interval, the number of seeds and the verdict word."""
+    return pd.DataFrame([{"claim": r["claim"], "setting": r["setting"], "A": r["a"], "B": r["b"],
+                          "budget": r["budget"], "A mean": _mean(r["a_per_seed"]), "B mean": _mean(r["b_per_seed"]),
+                          "A better by": r["mean_diff"], "interval": _interval(r), "n": r["n_seeds"],
+                          "verdict": r["verdict"] or "one seed: no verdict"} for r in rows])
+
+
 def _table(rows: list[dict]) -> str:
-    table = pd.DataFrame([{"claim": r["claim"], "setting": r["setting"], "A": r["a"], "B": r["b"],
-                           "budget": r["budget"], "A mean": _mean(r["a_per_seed"]), "B mean": _mean(r["b_per_seed"]),
-                           "A better by": r["mean_diff"], "interval": _interval(r), "n": r["n_seeds"],
-                           "verdict": r["verdict"] or "one seed: no verdict"} for r in rows])
-    return table.to_markdown(index=False, floatfmt=".4f")
+    return rows_frame(rows).to_markdown(index=False, floatfmt=".4f")
+
+
+def search_profile(dataset: str, *, seeds, temperatures, weights, latent_sizes, budgets, latent_dim: int = 16,
+                   probe_n_train: int | None = None, margin: float = 0.0) -> ClaimsProfile:
+    """A profile for :func:`cmim_lab.claims_search.run_search` with a notebook's own sizes:
+    its data set, seeds, grid (``temperatures`` x ``weights`` x ``latent_sizes``, both
+    conventions) and two ``budgets`` in steps; the model and batch size of the ``default``
+    profile. Checked (``ValueError`` naming the bad setting) before anything trains."""
+    p = dataclasses.replace(PROFILES["default"], dataset=dataset, n_train=None, more_datasets={},
+                            latent_dim=latent_dim, seeds=tuple(seeds), probe_n_train=probe_n_train,
+                            search_temperatures=tuple(temperatures), search_weights=tuple(weights),
+                            search_latent_sizes=tuple(latent_sizes), search_budgets=tuple(budgets),
+                            curve_steps=(max(budgets) if len(budgets) else 1,), margin=margin)
+    p.check()
+    return p
 
 
 def _mean(values: dict) -> float:

@@ -66,7 +66,7 @@ def curve_key(config: TrainConfig, steps, tasks, eval_config: EvalConfig) -> str
     the evaluation settings, the likelihood and the library versions (the model's own config
     and data are covered by the folder it sits in)."""
     blob = {"format": CURVE_FORMAT, "steps": list(steps), "likelihood": config.likelihood,
-            "eval": eval_config.to_dict(),
+            "eval": eval_config.key_dict(),
             "tasks": [{"name": t.name, "data": fingerprint(t.data), "info": getattr(t.data, "info", {})}
                       for t in tasks], **library_versions()}
     return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -74,7 +74,7 @@ def curve_key(config: TrainConfig, steps, tasks, eval_config: EvalConfig) -> str
 
 def train_with_curve(config: TrainConfig, data, steps, tasks=None,
                      eval_config: EvalConfig | None = None, *, device="auto", progress: bool = True,
-                     log: Callable[[str], None] | None = None) -> CurveResult:
+                     log: Callable[[str], None] | None = None, name: str | None = None) -> CurveResult:
     """Train ``config`` on ``data`` once and evaluate it after each of ``steps`` optimiser steps.
 
     ``tasks``: the data to evaluate at each point, by name: objects with ``name`` and
@@ -83,8 +83,10 @@ def train_with_curve(config: TrainConfig, data, steps, tasks=None,
     kNN-cosine and linear probes on the posterior mean, no clustering) with the model's
     seed as evaluation seed. ``steps`` must lie
     within the run (:func:`check_curve_steps`). Cached: a second call with the same
-    arguments loads the model and the scores."""
+    arguments loads the model and the scores. ``log`` lines name the model ``name``
+    (default: its label, e.g. ``cmim[sum]``) and seed."""
     config.validate()
+    who = f"{name or config.label} seed {config.seed}"
     if eval_config is not None and not isinstance(eval_config, EvalConfig):
         raise ValueError(f"eval_config must be an EvalConfig or None, got {type(eval_config).__name__}")
     cfg = (eval_config or EvalConfig(embeddings=("mean",), probes=("knn-cosine", "linear"), clustering=False)
@@ -102,20 +104,20 @@ def train_with_curve(config: TrainConfig, data, steps, tasks=None,
                 points[step] = {t.name: _scores(model, t, cfg, config.likelihood, dev) for t in tasks}
                 write_json(path, {"format": CURVE_FORMAT, "steps": list(steps), "points": points})
                 if log:
-                    log(f"  {config.label} seed {config.seed} step {step}: " + _summary(points[step]))
+                    log(f"  {who} step {step}: " + _summary(points[step]))
 
         if len(points) < len(steps):
             result = load_or_train(config, data, device=dev, progress=progress, step_callbacks=[record])
             if len(points) < len(steps):  # the model was cached without this curve: run it again, cache untouched
                 if log:
-                    log(f"  {config.label} seed {config.seed}: scoring steps {[s for s in steps if s not in points]} "
+                    log(f"  {who}: scoring steps {[s for s in steps if s not in points]} "
                         f"needs a second run (the cached model has no curve for them)")
                 points.clear()
                 train(config, data, device=dev, progress=progress, resume=False, step_callbacks=[record])
         else:
             result = load_or_train(config, data, device=dev, progress=progress)
             if log:
-                log(f"  {config.label} seed {config.seed}: curve loaded from cache ({len(steps)} steps)")
+                log(f"  {who}: curve loaded from cache ({len(steps)} steps)")
     return CurveResult(result, _rows(points))
 
 
@@ -128,7 +130,7 @@ def run_curves(entries, data, steps, tasks=None,
     frames, results = [], []
     for entry in entries:
         curve = train_with_curve(entry.config, data, steps, tasks, eval_config, device=device, progress=progress,
-                                 log=log)
+                                 log=log, name=entry.label)
         results.append(curve.result)
         frames.append(curve.rows.assign(entry=entry.label, method=entry.config.method,
                                         reduction=entry.config.reduction, seed=entry.config.seed, **entry.tags))

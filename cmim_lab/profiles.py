@@ -23,6 +23,7 @@ from .config import (BATCH, MAX_LATENT_DIM, REDUCTIONS, SAMPLES, STEPS, Bounds, 
 from .errors import check_choice
 
 PROFILE_ENV = "CMIM_LAB_PROFILE"
+SWITCHES = ("search",)  # notebook parameters that turn a section on or off: True or False only
 PROFILE_NAMES = ("smoke", "default", "full")
 
 
@@ -36,7 +37,8 @@ class StudySizes:
     batch-size study; ``datasets``, ``methods``, ``reductions``: benchmark grids;
     ``ablation_methods`` (a subset of ``methods``; None: no ablation) and
     ``ablation_probe_n_train``: the -X layer ablation; ``curve_steps``: optimiser steps at
-    which a budget curve scores its models (besides the end of training)."""
+    which a budget curve scores its models (besides the end of training); ``search_budgets``:
+    the two budgets (steps) of a fair search over both sides' settings."""
     n_test: int | None = None
     seeds: tuple[int, ...] = (0,)
     n_umap: int = 2000
@@ -52,6 +54,7 @@ class StudySizes:
     ablation_methods: tuple[str, ...] | None = None
     ablation_probe_n_train: int | None = None
     curve_steps: tuple[int, ...] = (200,)
+    search_budgets: tuple[int, ...] = (200, 800)
 
     BOUNDS: ClassVar[dict[str, Bounds]] = {"n_test": SAMPLES, "n_umap": Bounds(int, 1, 10 ** 6),
                                            "n_explore": Bounds(int, 1, 10 ** 6), "samples_seen": SAMPLES,
@@ -59,14 +62,14 @@ class StudySizes:
     ITEM_BOUNDS: ClassVar[dict[str, Bounds]] = {
         "latent_sizes": Bounds(int, 1, MAX_LATENT_DIM), "batch_sizes": BATCH,
         "temperatures": TrainConfig.BOUNDS["temperature"], "weights": Bounds(float, 0.0, 1e6, open_low=True),
-        "curve_steps": STEPS}
+        "curve_steps": STEPS, "search_budgets": STEPS}
     NULLABLE: ClassVar[tuple[str, ...]] = ("n_test", "ablation_probe_n_train")
 
     def __post_init__(self):
         for name, bounds in self.BOUNDS.items():
             check_bounds(name, getattr(self, name), bounds, nullable=name in self.NULLABLE)
         for name in ("seeds", "latent_sizes", "batch_sizes", "temperatures", "weights", "datasets", "methods",
-                     "reductions", "curve_steps"):
+                     "reductions", "curve_steps", "search_budgets"):
             values = getattr(self, name)
             if not isinstance(values, (list, tuple)) or not values:
                 raise ValueError(f"{name} must be a non-empty list, got {values!r}")
@@ -92,11 +95,13 @@ class StudySizes:
 PROFILES = {
     "smoke": {"n_train": 600, "n_test": 300, "epochs": 1, "seeds": [0, 1], "n_umap": 300, "n_explore": 300,
               "probe_n_train": 600, "latent_sizes": [2, 8], "temperatures": [0.1, 1.0], "weights": [1.0, 100.0],
-              "batch_sizes": [32, 128], "samples_seen": 3_000, "ablation_probe_n_train": 600, "curve_steps": [1, 2]},
+              "batch_sizes": [32, 128], "samples_seen": 3_000, "ablation_probe_n_train": 600, "curve_steps": [1, 2],
+              "search_budgets": [2, 4]},
     "default": {},
     "full": {"n_train": None, "n_test": None, "epochs": 30, "seeds": [0, 1, 2], "n_umap": 5000,
              "probe_n_train": None, "samples_seen": 600_000, "batch_sizes": [16, 32, 64, 128, 256, 512, 1024],
-             "ablation_probe_n_train": None, "curve_steps": [200, 500, 1000, 2000, 5000]},
+             "ablation_probe_n_train": None, "curve_steps": [200, 500, 1000, 2000, 5000],
+             "search_budgets": [500, 2000]},
 }
 
 def profile_values(profile: str) -> dict:
@@ -138,6 +143,9 @@ def validate(values: dict) -> None:
     Knobs owned by no dataclass (a notebook's own choices, e.g. ``query``) are only checked
     to be finite where they are numbers (a NaN or infinite parameter is never meant)."""
     registry.load_plugins()
+    for key in SWITCHES:
+        if key in values and not isinstance(values[key], bool):
+            raise ValueError(f"parameter {key} must be True or False, got {values[key]!r}")
     for key, value in values.items():
         for v in (value if isinstance(value, (list, tuple)) else [value]):
             if isinstance(v, numbers.Real) and not isinstance(v, bool) and not math.isfinite(v):

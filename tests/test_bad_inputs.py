@@ -314,6 +314,8 @@ EVAL = [
     (dict(layers=[1000]), "layers", "1000"), (dict(clustering="yes"), "clustering", "'yes'"),
     (dict(seed=-1), "seed", "-1"), (dict(probe_n_train=0), "probe_n_train", "got 0"),
     (dict(probe_n_train=2.5), "probe_n_train", "2.5"),
+    (dict(mlp_precision="float16"), "mlp_precision", "float16"),
+    (dict(mlp_precision="bfloat16", backend="sklearn"), "mlp_precision", "sklearn"),
 ]
 
 
@@ -545,6 +547,8 @@ PARAMS = [
     (dict(lr=INF), "lr", "inf"), (dict(temperature=NAN), "temperature", "nan"),
     (dict(hidden_sizes=[1.7]), "hidden_sizes", "1.7"), (dict(logvar_floor=50), "logvar_floor", "50"),
     (dict(seed=-1), "seed", "-1"), (dict(knn_k=0), "knn_k", "got 0"),
+    (dict(search="yes"), "search", "'yes'"), (dict(search=1), "search", "1"),
+    (dict(search_budgets=[0, 4]), "search_budgets", "got 0"), (dict(search_budgets=[4, 4]), "search_budgets", "[4, 4]"),
 ]
 
 

@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 import torch
 
-from cmim_lab.claims_search import search_grid, validation_split
-from cmim_lab.claims_study import PROFILES
+from cmim_lab.claims import claim_row, compare as paired_compare
+from cmim_lab.claims_search import search_grid, search_reading, validation_split
+from cmim_lab.claims_study import PROFILES, rows_frame, search_profile
 from cmim_lab.cli import main
 from cmim_lab.config import TrainConfig
 from cmim_lab.experiments import compare
@@ -51,6 +52,42 @@ def test_the_search_grid_crosses_the_same_axes_for_both_sides():
     assert len(mim) == 2 * len(p.search_latent_sizes)
     assert {grid[k]["latent_dim"] for k in cmim} == {grid[k]["latent_dim"] for k in mim} == set(p.search_latent_sizes)
     assert {grid[k]["reduction"] for k in cmim} == {grid[k]["reduction"] for k in mim} == {"sum", "normalised"}
+
+
+def test_a_notebooks_search_profile_takes_its_sizes_and_is_checked():
+    p = search_profile("digits", seeds=[0, 1], temperatures=[0.1, 1.0], weights=[1.0], latent_sizes=[2, 8],
+                       budgets=[2, 4], latent_dim=4, probe_n_train=300)
+    assert (p.dataset, p.seeds, p.search_temperatures, p.search_weights, p.search_latent_sizes, p.search_budgets,
+            p.latent_dim, p.probe_n_train) == ("digits", (0, 1), (0.1, 1.0), (1.0,), (2, 8), (2, 4), 4, 300)
+    assert len(search_grid(p)) == 2 * 2 * 1 * 2 + 2 * 2
+    for bad, message in ((dict(budgets=[4]), "search_budgets"), (dict(budgets=[4, 4]), "search_budgets"),
+                         (dict(seeds=[0, 0]), "seeds"), (dict(temperatures=[0.0]), "temperature")):
+        kwargs = {**dict(seeds=[0, 1], temperatures=[0.1], weights=[1.0], latent_sizes=[2], budgets=[2, 4]), **bad}
+        with pytest.raises(ValueError, match=message):
+            search_profile("digits", **kwargs)
+
+
+def _search_row(budget, a, b, probe="knn-cosine"):
+    v = paired_compare(a, b, names=("best cMIM: cmim[normalised] tau=0.1 w=1 d=64", "best MIM: mim[sum] d=64"))
+    return claim_row(2, f"digits, search, best cMIM vs best MIM, {probe}, step {budget}", v, statement="s",
+                     dataset="digits", probe=probe, embedding="mean", budget=f"{budget} steps")
+
+
+def test_the_search_reading_gives_each_budget_in_points_with_interval_and_word():
+    rows = [_search_row(2000, {0: 0.85, 1: 0.84, 2: 0.86}, {0: 0.85, 1: 0.85, 2: 0.84}),
+            _search_row(500, {0: 0.83, 1: 0.82, 2: 0.83}, {0: 0.80, 1: 0.80, 2: 0.81}),
+            _search_row(500, {0: 0.5}, {0: 0.6}, probe="linear")]
+    text = search_reading(rows)
+    assert text.index("at 500 steps") < text.index("at 2000 steps")  # by budget, not by row order
+    assert "best cMIM (cmim[normalised] tau=0.1 w=1 d=64) against the best MIM (mim[sum] d=64): +2.3 points" in text
+    assert "holds" in text and "within noise" in text and "linear" not in text
+    one = search_reading(rows, "linear")
+    assert "-10.0 points, one seed, no verdict" in one and "points [" not in one
+    with pytest.raises(ValueError, match="no search rows for probe 'mlp'"):
+        search_reading(rows, "mlp")
+    frame = rows_frame(rows)
+    assert list(frame["verdict"]) == ["within noise", "holds", "one seed: no verdict"]
+    assert frame["A better by"].iloc[1] == pytest.approx(0.0233, abs=1e-4)
 
 
 @pytest.mark.parametrize("name", sorted(PROFILES))

@@ -3,7 +3,9 @@
 Each claim notebook is executed with papermill; the output of its cell tagged ``verdict``
 must name the claim, give a verdict word for at least one comparison (or say that one seed
 gives none) and quote the README's larger run with its command. nbval runs the same
-notebooks too (the cell asserts a verdict word itself); this test reads the printed text."""
+notebooks too (the cell asserts a verdict word itself); this test reads the printed text.
+Notebook 02 runs here with ``search = True`` (nbval covers its default, ``False``): its
+search cell must print the tuned comparison at both budgets."""
 import json
 
 import pytest
@@ -16,6 +18,10 @@ CLAIM_NOTEBOOKS = [p for p in notebook_paths() if p.stem[:2] in ("01", "02", "03
 
 def _verdict_cells(nb: dict) -> list[dict]:
     return [c for c in nb["cells"] if "verdict" in c.get("metadata", {}).get("tags", [])]
+
+
+def _printed(cell: dict) -> str:
+    return "".join("".join(o.get("text", "")) for o in cell["outputs"] if o.get("output_type") == "stream")
 
 
 def test_every_claim_notebook_has_one_verdict_cell_and_a_seeds_parameter():
@@ -33,9 +39,18 @@ def test_the_verdict_cell_prints_a_verdict_from_the_run(path, tmp_path):
     import papermill as pm
 
     out = tmp_path / path.name
-    pm.execute_notebook(str(path), str(out), cwd=str(path.parent), progress_bar=False, kernel_name="python3")
-    cell = _verdict_cells(json.loads(out.read_text()))[0]
-    text = "".join("".join(o.get("text", "")) for o in cell["outputs"] if o.get("output_type") == "stream")
+    search = path.stem.startswith("02")
+    pm.execute_notebook(str(path), str(out), cwd=str(path.parent), progress_bar=False, kernel_name="python3",
+                        parameters={"search": True} if search else {})
+    nb = json.loads(out.read_text())
+    if search:
+        cell = next(c for c in nb["cells"] if "search" in c.get("metadata", {}).get("tags", []))
+        text = _printed(cell)
+        assert "Tuned fairly (knn-cosine, test split): at 2 steps the best cMIM" in text, text[-2000:]
+        assert "; at 4 steps the best cMIM" in text and "Tuned fairly (linear, test split)" in text
+        assert "README, larger run" in text and "command: cmim-lab claims --profile default --search" in text
+    cell = _verdict_cells(nb)[0]
+    text = _printed(cell)
     claim = path.stem[1]
     assert text.startswith(f"Claim {claim}: "), text[:200]
     assert any(f"-> {word}" in text for word in (*VERDICTS, "one seed: no verdict")), text
