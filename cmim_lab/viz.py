@@ -141,6 +141,9 @@ def off_scale_mask(values, tolerance: float | None = 0.2) -> np.ndarray:
     return np.abs(values - centre) > tolerance * abs(centre)
 
 
+_TITLE_CHARS = 110  # a benchmark figure's title and note together on one line up to this length
+
+
 def benchmark_figure(raw, probes, *, value_label: str = "test accuracy",
                      title: str = "Probe accuracy on the test split", spread_over: str = "seeds",
                      off_scale: float | None = 0.2):
@@ -186,8 +189,11 @@ def benchmark_figure(raw, probes, *, value_label: str = "test accuracy",
             lo, hi = float((on["mean"] - on["std"]).min()), float((on["mean"] + on["std"]).max())
             pad = 0.08 * (hi - lo) or 0.01 * max(abs(hi), 1e-3)
             below, above = panel[off & (panel["mean"] < lo)], panel[off & (panel["mean"] > hi)]
-            # room on an edge for the off-scale markers, which sit inside the axis
-            span = (lo - pad * (3 if len(below) else 1), hi + pad * (3 if len(above) else 1))
+            # room on an edge for the off-scale markers and their labels, which sit inside the
+            # axis: wide enough for the longest label, so it never covers an on-scale point
+            room = [pad * (2 + 0.55 * max((len(_off_scale_text(b)) for _, b in rows.groupby("entry")), default=0))
+                    if len(rows) else pad for rows in (below, above)]
+            span = (lo - room[0], hi + room[1])
             for _, row in on.iterrows():
                 _benchmark_point(fig, row, i + 1, j + 1)
             for side, rows in (("below", below), ("above", above)):
@@ -205,8 +211,10 @@ def benchmark_figure(raw, probes, *, value_label: str = "test accuracy",
                                  marker=dict(symbol="triangle-left", color="#555555", size=10)))
     fig.update_yaxes(categoryorder="array", categoryarray=entries[::-1], dtick=1)
     fig.update_xaxes(title_text=value_label, row=len(datasets))
-    fig.update_layout(height=200 + (60 + 22 * len(entries)) * len(datasets), title=f"{title} ({note})",
-                      margin=dict(t=90, b=100),
+    # a long note goes on a second, smaller line: one line ran past the figure's right edge
+    full = f"{title} ({note})" if len(title) + len(note) < _TITLE_CHARS else f"{title}<br><sup>{note}</sup>"
+    fig.update_layout(height=200 + (60 + 22 * len(entries)) * len(datasets), title=full,
+                      margin=dict(t=90 if "<br>" not in full else 110, b=100),
                       legend=dict(orientation="h", yref="container", y=0.01, yanchor="bottom", xanchor="center", x=0.5))
     return fig
 
@@ -226,14 +234,19 @@ def _benchmark_point(fig, row, r: int, c: int) -> None:
                   row=r, col=c)
 
 
+def _off_scale_text(block) -> str:
+    """The label of an entry's off-scale points (rows of ``block``): ``μ 0.29 · -X 0.30``."""
+    kinds = {"mean": "μ", "informative": "-X", "baseline": ""}
+    block = block.sort_values("embedding", key=lambda k: k.map(lambda e: list(kinds).index(e) if e in kinds else 9))
+    return " · ".join(f"{kinds.get(k, k)} {m:.2f}".strip() for k, m in zip(block["embedding"], block["mean"]))
+
+
 def _off_scale_marker(fig, entry: str, block, x: float, side: str, r: int, c: int) -> None:
     """One triangle on a panel's edge for an entry's off-scale points, their values written
     beside it (``μ 0.29 · -X 0.30``)."""
     import plotly.graph_objects as go
 
-    kinds = {"mean": "μ", "informative": "-X", "baseline": ""}
-    block = block.sort_values("embedding", key=lambda k: k.map(list(kinds).index))
-    text = " · ".join(f"{kinds.get(k, k)} {m:.2f}".strip() for k, m in zip(block["embedding"], block["mean"]))
+    text = _off_scale_text(block)
     color = BASELINE_COLOR if set(block["embedding"]) == {"baseline"} else series_style(entry)["color"]
     fig.add_trace(go.Scatter(x=[x], y=[entry], mode="markers+text", text=[text],
                              textposition="middle right" if side == "below" else "middle left",

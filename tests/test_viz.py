@@ -257,6 +257,32 @@ def test_error_bars_say_over_how_many_seeds():
     assert list(four.data[0].y) == [0.5, 6.5]
 
 
+def test_off_scale_labels_leave_the_on_scale_points_uncovered_and_long_titles_wrap():
+    """An entry with its mean off scale but its -X on scale (the molecule benchmark's VAE):
+    the label written beside the edge marker ends before the panel's on-scale points, at the
+    width the molecule figure is saved (1,300 px, four panels); a long note wraps."""
+    rows = [dict(dataset="esol", metric="ridge", embedding=e, entry=m, value=v + 0.01 * s, seed=s)
+            for m, e, v in (("vae[sum]", "mean", 1.86), ("vae[sum]", "informative", 1.56),
+                            ("mim[sum]", "mean", 1.52), ("mim[sum]", "informative", 1.43),
+                            ("cmim[sum]", "mean", 1.51), ("infonce[sum]", "informative", 1.41))
+            for s in range(9)] + [dict(dataset="esol", metric="ridge", embedding="baseline", entry="ecfp4",
+                                       value=1.46 + 0.01 * s, seed=s) for s in range(3)]
+    probes = ["knn-euclidean", "knn-cosine", "ridge", "mlp"]
+    raw = pd.DataFrame([{**r, "metric": p, "dataset": d} for r in rows for p in probes for d in ("esol", "freesolv")])
+    fig = viz.benchmark_figure(raw, probes, value_label="test RMSE", spread_over="runs (model seeds × split seeds)",
+                               title="Probe test RMSE, lower is better")  # as cmim_lab.molecules.benchmark
+    lo, hi = fig.layout.xaxis.range
+    label = next(t for t in fig.data if t.mode == "markers+text" and t.xaxis in (None, "x"))
+    on_scale = max(t.x[0] + t.error_x.array[0] for t in fig.data  # each on-scale point's right error bar
+                   if t.mode == "markers" and t.x and t.x[0] is not None and t.xaxis in (None, "x"))
+    panel_px = (fig.layout.xaxis.domain[1] - fig.layout.xaxis.domain[0]) * (1300 - 160)  # saved 1,300 wide
+    text_px = len(label.text[0]) * 0.6 * 11 + 12  # characters at font size 11, and the triangle
+    assert label.x[0] - text_px * (hi - lo) / panel_px > on_scale, (label.text, lo, hi)
+    assert "<br><sup>mean ± std over 9 runs" in fig.layout.title.text  # the long note on its own line
+    short = viz.benchmark_figure(raw[raw["metric"] == "ridge"], ["ridge"])
+    assert "<br>" not in short.layout.title.text
+
+
 def test_off_scale_mask_closed_cases():
     assert viz.off_scale_mask([0.9, 0.92, 0.3, 0.91]).tolist() == [False, False, True, False]
     assert viz.off_scale_mask([0.9, 0.92, 0.3, 0.91], None).tolist() == [False] * 4
