@@ -20,7 +20,7 @@ import torch
 from sklearn.datasets import load_digits, make_regression
 
 from cmim_lab import probes
-from cmim_lab.config import CLASSIFICATION_PROBES, REGRESSION_PROBES, EvalConfig
+from cmim_lab.config import CLASSIFICATION_PROBES, MLP_PRECISIONS, REGRESSION_PROBES, EvalConfig
 
 TORCH = EvalConfig(backend="torch")
 SKLEARN = EvalConfig(backend="sklearn")
@@ -157,24 +157,14 @@ def test_linear_stops_at_the_iteration_cap(projected):
 
 # --- MLP -------------------------------------------------------------------------------------
 
-def test_mlp_accuracy_within_half_a_point_of_sklearn(digits_xy):
-    """Mean test accuracy over three seeds (one seed's accuracy moves by about a point)."""
+@pytest.mark.parametrize("precision", MLP_PRECISIONS)
+def test_mlp_accuracy_within_half_a_point_of_sklearn(digits_xy, precision):
+    """Mean test accuracy over three seeds (one seed's accuracy moves by about a point); the
+    bfloat16 hidden layer (``mlp_precision``) too, against scikit-learn's float64 MLP."""
     x, y = digits_xy
     split = (x[:1000], y[:1000], x[1000:], y[1000:])
-    ours = np.mean([probes.classification_scores(*split, TORCH.replace(seed=s), probes=["mlp"])["mlp"]
-                    for s in range(3)])
-    ref = np.mean([probes.classification_scores(*split, SKLEARN.replace(seed=s), probes=["mlp"])["mlp"]
-                   for s in range(3)])
-    assert abs(ours - ref) <= 0.005, (ours, ref)
-
-
-def test_bfloat16_mlp_accuracy_within_half_a_point_of_sklearn(digits_xy):
-    """The bfloat16 hidden layer (``mlp_precision``) keeps the probe's accuracy: the same
-    three-seed mean as above, against scikit-learn's float64 MLP."""
-    x, y = digits_xy
-    split = (x[:1000], y[:1000], x[1000:], y[1000:])
-    low = TORCH.replace(mlp_precision="bfloat16")
-    ours = np.mean([probes.classification_scores(*split, low.replace(seed=s), probes=["mlp"])["mlp"]
+    ours_cfg = TORCH.replace(mlp_precision=precision)
+    ours = np.mean([probes.classification_scores(*split, ours_cfg.replace(seed=s), probes=["mlp"])["mlp"]
                     for s in range(3)])
     ref = np.mean([probes.classification_scores(*split, SKLEARN.replace(seed=s), probes=["mlp"])["mlp"]
                    for s in range(3)])
