@@ -188,18 +188,21 @@ def benchmark_figure(raw, probes, *, value_label: str = "test accuracy",
             on = panel[~off]
             lo, hi = float((on["mean"] - on["std"]).min()), float((on["mean"] + on["std"]).max())
             pad = 0.08 * (hi - lo) or 0.01 * max(abs(hi), 1e-3)
-            below, above = panel[off & (panel["mean"] < lo)], panel[off & (panel["mean"] > hi)]
-            # room on an edge for the off-scale markers and their labels, which sit inside the
-            # axis: wide enough for the longest label, so it never covers an on-scale point
-            room = [pad * (2 + 0.55 * max((len(_off_scale_text(b)) for _, b in rows.groupby("entry")), default=0))
-                    if len(rows) else pad for rows in (below, above)]
-            span = (lo - room[0], hi + room[1])
+            # per side, each off-scale entry's points and the label written beside its marker
+            labels = {side: [(entry, block, _off_scale_text(block)) for entry, block in
+                             panel[off & beyond].groupby("entry", sort=False)]
+                      for side, beyond in (("below", panel["mean"] < lo), ("above", panel["mean"] > hi))}
+            # room on an edge for the markers and their labels, which sit inside the axis: wide
+            # enough for the longest label, so it never covers an on-scale point
+            room = {side: pad * (2 + 0.55 * max(len(text) for *_, text in items)) if items else pad
+                    for side, items in labels.items()}
+            span = (lo - room["below"], hi + room["above"])
             for _, row in on.iterrows():
                 _benchmark_point(fig, row, i + 1, j + 1)
-            for side, rows in (("below", below), ("above", above)):
-                for entry, block in rows.groupby("entry", sort=False):
+            for side, items in labels.items():
+                for entry, block, text in items:
                     x = span[0] + pad if side == "below" else span[1] - pad
-                    _off_scale_marker(fig, entry, block, x, side, i + 1, j + 1)
+                    _off_scale_marker(fig, entry, block, text, x, side, i + 1, j + 1)
             any_off |= bool(off.any())
             fig.update_xaxes(range=list(span), row=i + 1, col=j + 1)
     for kind in ("mean", "informative", "baseline"):  # the legend: marker shapes, in neutral grey
@@ -212,9 +215,10 @@ def benchmark_figure(raw, probes, *, value_label: str = "test accuracy",
     fig.update_yaxes(categoryorder="array", categoryarray=entries[::-1], dtick=1)
     fig.update_xaxes(title_text=value_label, row=len(datasets))
     # a long note goes on a second, smaller line: one line ran past the figure's right edge
-    full = f"{title} ({note})" if len(title) + len(note) < _TITLE_CHARS else f"{title}<br><sup>{note}</sup>"
-    fig.update_layout(height=200 + (60 + 22 * len(entries)) * len(datasets), title=full,
-                      margin=dict(t=90 if "<br>" not in full else 110, b=100),
+    wrap = len(title) + len(note) >= _TITLE_CHARS
+    fig.update_layout(height=200 + (60 + 22 * len(entries)) * len(datasets),
+                      title=f"{title}<br><sup>{note}</sup>" if wrap else f"{title} ({note})",
+                      margin=dict(t=110 if wrap else 90, b=100),
                       legend=dict(orientation="h", yref="container", y=0.01, yanchor="bottom", xanchor="center", x=0.5))
     return fig
 
@@ -241,12 +245,11 @@ def _off_scale_text(block) -> str:
     return " · ".join(f"{kinds.get(k, k)} {m:.2f}".strip() for k, m in zip(block["embedding"], block["mean"]))
 
 
-def _off_scale_marker(fig, entry: str, block, x: float, side: str, r: int, c: int) -> None:
-    """One triangle on a panel's edge for an entry's off-scale points, their values written
-    beside it (``μ 0.29 · -X 0.30``)."""
+def _off_scale_marker(fig, entry: str, block, text: str, x: float, side: str, r: int, c: int) -> None:
+    """One triangle on a panel's edge for an entry's off-scale points (``block``), their
+    values written beside it (``text``, :func:`_off_scale_text`)."""
     import plotly.graph_objects as go
 
-    text = _off_scale_text(block)
     color = BASELINE_COLOR if set(block["embedding"]) == {"baseline"} else series_style(entry)["color"]
     fig.add_trace(go.Scatter(x=[x], y=[entry], mode="markers+text", text=[text],
                              textposition="middle right" if side == "below" else "middle left",
