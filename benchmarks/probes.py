@@ -16,8 +16,9 @@ scikit-learn) and the wall-clock total per column; written: ``runs/probes_benchm
     python benchmarks/probes.py --dataset mnist-5k --skip-sklearn
 
 Targets on a 2-core CPU: the four torch probes on the 1,040-d informative embedding fitted on
-60,000 codes in at most 30 s in total (missed: about 54 s, 35 s with the bfloat16 MLP; see
-docs/results.md), and the torch logistic probe at least 10 times faster than scikit-learn's.
+60,000 codes in at most 30 s in total (missed: about 54 s, 35 s with the bfloat16 MLP; the
+products alone need 23-29 s on this CPU, see docs/results.md), and the torch logistic probe at
+least 10 times faster than scikit-learn's.
 Run it on an otherwise idle machine: other processes competing for the
 cores distort the timings (the load average is recorded before and after).
 """

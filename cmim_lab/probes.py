@@ -96,7 +96,7 @@ _F32_EPS = float(torch.finfo(torch.float32).eps) / 2  # unit roundoff u
 _F64_EPS = float(torch.finfo(torch.float64).eps) / 2
 
 Progress = Callable[[str], None]
-_DIAGNOSTICS: dict = {}  # the last run's L-BFGS iterations, MLP epochs, kNN rows recomputed (benchmarks)
+_DIAGNOSTICS: dict = {}  # the last run's L-BFGS iterations, MLP epochs, kNN features and rows recomputed (benchmarks)
 
 
 # --- public entry points ------------------------------------------------------------------
@@ -429,8 +429,9 @@ class _Inputs:
             raise ValueError("the embeddings have 0 features (train_x has shape "
                              f"{shapes['train_x']})")
         for what, x in arrays.items():
-            bad = int((~torch.isfinite(x)).sum()) if isinstance(x, torch.Tensor) else int((~np.isfinite(x)).sum())
-            if bad:
+            finite = torch.isfinite(x) if isinstance(x, torch.Tensor) else np.isfinite(x)
+            if not bool(finite.all()):
+                bad = int((~finite).sum())
                 raise ValueError(f"{what} holds {bad} NaN or infinite values; the embeddings are broken "
                                  f"(a diverged model?) and cannot be probed")
         if classification:
@@ -502,14 +503,21 @@ def _standardise(train: torch.Tensor, *others: torch.Tensor, dtype=None):
     step = _ROW_BLOCK
     n = len(train)
     mean = train.sum(0, dtype=torch.float64) / n
-    var = sum(((train[i:i + step] - mean) ** 2).sum(0) for i in range(0, n, step)) / n  # float64 by promotion
-    scale = var.sqrt()
+    # one float64 block reused by every pass: fresh 30 MB temporaries per block cost page
+    # faults that took longer than the arithmetic
+    buf = torch.empty(min(step, max(len(x) for x in (train, *others))), train.shape[1], dtype=torch.float64,
+                      device=train.device)
+    var = 0
+    for i in range(0, n, step):
+        block = buf[:len(train[i:i + step])].copy_(train[i:i + step])
+        var = var + block.sub_(mean).pow_(2).sum(0)
+    scale = (var / n).sqrt()
     scale = torch.where(scale == 0, torch.ones_like(scale), scale)
     out = []
     for x in (train, *others):
         y = torch.empty(x.shape, dtype=dtype or x.dtype, device=x.device)
         for i in range(0, len(x), step):
-            y[i:i + step] = (x[i:i + step] - mean) / scale
+            y[i:i + step] = buf[:len(x[i:i + step])].copy_(x[i:i + step]).sub_(mean).div_(scale)
         out.append(y)
     return out, (mean, scale)
 
@@ -533,7 +541,8 @@ def knn_neighbours(train_x: torch.Tensor, test_x: torch.Tensor, k: int, chunk: i
     recomputed with a float64 product over all training rows (then, for exact ties, with
     direct float64 distances to every training row) when the candidates cannot be shown to
     hold the k nearest. ``ordered=False`` certifies the set only (its order may follow the
-    float32 distances), which is all a vote or a mean needs.
+    float32 distances), which is all a vote or a mean needs. Features that are 0 in every
+    training and test row are left out first (they change no distance).
     """
     for m in metrics:
         check_choice("kNN metric", m, ("euclidean", "cosine"))
@@ -542,6 +551,11 @@ def knn_neighbours(train_x: torch.Tensor, test_x: torch.Tensor, k: int, chunk: i
     n, d = train_x.shape
     if k > n:
         raise ValueError(f"k={k} neighbours asked for, but train_x holds only {n} rows")
+    used = (train_x != 0).any(0) | (test_x != 0).any(0)
+    if not bool(used.all()):  # features that are 0 in every row (dead ReLU units) add nothing to any distance
+        train_x, test_x = train_x[:, used], test_x[:, used]
+        d = train_x.shape[1]
+    _DIAGNOSTICS["knn_features"] = d
     ref = train_x if train_x.dtype == torch.float64 else train_x.to(torch.float32)
     train32 = ref.to(torch.float32)
     norm = torch.linalg.vector_norm(ref, dim=1, dtype=torch.float64)  # float64 norms, no float64 copy

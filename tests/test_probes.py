@@ -113,6 +113,50 @@ def test_knn_chunk_size_does_not_change_results(projected):
         assert torch.equal(small[metric], large[metric])
 
 
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_knn_leaves_out_features_zero_everywhere_and_keeps_the_rest(projected, metric):
+    """Columns 0 in every training and test row (dead ReLU units) change no distance: the
+    neighbours equal scikit-learn's and those without the columns; a column 0 in training
+    only stays (and still gives scikit-learn's neighbours)."""
+    from sklearn.neighbors import NearestNeighbors
+    from sklearn.preprocessing import normalize
+
+    train_x, _, test_x, _ = projected
+    zeros = np.zeros((len(train_x), 3), np.float32), np.zeros((len(test_x), 3), np.float32)
+    padded = np.hstack([zeros[0], train_x]), np.hstack([zeros[1], test_x])
+    only_test = padded[0], padded[1] + np.float32(0.0)
+    only_test[1][:, 0] = 2.0 * np.abs(test_x).max()
+    for fit_x, query in (padded, only_test):
+        ours = probes.knn_neighbours(torch.as_tensor(fit_x), torch.as_tensor(query), 5, 256, [metric])[metric]
+        if metric == "cosine":
+            fit_x, query = normalize(fit_x), normalize(query)
+        ref = NearestNeighbors(n_neighbors=5).fit(fit_x).kneighbors(query, return_distance=False)
+        np.testing.assert_array_equal(ours.numpy(), ref)
+    plain = probes.knn_neighbours(torch.as_tensor(train_x), torch.as_tensor(test_x), 5, 256, [metric])[metric]
+    assert torch.equal(plain, probes.knn_neighbours(*map(torch.as_tensor, padded), 5, 256, [metric])[metric])
+    assert probes._DIAGNOSTICS["knn_features"] == train_x.shape[1]  # the three zero columns were left out
+    probes.knn_neighbours(*map(torch.as_tensor, only_test), 5, 256, [metric])
+    assert probes._DIAGNOSTICS["knn_features"] == train_x.shape[1] + 1
+
+
+def test_standardised_values_are_the_float64_formula_rounded_once():
+    """(x - mean) / scale in float64, rounded once to the stored dtype, with the training
+    population mean and std (a zero std counts as 1); train and test, float32 and bfloat16."""
+    gen = torch.Generator().manual_seed(0)
+    train = torch.randn(9000, 37, generator=gen) * 40 + 7  # more rows than one block of the pass
+    train[:, 5] = 3.0  # constant: scale 1
+    test = torch.randn(300, 37, generator=gen) * 40
+    for dtype in (None, torch.bfloat16, torch.float64):
+        (a, b), (mean, scale) = probes._standardise(train, test, dtype=dtype)
+        for x, out in ((train, a), (test, b)):
+            assert out.dtype == (dtype or torch.float32)
+            assert torch.equal(out, ((x.double() - mean) / scale).to(dtype or x.dtype))
+        ref = train.double().std(0, unbiased=False)
+        torch.testing.assert_close(scale, torch.where(ref == 0, torch.ones_like(ref), ref), rtol=1e-12, atol=0)
+        torch.testing.assert_close(mean, train.double().mean(0), rtol=1e-12, atol=1e-12)
+        assert scale[5] == 1.0
+
+
 def test_knn_regression_matches_sklearn(regression_set):
     names = ["knn-euclidean", "knn-cosine"]
     ours = probes.regression_scores(*regression_set, TORCH, probes=names)
