@@ -2,6 +2,8 @@
 
 One call transforms a whole batch on the device it lives on: no per-sample Python loop,
 no PIL. ``strength`` scales every augmentation linearly (0 = identity, 1 = default).
+Intensities (images, bits) stay in [0, 1]; real-valued features are augmented in
+standardised units, unclipped (``clip=False``; see ``objectives``' InfoNCE).
 """
 from __future__ import annotations
 
@@ -19,12 +21,15 @@ VECTOR_DROP = 0.1         # fraction of features zeroed for vector data
 
 
 def augment_batch(x: torch.Tensor, strength: float = 1.0,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
-    """Randomly augment a batch; returns a new tensor of the same shape, values in [0, 1].
+                  generator: torch.Generator | None = None, *, clip: bool = True) -> torch.Tensor:
+    """Randomly augment a batch; returns a new tensor of the same shape, values in [0, 1]
+    (``clip=False``: not clipped, for features in standardised units).
 
     Images ``[B, C, H, W]``: rotation (up to 15 deg x strength), translation (up to 8% of
     the side x strength), Gaussian noise (std 0.1 x strength), and with probability 0.5 an
-    erased rectangle. Vectors ``[B, D]``: Gaussian noise and random feature dropout.
+    erased rectangle. Vectors ``[B, D]``: Gaussian noise and random feature dropout. Noise
+    is in the units of ``x``; dropped and erased values become 0 (the mean, in standardised
+    units).
     """
     if strength < 0:
         raise ValueError(f"augmentation strength must be >= 0, got {strength}")
@@ -34,7 +39,8 @@ def augment_batch(x: torch.Tensor, strength: float = 1.0,
     if x.ndim == 2:
         keep = rand(*x.shape) >= VECTOR_DROP * strength
         noise = torch.randn(x.shape, device=x.device, generator=generator) * NOISE_STD * strength
-        return ((x + noise) * keep).clamp_(0, 1)
+        out = (x + noise) * keep
+        return out.clamp_(0, 1) if clip else out
     if x.ndim != 4:
         raise ValueError(f"augment_batch expects [B, D] or [B, C, H, W], got shape {tuple(x.shape)}")
     b, _, h, w = x.shape
@@ -55,4 +61,4 @@ def augment_batch(x: torch.Tensor, strength: float = 1.0,
     inside = ((ys - centre[:, 0]).abs() < half[:, 0]) & ((xs - centre[:, 1]).abs() < half[:, 1])
     chosen = (rand(b) < ERASE_PROB).view(b, 1, 1)
     out = out.masked_fill((inside & chosen).unsqueeze(1), 0.0)
-    return out.clamp_(0, 1)
+    return out.clamp_(0, 1) if clip else out

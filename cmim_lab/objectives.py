@@ -125,6 +125,18 @@ def nt_xent(h1: torch.Tensor, h2: torch.Tensor, temperature: float = 0.1) -> tor
     return F.cross_entropy(logits, targets)
 
 
+def augmented_views(model, x: torch.Tensor, strength: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two independently augmented views of the batch ``x`` [B, ...] for InfoNCE, in the units
+    of ``x``. Intensities are augmented as they are (values kept in [0, 1]); real-valued
+    features (a model that standardises its inputs) in the model's standardised units,
+    unclipped, then mapped back, so the noise is 0.1 standard deviations of each feature and
+    a dropped feature takes its mean, whatever the features' range."""
+    if getattr(model, "standardise", None) is None:
+        return augment_batch(x, strength), augment_batch(x, strength)
+    units = model.standardised(x)
+    return tuple(model.original_units(augment_batch(units, strength, clip=False)) for _ in range(2))
+
+
 # --- the objectives ------------------------------------------------------------------
 
 Gather = Callable[[torch.Tensor], torch.Tensor]
@@ -212,7 +224,7 @@ class Objective:
             if not x.is_floating_point():
                 raise ValueError("InfoNCE on token sequences needs its two views passed as views=(v1, v2) "
                                  "(precomputed views of the data); the built-in augmentations are for images")
-            views = augment_batch(x, self.augment_strength), augment_batch(x, self.augment_strength)
+            views = augmented_views(model, x, self.augment_strength)
         v1, v2 = views
         mu = model.encode(torch.cat([v1, v2])).mu
         h = model.projector(mu) if model.projector is not None else mu

@@ -336,7 +336,10 @@ def model_dir(config: TrainConfig, root: Path | None = None, data=None) -> Path:
     labels) and the versions of the kit, torch and scikit-learn."""
     if data is None:
         data = data_module.load(config.dataset, n_train=config.n_train, seed=config.data_seed)
-    return Path(root or cache_dir() / "models") / config.key(__version__, data_salt(data))
+    salt = data_salt(data)
+    if config.method == "infonce" and getattr(data, "real_valued", False):
+        salt += "/views-in-standardised-units"  # earlier InfoNCE models of real features saw views clipped to [0, 1]
+    return Path(root or cache_dir() / "models") / config.key(__version__, salt)
 
 
 def entry_lock(directory: Path):

@@ -152,3 +152,50 @@ def test_a_malformed_standardisation_is_refused():
     with pytest.raises(ValueError, match="stds > 0"):
         build_model((2,), latent_dim=2, hidden_sizes=(4,), logvar_floor=-6.0, likelihood="gaussian-fixed",
                     context={"standardise": {"mean": [0, 0], "std": [1, 0]}})
+
+
+def test_infonce_views_of_real_features_keep_their_units_and_intensities_stay_as_before():
+    """InfoNCE's augmentations act in standardised units on real-valued features: noise of 0.1
+    of each feature's std, dropped features at their mean, nothing clipped to [0, 1] (features
+    at offset 50 with stds from 0.01 to 1,000). Intensity views are the same draws as before."""
+    from cmim_lab.augment import NOISE_STD, VECTOR_DROP, augment_batch
+    from cmim_lab.objectives import augmented_views
+
+    x, y = _features(n=3000)
+    ds = data.from_arrays(x, y, name="feats")
+    model = _config().build_model(ds.input_shape, ds.model_context)
+    torch.manual_seed(0)
+    views = augmented_views(model, ds.x_train, 1.0)
+    for view in views:
+        delta = (ds.standardised(view) - ds.standardised(ds.x_train)).numpy()
+        dropped = np.isclose(ds.standardised(view).numpy(), 0.0, atol=1e-4)
+        assert abs(dropped.mean() - VECTOR_DROP) < 0.02  # a dropped feature sits at its mean
+        kept = delta[~dropped]
+        assert abs(kept.std() - NOISE_STD) < 0.01 and abs(kept.mean()) < 0.01  # 0.1 of each feature's std
+        assert float(view.min()) < -100 and float(view.max()) > 1000  # original units, not clipped
+    assert not torch.equal(*views)
+    images = torch.rand(16, 1, 28, 28)
+    image_model = TrainConfig(dataset="mnist", hidden_sizes=(32,), latent_dim=3).build_model((1, 28, 28))
+    torch.manual_seed(1)
+    ours = augmented_views(image_model, images, 0.7)
+    torch.manual_seed(1)
+    before = augment_batch(images, 0.7), augment_batch(images, 0.7)
+    for a, b in zip(ours, before):
+        assert torch.equal(a, b) and float(a.min()) >= 0 and float(a.max()) <= 1
+
+
+
+def test_infonce_on_real_features_gets_its_own_cache_entry_other_models_keep_theirs(tmp_path):
+    """InfoNCE models of real features trained before the views moved to standardised units saw
+    views clipped to [0, 1]: their cache key changed, so none of them is loaded for the new
+    views; every other model (other methods, intensity data) keeps its key."""
+    from cmim_lab import __version__
+    from cmim_lab.trainer import data_salt, model_dir
+
+    x, y = _features()
+    feats = data.from_arrays(x, y, name="feats")
+    pixels = data.from_arrays(np.random.default_rng(0).random((40, 1, 4, 4)), np.arange(40) % 2, name="tiny")
+    for ds, method, moved in ((feats, "infonce", True), (feats, "cmim", False), (pixels, "infonce", False)):
+        config = _config(method=method, dataset=ds.name, likelihood="gaussian-fixed" if ds is feats else "bernoulli")
+        before = tmp_path / config.key(__version__, data_salt(ds))
+        assert (model_dir(config, tmp_path, ds) != before) == moved, (method, ds.name)
