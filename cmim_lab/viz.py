@@ -146,12 +146,14 @@ _TITLE_CHARS = 110  # a benchmark figure's title and note together on one line u
 
 def benchmark_figure(raw, probes, *, value_label: str = "test accuracy",
                      title: str = "Probe accuracy on the test split", spread_over: str = "seeds",
-                     off_scale: float | None = 0.2):
+                     baseline_spread_over: str | None = None, off_scale: float | None = 0.2):
     """Probe scores of a benchmark: one panel per (dataset, probe), one row per entry.
 
     ``raw``: the benchmark's long table (``dataset``, ``metric``, ``embedding``, ``entry``,
     ``value``, one row per seed). Each point is the mean over seeds with ± std error bars;
-    the title says over how many (``spread_over`` names what was repeated). A point's colour
+    the title says over how many (``spread_over`` names what was repeated;
+    ``baseline_spread_over`` what was for the baselines, when it differs: the molecule
+    benchmark's fingerprints repeat over split seeds only). A point's colour
     is its method's (:mod:`cmim_lab.figure_style`; baselines grey), its marker the embedding:
     round for the posterior mean, diamond for -X, square for a baseline. Points farther from
     their panel's median than ``off_scale`` times it (:func:`off_scale_mask`: collapsed
@@ -176,7 +178,8 @@ def benchmark_figure(raw, probes, *, value_label: str = "test accuracy",
     note = spread_note(stats.loc[stats["embedding"] != "baseline", "count"], spread_over)
     baseline_counts = set(stats.loc[stats["embedding"] == "baseline", "count"])
     if baseline_counts and baseline_counts != set(stats.loc[stats["embedding"] != "baseline", "count"]):
-        note += "; baselines: " + spread_note(baseline_counts, spread_over).replace("one run each", "one run")
+        note += "; baselines: " + spread_note(baseline_counts, baseline_spread_over or spread_over).replace(
+            "one run each", "one run")
     title = f"{datasets[0]}: {title[0].lower()}{title[1:]}" if len(datasets) == 1 else title
     fig = make_subplots(rows=len(datasets), cols=len(probes), shared_yaxes=True, horizontal_spacing=0.03,
                         vertical_spacing=0.1, subplot_titles=panel_titles)

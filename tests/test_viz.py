@@ -246,6 +246,15 @@ def test_error_bars_say_over_how_many_seeds():
                        [dict(dataset="d", metric="linear", embedding="baseline", entry="pixels", value=0.7, seed=0)])
     assert viz.benchmark_figure(raw, ["linear"]).layout.title.text.endswith(
         "(mean ± std over 2 seeds; baselines: one run)")
+    # the molecule benchmark: models over model seeds × split seeds, fingerprints over split seeds
+    runs = pd.DataFrame([dict(dataset="d", metric="ridge", embedding="mean", entry="cmim", value=v, seed=s)
+                         for s, v in enumerate(np.linspace(1.0, 1.2, 9))] +
+                        [dict(dataset="d", metric="ridge", embedding="baseline", entry="ecfp4", value=v, seed=s)
+                         for s, v in enumerate([1.1, 1.15, 1.2])])
+    title = viz.benchmark_figure(runs, ["ridge"], spread_over="runs (model seeds × split seeds)",
+                                 baseline_spread_over="split seeds").layout.title.text
+    assert title.endswith("mean ± std over 9 runs (model seeds × split seeds); baselines: mean ± std over 3 split "
+                          "seeds</sup>")
     table = _compare_table(seeds=(0, 1, 2, 3))
     assert "(mean ± std over 4 seeds)" in viz.mean_vs_x_figure(table, ["linear"]).layout.title.text
     units = pd.DataFrame([dict(method=m, latent_dim=d, seed=s, active_units=d - s) for m in ("vae", "mim")

@@ -230,6 +230,7 @@ def _write(result: MoleculeBenchmarkResult, probes) -> None:
     from ..viz import benchmark_figure, save_figure
 
     fig = benchmark_figure(result.raw, probes, value_label="test RMSE (lower is better)",
-                           title="Probe test RMSE, lower is better", spread_over="runs (model seeds × split seeds)")
+                           title="Probe test RMSE, lower is better", spread_over="runs (model seeds × split seeds)",
+                           baseline_spread_over="split seeds")
     fig.update_annotations(font_size=11)
     save_figure(fig, out / "benchmark", width=1300)
