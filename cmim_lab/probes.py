@@ -509,15 +509,16 @@ def _standardise(train: torch.Tensor, *others: torch.Tensor, dtype=None):
                       device=train.device)
     var = 0
     for i in range(0, n, step):
-        block = buf[:len(train[i:i + step])].copy_(train[i:i + step])
-        var = var + block.sub_(mean).pow_(2).sum(0)
+        rows = train[i:i + step]
+        var = var + buf[:len(rows)].copy_(rows).sub_(mean).pow_(2).sum(0)
     scale = (var / n).sqrt()
     scale = torch.where(scale == 0, torch.ones_like(scale), scale)
     out = []
     for x in (train, *others):
         y = torch.empty(x.shape, dtype=dtype or x.dtype, device=x.device)
         for i in range(0, len(x), step):
-            y[i:i + step] = buf[:len(x[i:i + step])].copy_(x[i:i + step]).sub_(mean).div_(scale)
+            rows = x[i:i + step]
+            y[i:i + step] = buf[:len(rows)].copy_(rows).sub_(mean).div_(scale)
         out.append(y)
     return out, (mean, scale)
 
