@@ -14,13 +14,14 @@ scikit-learn) and the wall-clock total per column; written: ``runs/probes_benchm
     python benchmarks/probes.py --quick                  # 5,000 training codes: a minute or two
     python benchmarks/probes.py --device cuda            # torch probes on the GPU (scikit-learn stays on the CPU)
     python benchmarks/probes.py --dataset mnist-5k --skip-sklearn
+    python benchmarks/probes.py --matmul-only            # torch.mm's GFLOP/s on the probes' product shapes
 
 Targets on a 2-core CPU: the four torch probes on the 1,040-d informative embedding fitted on
 60,000 codes in at most 30 s in total (missed: about 54 s, 35 s with the bfloat16 MLP; the
-products alone need 23-29 s on this CPU, see docs/results.md), and the torch logistic probe at
-least 10 times faster than scikit-learn's.
-Run it on an otherwise idle machine: other processes competing for the
-cores distort the timings (the load average is recorded before and after).
+products alone need about 28 s on this CPU, see docs/results.md and --matmul-only), and the
+torch logistic probe at least 10 times faster than scikit-learn's. Run it on an otherwise idle
+machine: other processes competing for the cores distort the timings (the load average is
+recorded before and after).
 """
 from __future__ import annotations
 
@@ -90,6 +91,44 @@ def run_backend(column: str, train, y_train, test, y_test, device, names) -> tup
     return scores, times, time.perf_counter() - start, notes
 
 
+# the products that dominate the four probes on the 1,040-d -X of 60,000 codes: (name, M, K, N, A transposed)
+MATMULS = (("kNN block: 2,048 test x 940 features x 60,000 train", 2048, 940, 60000, False),
+           ("MLP forward: 200 x 1,040 x 256", 200, 1040, 256, False),
+           ("MLP weight gradient: (1,040 x 200) x 256", 1040, 200, 256, True),
+           ("logistic: 60,000 x 940 x 10 classes", 60000, 940, 10, False))
+
+
+def matmul_rates(device: torch.device, rounds: int = 3, seconds: float = 0.3) -> dict[str, float]:
+    """GFLOP/s of ``torch.mm`` in float32 on ``device`` for each shape of :data:`MATMULS`: the
+    best of ``rounds`` rounds, each repeating the product for at least ``seconds`` after one
+    warm-up call. The speed the probes' products can reach here, which bounds their total
+    time from below."""
+    rates = {}
+    for name, m, k, n, transposed in MATMULS:
+        a = torch.randn(k, m, device=device).T if transposed else torch.randn(m, k, device=device)
+        b = torch.randn(k, n, device=device)
+        out = torch.empty(m, n, device=device)
+        torch.mm(a, b, out=out)
+        best = 0.0
+        for _ in range(rounds):
+            calls, start = 0, time.perf_counter()
+            while True:
+                torch.mm(a, b, out=out)
+                calls += 1
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                elapsed = time.perf_counter() - start
+                if elapsed >= seconds:
+                    break
+            best = max(best, 2 * m * k * n * calls / elapsed / 1e9)
+        rates[name] = best
+    return rates
+
+
+def print_matmul_rates(rates: dict[str, float]) -> None:
+    print("torch.mm float32 (GFLOP/s): " + "; ".join(f"{name} {rate:.0f}" for name, rate in rates.items()))
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="cpu", help="where the torch probes run: cpu or cuda")
@@ -100,11 +139,17 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help=f"fit on {QUICK_N_TRAIN:,} training codes")
     p.add_argument("--skip-sklearn", action="store_true", help="time the torch probes only")
     p.add_argument("--skip-bfloat16", action="store_true", help="leave out the torch run with the bfloat16 MLP")
+    p.add_argument("--matmul-only", action="store_true",
+                   help="only time torch.mm on the probes' product shapes (seconds; no data, no probes)")
     p.add_argument("--out", default=str(repo_path("runs", "probes_benchmark.json")))
     args = p.parse_args(argv)
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: no CUDA device is available here")
+    if args.matmul_only:
+        rates = matmul_rates(device)
+        print_matmul_rates(rates)
+        return {"matmul_gflops": rates}
     n_train = args.n_train
     if args.quick:
         n_train = min(n_train or QUICK_N_TRAIN, QUICK_N_TRAIN)
@@ -138,16 +183,18 @@ def main(argv=None):
             if "sklearn" in backends:
                 row["speedup"] = row["sklearn_seconds"] / max(row["torch_seconds"], 1e-9)
             rows.append(row)
+    rates = matmul_rates(device)
     load_after = os.getloadavg()
     print()
     print(markdown(rows, totals, backends))
+    print_matmul_rates(rates)
     print(f"\nload average before {load_before[0]:.1f}, after {load_after[0]:.1f} "
           f"(above ~0.5 the machine was busy and the seconds are inflated)")
     record = {"dataset": args.dataset, "n_train": len(ds.y_train), "n_test": len(ds.y_test),
               "device": str(device), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
               "platform": platform.platform(), "model": provenance, "quick": args.quick,
               "eval_config": EvalConfig().to_dict(), "columns": {c: COLUMNS[c] for c in backends}, "rows": rows,
-              "total_seconds": totals,
+              "total_seconds": totals, "matmul_gflops": rates,
               "load_average_before": load_before, "load_average_after": load_after,
               "command": "python benchmarks/probes.py " + " ".join(sys.argv[1:] if argv is None else argv)}
     out = Path(args.out)

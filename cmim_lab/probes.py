@@ -96,7 +96,8 @@ _F32_EPS = float(torch.finfo(torch.float32).eps) / 2  # unit roundoff u
 _F64_EPS = float(torch.finfo(torch.float64).eps) / 2
 
 Progress = Callable[[str], None]
-_DIAGNOSTICS: dict = {}  # the last run's L-BFGS iterations, MLP epochs, kNN features and rows recomputed (benchmarks)
+_DIAGNOSTICS: dict = {}  # the last run's L-BFGS iterations and evaluations, MLP epochs, kNN features and rows
+# recomputed (benchmarks)
 
 
 # --- public entry points ------------------------------------------------------------------
@@ -814,12 +815,14 @@ def _fit_logistic_standardised(xs: torch.Tensor, codes: torch.Tensor, n_classes:
         w.grad = grad
         grad_max = max(float(grad_coef.abs().max()), float(grad[:, d].abs().max())) / (c * n)
         cache.update(key=key, grad=grad.clone(), loss=loss, grad_max=grad_max)
+        _DIAGNOSTICS["linear_evaluations"] += 1  # two products with the features each
         return loss
 
     opt = torch.optim.LBFGS([w], lr=1, max_iter=1, max_eval=1 + _LINE_SEARCH_EVALS, tolerance_grad=0.0,
                             tolerance_change=0.0, history_size=_LBFGS_HISTORY,
                             line_search_fn="strong_wolfe")
     n_iter = 0
+    _DIAGNOSTICS["linear_evaluations"] = 0
     # products too small to share between threads run on one (faster, and no stalls when
     # other processes hold the cores)
     with _single_thread(xs.device.type == "cpu" and n * d * k < _SMALL_PASS_MACS):

@@ -197,6 +197,8 @@ def test_linear_objective_not_above_sklearns(projected, n_classes):
 def test_linear_stops_at_the_iteration_cap(projected):
     fit = probes.fit_logistic(projected[0], projected[1], TORCH.replace(linear_max_iter=3, linear_tol=1e-12))
     assert fit.n_iter == 3 and fit.grad_max > 1e-12
+    # the starting point plus at least one line-search evaluation per iteration (benchmarks count them)
+    assert probes._DIAGNOSTICS["linear_iterations"] == 3 and probes._DIAGNOSTICS["linear_evaluations"] >= 4
 
 
 # --- MLP -------------------------------------------------------------------------------------
