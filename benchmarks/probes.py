@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cmim_lab import data, probes  # noqa: E402
 from cmim_lab.config import CLASSIFICATION_PROBES, EvalConfig, TrainConfig  # noqa: E402
-from cmim_lab.paths import repo_path  # noqa: E402
+from cmim_lab.infra.paths import repo_path  # noqa: E402
 
 QUICK_N_TRAIN = 5_000
 KINDS = ("mean", "informative")

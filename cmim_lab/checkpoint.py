@@ -10,8 +10,8 @@ A checkpoint directory holds
   token vocabulary, so a loaded model tokenizes and decodes on its own), ``optimizer``
   (JSON: the optimizer's param groups and non-tensor state, while unfinished) and
   ``sha256`` (a checksum of every tensor's name, dtype, shape and bytes);
-* ``.lock`` -- the entry's (empty) lock file, see :func:`cmim_lab.files.locked`;
-* ``eval-<key>.json`` -- cached evaluations (:mod:`cmim_lab.study`).
+* ``.lock`` -- the entry's (empty) lock file, see :func:`cmim_lab.infra.files.locked`;
+* ``eval-<key>.json`` -- cached evaluations (:mod:`cmim_lab.studies.engine`).
 
 Model, optimizer and progress are written together by one atomic rename: an interruption
 at any instant leaves the previous checkpoint or the new one, never a model of one step
@@ -33,12 +33,12 @@ import torch
 from . import __version__
 from .config import TrainConfig
 from .errors import CheckpointError
-from .files import atomic_write, remove_files, temp_name_glob
+from .infra.files import atomic_write, remove_files, temp_name_glob
 from .model import LatentModel
 
 MODEL_FILE = "model.safetensors"
-EVAL_GLOB = "eval-*.json"  # cached evaluations in an entry (see cmim_lab.study)
-CURVE_GLOB = "curve-*.json"  # scores along the run in an entry (see cmim_lab.curves)
+EVAL_GLOB = "eval-*.json"  # cached evaluations in an entry (see cmim_lab.studies.engine)
+CURVE_GLOB = "curve-*.json"  # scores along the run in an entry (see cmim_lab.studies.curves)
 OPTIMIZER_FILE = "optimizer.pt"  # the separate optimizer file of kit versions < 0.3: never read, removed on save
 FORMAT = "2"
 OPTIMIZER_PREFIX = "optimizer/"

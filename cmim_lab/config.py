@@ -1,8 +1,8 @@
 """The two flat configs (nanoGPT style) that hold every default of the kit once:
 :class:`TrainConfig` (what determines a trained model; ``key()`` names its cache entry)
 and :class:`EvalConfig` (what determines an evaluation). Command-line flags
-(:mod:`cmim_lab.flags`), notebook profiles (:mod:`cmim_lab.profiles`) and study grids
-(:mod:`cmim_lab.study`) override their named fields and never restate a default.
+(:mod:`cmim_lab.cli.flags`), notebook profiles (:mod:`cmim_lab.profiles`) and study grids
+(:mod:`cmim_lab.studies.engine`) override their named fields and never restate a default.
 
 Entry labels: one spelling for a method variant everywhere -- ``cmim`` (the method under
 the config's reduction), ``cmim[normalised]`` (method and reduction), and the named
@@ -88,7 +88,7 @@ class Bounds:
 
     def parse(self, text: str):
         """A command-line value: the number in ``text`` if valid, else ``ValueError`` saying
-        what is valid (used by :mod:`cmim_lab.flags`; the caller names the flag)."""
+        what is valid (used by :mod:`cmim_lab.cli.flags`; the caller names the flag)."""
         try:
             value = int(text) if self.kind is int else float(text)
         except ValueError:

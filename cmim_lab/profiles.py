@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from . import data as _data, registry  # noqa: F401  (data registers the image datasets)
-from .config import (BATCH, MAX_LATENT_DIM, REDUCTIONS, SAMPLES, STEPS, Bounds, EvalConfig, TrainConfig, check_bounds,
-                     check_list, check_names, check_seeds, check_text, expand_entries)
+from .config import (BATCH, MAX_LATENT_DIM, REDUCTIONS, SAMPLES, STEPS, Bounds, EvalConfig, TrainConfig, check_bounds, check_list, check_names, check_seeds, check_text, expand_entries)
 from .errors import check_choice
 
 PROFILE_ENV = "CMIM_LAB_PROFILE"

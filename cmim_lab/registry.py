@@ -1,7 +1,7 @@
 """Names the kit looks up: datasets, architectures, likelihoods and command-line commands.
 
 The core never names a domain. Each entry registers itself where it is defined -- the image
-datasets in :mod:`cmim_lab.sources`, the ``mlp`` and ``conv`` architectures in
+datasets in :mod:`cmim_lab.data.sources`, the ``mlp`` and ``conv`` architectures in
 :mod:`cmim_lab.nets`, the ``bernoulli`` and ``gaussian`` likelihoods in
 :mod:`cmim_lab.objectives` -- and a domain package (for example ``cmim_lab.molecules``)
 registers its corpora, model and likelihood from a *plugin*: a ``register()`` function

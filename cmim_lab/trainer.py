@@ -31,16 +31,16 @@ from typing import Callable
 import torch
 from torch import nn
 
-from . import __version__, data as data_module, tally
-from .checkpoint import (CURVE_GLOB, EVAL_GLOB, MODEL_FILE, load_model, remove_leftovers, restore_optimizer,
-                         save_checkpoint)
+from . import __version__, data as data_module
+from .infra import tally
+from .checkpoint import (CURVE_GLOB, EVAL_GLOB, MODEL_FILE, load_model, remove_leftovers, restore_optimizer, save_checkpoint)
 from .config import TrainConfig
 from .errors import CheckpointError, TrainingDivergedError
-from .files import locked, remove_files, temp_name_glob
-from .paths import cache_dir
-from .runtime import resolve_device
+from .infra.files import locked, remove_files, temp_name_glob
+from .infra.paths import cache_dir
+from .infra.runtime import resolve_device
 
-LOCK_FILE = ".lock"  # an entry's lock file (see cmim_lab.files.locked)
+LOCK_FILE = ".lock"  # an entry's lock file (see cmim_lab.infra.files.locked)
 
 LOG_EVERY = 25  # steps between progress-bar refreshes and divergence checks
 
@@ -149,12 +149,12 @@ def train(config: TrainConfig, data, *, device="auto", checkpoint_dir=None, prog
             unfinished, progress: one file). Held under its lock (:func:`entry_lock`) while
             training, so a second process on the same folder waits, then resumes or loads.
         progress: True: a progress bar of this run's steps; False: none; a tqdm bar: advance
-            that shared bar instead (one bar per study grid, see :func:`cmim_lab.study.run_study`).
+            that shared bar instead (one bar per study grid, see :func:`cmim_lab.studies.engine.run_study`).
         step_callbacks: called as ``fn(step, model)`` after each optimiser step (``step``: the
             steps done so far, from 1), with the model in eval mode and the random state
             saved and restored around the call, so a callback that draws random numbers
             (a probe, an embedding) leaves the training run bit for bit unchanged (on the
-            CPU); e.g. :func:`cmim_lab.curves.train_with_curve` scores the model at chosen steps.
+            CPU); e.g. :func:`cmim_lab.studies.curves.train_with_curve` scores the model at chosen steps.
         resume: continue an unfinished checkpoint found in ``checkpoint_dir``.
         callbacks: called as ``fn(epoch, row, model)`` after each epoch (row: the history row).
         dist: rank context for multi-process training.
@@ -270,7 +270,7 @@ def _bar(progress, total: int, done: int, desc: str, rank: int):
     if hasattr(progress, "update") and rank == 0:
         progress.update(done)
         return progress, False
-    from .progress import progress_bar
+    from .infra.progress import progress_bar
 
     return progress_bar(total=total, initial=done, disable=not progress or rank != 0, desc=desc,
                 unit="step", dynamic_ncols=True), True
@@ -343,7 +343,7 @@ def model_dir(config: TrainConfig, root: Path | None = None, data=None) -> Path:
 
 
 def entry_lock(directory: Path):
-    """The lock of one cache entry (a context manager; see :func:`cmim_lab.files.locked`)."""
+    """The lock of one cache entry (a context manager; see :func:`cmim_lab.infra.files.locked`)."""
     return locked(Path(directory) / LOCK_FILE, what=f"the cache entry {Path(directory).name}")
 
 
@@ -374,7 +374,7 @@ def load_or_train(config: TrainConfig, data=None, *, device="auto", cache_root=N
 
     ``progress``: as in :func:`train`. ``log`` (e.g. ``print``) receives one line, ``cmim[sum]
     seed 0: loaded from cache (<key>)`` or ``...: trained in 12.3 s (cache entry <key>)``
-    (:func:`outcome`). Every call is counted in :mod:`cmim_lab.tally`.
+    (:func:`outcome`). Every call is counted in :mod:`cmim_lab.infra.tally`.
     """
     if data is None:
         data = data_module.load(config.dataset, n_train=config.n_train, seed=config.data_seed)
@@ -401,7 +401,7 @@ _ENTRY_LISTENERS: list[Callable[[Path], None]] = []
 
 def on_entry_used(listener: Callable[[Path], None]) -> None:
     """Call ``listener(directory)`` each time :func:`load_or_train` returns the cache entry
-    ``directory`` (loaded or trained); :mod:`cmim_lab.cache_index` records this way which
+    ``directory`` (loaded or trained); :mod:`cmim_lab.cache.index` records this way which
     entries a notebook profile uses. Adding the same listener again has no effect."""
     if listener not in _ENTRY_LISTENERS:
         _ENTRY_LISTENERS.append(listener)

@@ -5,7 +5,7 @@
 * the Python API (``TrainConfig``, ``EvalConfig``, ``run_batch_sweep``, ``run_benchmark``,
   ``evaluate``, ``embed``, the molecule embedding): ``ValueError`` naming the field and the
   value, raised before any work;
-* papermill-style notebook parameters (``cmim_lab.params.setup``, what every notebook calls).
+* papermill-style notebook parameters (``cmim_lab.notebook.params.setup``, what every notebook calls).
 
 Each case is cheap: nothing trains (``cmim_lab.trainer.train`` fails the test if called) and
 no data set is loaded by the refused calls. A few valid edge values are accepted too.
@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 import torch
 
-from cmim_lab import params
+from cmim_lab.notebook import params
 from cmim_lab.cli import build_parser, main
 from cmim_lab.config import MAX_SEED, EvalConfig, TrainConfig
 from cmim_lab.embeddings import embed
@@ -341,7 +341,7 @@ SWEEP = [
 
 @pytest.mark.parametrize("kwargs, field, value", SWEEP, ids=[repr(k) for k, *_ in SWEEP])
 def test_batch_sweep_refuses_before_loading_data(kwargs, field, value, monkeypatch):
-    import cmim_lab.sweep as sweep
+    import cmim_lab.studies.sweep as sweep
 
     monkeypatch.setattr(sweep.data_module, "load", lambda *a, **k: pytest.fail("data loaded for a bad sweep"))
     args = {"methods": ["cmim"], "batch_sizes": [32], "seeds": [0], "base": TrainConfig(dataset="digits"), **kwargs}
@@ -351,7 +351,7 @@ def test_batch_sweep_refuses_before_loading_data(kwargs, field, value, monkeypat
 
 
 def test_batch_sweep_budget_none_means_the_protocol_default_and_zero_is_refused():
-    from cmim_lab.sweep import DEFAULT_BUDGET, check_sweep
+    from cmim_lab.studies.sweep import DEFAULT_BUDGET, check_sweep
 
     assert check_sweep(["cmim"], [32], [0], protocol="steps", budget=None, lr_rule="sqrt")[3] == DEFAULT_BUDGET["steps"]
     with pytest.raises(ValueError, match="budget .* must be > 0, got 0"):
@@ -372,7 +372,7 @@ BENCH = [
 
 @pytest.mark.parametrize("kwargs, field, value", BENCH, ids=[repr(k) for k, *_ in BENCH])
 def test_benchmark_refuses_before_loading_data(kwargs, field, value, monkeypatch):
-    import cmim_lab.benchmark as benchmark
+    import cmim_lab.studies.benchmark as benchmark
 
     monkeypatch.setattr(benchmark.data_module, "load", lambda *a, **k: pytest.fail("data loaded for a bad benchmark"))
     args = {"datasets": ["digits"], "methods": ["cmim"], "seeds": [0], **kwargs}
@@ -520,7 +520,7 @@ def test_generation_metrics_refuse_bad_counts(kwargs, value, gru_model):
     assert next(iter(kwargs)) in str(exc.value) and value in str(exc.value)
 
 
-# --- papermill notebook parameters (cmim_lab.params.setup, the first call of every notebook) ---
+# --- papermill notebook parameters (cmim_lab.notebook.params.setup, the first call of every notebook) ---
 NOTEBOOK = dict(dataset="digits", n_train=600, n_test=None, epochs=1, latent_dim=4, n_umap=100, probe_n_train=300,
                 device="cpu")
 PARAMS = [
@@ -606,13 +606,13 @@ def test_molecule_benchmark_arguments_are_checked_before_any_work(monkeypatch, k
 
 
 def test_a_study_grid_refuses_a_repeated_seed():
-    from cmim_lab.study import grid
+    from cmim_lab.studies.engine import grid
 
     with pytest.raises(ValueError, match="seeds"):
         grid(TrainConfig(dataset="digits"), ["cmim"], seeds=[0, 0])
 
 
 def test_a_study_grid_takes_seeds_as_a_range():
-    from cmim_lab.study import grid
+    from cmim_lab.studies.engine import grid
 
     assert [e.config.seed for e in grid(TrainConfig(dataset="digits"), ["cmim"], seeds=range(3))] == [0, 1, 2]

@@ -1,7 +1,7 @@
 """The latent explorer works in a real browser: JupyterLab + headless Chromium, end to end.
 
 What a user does, step by step: open ``notebooks/05_latent_explorer.ipynb`` in JupyterLab,
-Run All, then use the explorer (``cmim_lab.widgets.LatentExplorer``). The driver
+Run All, then use the explorer (``cmim_lab.notebook.widgets.LatentExplorer``). The driver
 (:func:`drive_explorer`) does the same through Playwright and checks what the user would see:
 
 * keyboard steps on the PC1 slider: the readout shows the exact new value and the decoded
@@ -408,9 +408,9 @@ def page(tmp_path):
 # browser is exercised. The cells after it (the UMAP map) are dropped to save time.
 BROKEN_CALLBACK = """\
 # deliberately broken for the browser test: the explorer's image never changes again
-import cmim_lab.widgets
+import cmim_lab.notebook.widgets
 _frozen_png = explorer.image.value
-cmim_lab.widgets.image_png = lambda img, scale=8: _frozen_png
+cmim_lab.notebook.widgets.image_png = lambda img, scale=8: _frozen_png
 """
 
 

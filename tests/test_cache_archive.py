@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from cmim_lab import cache_index, params
-from cmim_lab.cache_archive import ArchiveRefused, export_cache, import_cache
+from cmim_lab.cache import index as cache_index
+from cmim_lab.notebook import params
+from cmim_lab.cache.archive import ArchiveRefused, export_cache, import_cache
 from cmim_lab.cli import main
 from cmim_lab.config import EvalConfig, TrainConfig
-from cmim_lab.study import EvalTask, grid, run_study
+from cmim_lab.studies.engine import EvalTask, grid, run_study
 
 BASE = TrainConfig(dataset="digits", hidden_sizes=(32,), latent_dim=4, batch_size=64, epochs=1)
 EVAL = EvalConfig(probes=["knn-cosine"], embeddings=["mean"], clustering=False)
@@ -267,7 +268,7 @@ def _outputs(notebook: Path) -> tuple[str, list[str]]:
 
 @pytest.mark.slow
 def test_after_an_import_a_smoke_notebook_trains_nothing_and_shows_the_same_numbers(tmp_path, monkeypatch):
-    from cmim_lab.notebooks import run_notebooks
+    from cmim_lab.notebook.runner import run_notebooks
 
     notebook = "02_mim_to_cmim.ipynb"  # no UMAP: the quickest notebook that trains several models
     monkeypatch.setenv("CMIM_LAB_CACHE", str(tmp_path / "teacher"))

@@ -13,7 +13,8 @@ import tempfile
 import pytest
 import torch
 
-from cmim_lab import data, files
+from cmim_lab import data
+from cmim_lab.infra import files
 from cmim_lab.checkpoint import MODEL_FILE, OPTIMIZER_FILE, load_model, save_checkpoint
 from cmim_lab.config import TrainConfig
 from cmim_lab.errors import CheckpointError

@@ -1,10 +1,10 @@
-"""The verdict logic of cmim_lab.claims.compare on synthetic paired scores."""
+"""The verdict logic of cmim_lab.studies.verdicts.compare on synthetic paired scores."""
 import math
 
 import pandas as pd
 import pytest
 
-from cmim_lab.claims import BEST, VERDICTS, compare, compare_entries, curve_reading, curve_verdicts, verdict_report
+from cmim_lab.studies.verdicts import (BEST, VERDICTS, compare, compare_entries, curve_reading, curve_verdicts, verdict_report)
 
 
 def test_hand_worked_interval():

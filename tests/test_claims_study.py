@@ -6,13 +6,13 @@ import pandas as pd
 import pytest
 import torch
 
-from cmim_lab.claims import claim_row, compare as paired_compare
-from cmim_lab.claims_search import search_grid, search_reading, validation_split
-from cmim_lab.claims_study import PROFILES, rows_frame, search_profile
+from cmim_lab.studies.verdicts import claim_row, compare as paired_compare
+from cmim_lab.studies.search import search_grid, search_reading, validation_split
+from cmim_lab.studies.claims import PROFILES, rows_frame, search_profile
 from cmim_lab.cli import main
 from cmim_lab.config import TrainConfig
-from cmim_lab.experiments import compare
-from cmim_lab.sweep import seed_gaps
+from cmim_lab.studies.experiments import compare
+from cmim_lab.studies.sweep import seed_gaps
 
 ROW_FIELDS = {"claim", "setting", "statement", "a", "b", "entries", "dataset", "probe", "embedding", "budget",
               "mean_diff", "std", "low", "high", "n_seeds", "verdict", "margin", "per_seed", "a_per_seed", "b_per_seed"}

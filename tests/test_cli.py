@@ -123,7 +123,7 @@ def test_run_notebooks_restores_the_environment(tmp_path, monkeypatch):
 
     import papermill
 
-    from cmim_lab.notebooks import run_notebooks
+    from cmim_lab.notebook.runner import run_notebooks
 
     seen = []
 
@@ -149,7 +149,7 @@ def test_out_defaults_are_absolute_under_the_kits_home(command, folder, tmp_path
     from pathlib import Path
 
     from cmim_lab.cli import build_parser
-    from cmim_lab.paths import repo_path
+    from cmim_lab.infra.paths import repo_path
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("CMIM_LAB_HOME", raising=False)
@@ -165,8 +165,8 @@ def test_out_defaults_are_absolute_under_the_kits_home(command, folder, tmp_path
 
 def test_benchmark_reports_the_figure_it_really_wrote(tmp_path, monkeypatch, capsys):
     """PNG export failed -> the HTML file is what gets reported, never benchmark.png (#15)."""
-    import cmim_lab.benchmark as benchmark
-    import cmim_lab.viz as viz
+    import cmim_lab.studies.benchmark as benchmark
+    import cmim_lab.notebook.viz as viz
 
     monkeypatch.setattr(viz, "benchmark_figure", lambda raw, probes: object())
     monkeypatch.setattr(viz, "save_figure", lambda fig, path, **kw: [path.with_suffix(".html")])
@@ -188,8 +188,8 @@ def _choices() -> dict:
     from cmim_lab import registry
     from cmim_lab.config import CLASSIFICATION_PROBES, EMBEDDING_KINDS, REDUCTIONS
     from cmim_lab.objectives import METHODS, NEGATIVES
-    from cmim_lab.params import PROFILE_NAMES
-    from cmim_lab.sweep import LR_RULES, PROTOCOLS
+    from cmim_lab.notebook.params import PROFILE_NAMES
+    from cmim_lab.studies.sweep import LR_RULES, PROTOCOLS
 
     return {"method": METHODS, "methods": METHODS, "reduction": REDUCTIONS, "reductions": REDUCTIONS,
             "negatives": NEGATIVES, "arch": ["mlp", "conv"], "likelihood": ["bernoulli", "gaussian"],
@@ -249,7 +249,7 @@ def test_top_level_help_imports_neither_torch_nor_the_datasets():
             "with contextlib.redirect_stdout(io.StringIO()) as out: main([])\n"
             "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'numpy', 'pandas', 'sklearn', "
             "'plotly', 'umap', 'cmim_lab') and m not in ('cmim_lab', 'cmim_lab.cli', 'cmim_lab.registry', "
-            "'cmim_lab.paths', 'cmim_lab.errors', 'cmim_lab.molecules', 'cmim_lab.molecules.plugin'))\n"
+            "'cmim_lab.infra', 'cmim_lab.infra.paths', 'cmim_lab.errors', 'cmim_lab.molecules', 'cmim_lab.molecules.plugin'))\n"
             "print(heavy, 'getting started' in out.getvalue())")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.stdout.strip() == "[] True", proc.stdout + proc.stderr
@@ -264,7 +264,7 @@ def test_bare_command_in_a_process_prints_help_and_exits_0():
 def test_kernel_install_registers_this_python(tmp_path, monkeypatch, capsys):
     import json
 
-    from cmim_lab.notebooks import KERNEL_NAME, choose_kernel
+    from cmim_lab.notebook.runner import KERNEL_NAME, choose_kernel
 
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "share" / "jupyter"))
     assert main(["kernel", "install", "--prefix", str(tmp_path)]) == 0

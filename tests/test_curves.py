@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from cmim_lab.config import EvalConfig, TrainConfig
-from cmim_lab.curves import check_curve_steps, total_steps, train_with_curve
+from cmim_lab.studies.curves import check_curve_steps, total_steps, train_with_curve
 from cmim_lab.evaluation import evaluate
 from cmim_lab.trainer import load_or_train, train
 

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from cmim_lab import data, sources
+from cmim_lab import data
+from cmim_lab.data import sources
 from cmim_lab.errors import DataUnavailableError
 
 

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from cmim_lab import doctor
+from cmim_lab.cli import doctor
 from cmim_lab.cli import main
 from cmim_lab.errors import DataUnavailableError
 
@@ -55,7 +55,8 @@ def test_the_browser_is_found_the_way_kaleido_finds_it(tmp_path, monkeypatch):
 
 
 def test_data_lines_say_where_each_dataset_is_or_how_to_get_it(fresh_cache, monkeypatch):
-    from cmim_lab import registry, sources
+    from cmim_lab import registry
+    from cmim_lab.data import sources
 
     checks = _by_name(doctor.check_data())
     assert checks["data digits"].ok and os.path.exists(checks["data digits"].detail.split(" (")[0])

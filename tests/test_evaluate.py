@@ -6,10 +6,9 @@ import torch
 
 from cmim_lab.config import EvalConfig, TrainConfig
 from cmim_lab.embeddings import embed, embedding_width
-from cmim_lab.evaluation import (PROBES, baseline_scores, clustering_metrics, evaluate, generative_metrics,
-                               probe_scores)
+from cmim_lab.evaluation import (PROBES, baseline_scores, clustering_metrics, evaluate, generative_metrics, probe_scores)
 from cmim_lab.objectives import recon_nll
-from cmim_lab.summary import ranks, zscores
+from cmim_lab.studies.summary import ranks, zscores
 from cmim_lab.trainer import train
 
 
@@ -159,7 +158,7 @@ def test_zscores_and_ranks_match_a_hand_worked_example():
 
 
 def test_pooled_ranks_let_x_entries_compete_with_plain_ones():
-    from cmim_lab.summary import pooled_ranks
+    from cmim_lab.studies.summary import pooled_ranks
 
     rows = [dict(entry=e, dataset="d", metric="knn", embedding=k, seed=0, value=v, higher_is_better=True)
             for (e, k), v in {("A", "mean"): 0.5, ("A", "informative"): 0.9,

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from cmim_lab import data
-from cmim_lab.benchmark import run_benchmark
+from cmim_lab.studies.benchmark import run_benchmark
 from cmim_lab.config import EvalConfig, TrainConfig
 from cmim_lab.evaluation import evaluate
 from cmim_lab.trainer import train

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from cmim_lab import data, medmnist_source
+from cmim_lab import data
+from cmim_lab.data import medmnist as medmnist_source
 from cmim_lab.errors import DataUnavailableError
 
 SPLIT_SIZES = {"train": 40, "val": 12, "test": 16}

@@ -19,8 +19,7 @@ from cmim_lab.config import TrainConfig
 from cmim_lab.embeddings import embed, embedding_width
 from cmim_lab.molecules import data as mdata
 from cmim_lab.molecules.benchmark import molecule_config
-from cmim_lab.molecules.evaluation import (embed_smiles, evaluate_property, generation_metrics,
-                                           latent_neighbours, nearest_molecules, property_eval_config)
+from cmim_lab.molecules.evaluation import (embed_smiles, evaluate_property, generation_metrics, latent_neighbours, nearest_molecules, property_eval_config)
 from cmim_lab.molecules.nets import SequenceEncoderDecoder, build_gru
 from cmim_lab.molecules.smiles import EOS_ID, Vocabulary
 from cmim_lab.objectives import METHODS, Objective
@@ -174,7 +173,7 @@ def test_probes_and_generative_metrics_on_a_tiny_model(corpus):
 
 
 def test_rmse_zscores_flip_sign():
-    from cmim_lab.summary import zscores
+    from cmim_lab.studies.summary import zscores
 
     raw = pd.DataFrame({"entry": ["a", "b", "c"], "dataset": "esol", "metric": "ridge", "embedding": "mean",
                         "seed": 0, "value": [1.0, 2.0, 3.0], "higher_is_better": False})
@@ -274,7 +273,7 @@ def test_loading_the_plugin_is_cheap():
 
 def test_molecules_import_nothing_above_them():
     package = Path(__file__).resolve().parents[1] / "cmim_lab" / "molecules"
-    forbidden = {"cmim_lab.cli", "cmim_lab.params", "cmim_lab.notebooks"}
+    forbidden = {"cmim_lab.cli", "cmim_lab.notebook.params", "cmim_lab.notebook.runner"}
     for path in package.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.level == 2:
@@ -285,7 +284,9 @@ def test_molecules_import_nothing_above_them():
                 names = {a.name for a in node.names}
             else:
                 continue
-            assert not {n for n in names if n in forbidden or n.startswith(tuple(f + "." for f in forbidden))}, path
+            allowed = {"cmim_lab.cli.flags"}  # the flag generator plugin commands build their parsers with
+            assert not {n for n in names - allowed
+                        if n in forbidden or n.startswith(tuple(f + "." for f in forbidden))}, path
 
 
 def test_gru_round_trips_through_a_checkpoint_with_its_vocabulary(tmp_path):

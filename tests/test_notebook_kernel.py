@@ -9,8 +9,8 @@ import pytest
 pytest.importorskip("papermill")
 from jupyter_client.channels import AsyncZMQSocketChannel  # noqa: E402
 
-from cmim_lab import notebook_kernel  # noqa: E402
-from cmim_lab.notebook_kernel import SlicedChannel, SlicedKernelClient, SlicedKernelManager  # noqa: E402
+from cmim_lab.notebook import kernel as notebook_kernel  # noqa: E402
+from cmim_lab.notebook.kernel import SlicedChannel, SlicedKernelClient, SlicedKernelManager  # noqa: E402
 
 
 class FakeSocketPolls:
@@ -78,7 +78,7 @@ def test_the_manager_hands_out_the_sliced_client():
 def test_papermill_gets_the_client_and_the_cell_timeout(profile, given, expected, tmp_path, monkeypatch):
     import papermill
 
-    from cmim_lab.notebooks import run_notebooks
+    from cmim_lab.notebook.runner import run_notebooks
 
     seen = []
     monkeypatch.setattr(papermill, "execute_notebook", lambda source, target, **kw: seen.append(kw))
@@ -91,7 +91,7 @@ def test_papermill_gets_the_client_and_the_cell_timeout(profile, given, expected
 def test_a_bad_cell_timeout_is_refused_before_any_notebook(bad, tmp_path, monkeypatch):
     import papermill
 
-    from cmim_lab.notebooks import run_notebooks
+    from cmim_lab.notebook.runner import run_notebooks
 
     monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: pytest.fail("a notebook started"))
     with pytest.raises(ValueError, match="cell_timeout"):

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from cmim_lab.paths import repo_path
+from cmim_lab.infra.paths import repo_path
 
 NOTEBOOK = repo_path("notebooks", "00_quickstart.ipynb")
 PLOTLY = "application/vnd.plotly.v1+json"
@@ -26,7 +26,7 @@ PNG_IN_HTML = re.compile(r'<img[^>]+src="data:image/png;base64,([A-Za-z0-9+/=]+)
 def _static_export_works() -> bool:
     import plotly.graph_objects as go
 
-    from cmim_lab.static_figures import png_bytes
+    from cmim_lab.notebook.static_figures import png_bytes
 
     return png_bytes(go.Figure(), width=100, height=100) is not None
 

@@ -8,8 +8,8 @@ import re
 import nbformat
 import pytest
 
-from cmim_lab import paths
-from cmim_lab.notebooks import notebook_paths, run_notebooks, runs_this_python
+from cmim_lab.infra import paths
+from cmim_lab.notebook.runner import notebook_paths, run_notebooks, runs_this_python
 
 TRAIN = ("from cmim_lab import TrainConfig, load_or_train\n"
          "config = TrainConfig(method='cmim', dataset='digits', hidden_sizes=(16,), latent_dim=2, epochs=1, "

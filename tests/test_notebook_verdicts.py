@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from cmim_lab.claims import VERDICTS
-from cmim_lab.notebooks import notebook_paths
+from cmim_lab.studies.verdicts import VERDICTS
+from cmim_lab.notebook.runner import notebook_paths
 
 CLAIM_NOTEBOOKS = [p for p in notebook_paths() if p.stem[:2] in ("01", "02", "03", "04")]
 

@@ -6,8 +6,7 @@ import torch
 from torch.distributions import Independent, Normal, kl_divergence
 
 from cmim_lab.config import TrainConfig
-from cmim_lab.objectives import (METHODS, Objective, contrastive_term, gaussian_log_prob,
-                                 kl_to_standard_normal, nt_xent, recon_nll, standard_normal_log_prob)
+from cmim_lab.objectives import (METHODS, Objective, contrastive_term, gaussian_log_prob, kl_to_standard_normal, nt_xent, recon_nll, standard_normal_log_prob)
 
 
 def nt_xent_reference(h1, h2, t):

@@ -4,7 +4,7 @@ import tomllib
 
 import yaml
 
-from cmim_lab.paths import repo_path
+from cmim_lab.infra.paths import repo_path
 
 CONDA_NAMES = {"torch": "pytorch", "kaleido": "python-kaleido"}
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from cmim_lab import params, profiles
+from cmim_lab.notebook import params
+from cmim_lab import profiles
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 

@@ -2,7 +2,7 @@
 so a notebook saved after papermill or nbval shows where the bar finished, never a frozen 0%."""
 from tqdm.notebook import tqdm_notebook
 
-from cmim_lab import progress
+from cmim_lab.infra import progress
 
 
 def test_outside_a_kernel_the_bar_is_text(capsys):

@@ -3,7 +3,7 @@ import importlib.util
 
 import pandas as pd
 
-from cmim_lab.paths import repo_path
+from cmim_lab.infra.paths import repo_path
 
 spec = importlib.util.spec_from_file_location("readme_table", repo_path("benchmarks", "readme_table.py"))
 readme_table = importlib.util.module_from_spec(spec)

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cmim_lab import files, paths
+from cmim_lab.infra import files, paths
 from cmim_lab.errors import CacheFolderError
-from cmim_lab.files import atomic_write, locked, write_json
+from cmim_lab.infra.files import atomic_write, locked, write_json
 
 PACKAGE = Path(__file__).resolve().parents[1] / "cmim_lab"
 posix = pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX permissions")
@@ -60,7 +60,7 @@ def test_a_readable_but_not_writable_cache_folder_is_accepted(tmp_path, monkeypa
 
 def test_numba_cache_is_never_pointed_into_the_kit_cache(fresh_cache, monkeypatch):
     """numba reads its cache index with pickle: umap_2d must leave NUMBA_CACHE_DIR alone."""
-    from cmim_lab import viz
+    from cmim_lab.notebook import viz
 
     seen = {}
 

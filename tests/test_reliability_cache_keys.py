@@ -9,7 +9,7 @@ import torch
 from cmim_lab import data
 from cmim_lab import trainer as trainer_module
 from cmim_lab.config import EvalConfig, TrainConfig
-from cmim_lab.study import EvalTask, cached_evaluate, evaluation_key
+from cmim_lab.studies.engine import EvalTask, cached_evaluate, evaluation_key
 from cmim_lab.trainer import EVAL_GLOB, load_or_train, model_dir
 
 TINY = TrainConfig(method="mim", dataset="arrays", hidden_sizes=(32,), latent_dim=4, epochs=1, batch_size=64)
@@ -112,7 +112,7 @@ def test_evaluation_key_covers_the_weights_and_library_versions(fresh_cache, arr
     result = load_or_train(TINY, ds, device="cpu", progress=False)
     task = EvalTask("arrays", ds, FAST_EVAL)
     key = evaluation_key(result, task, FAST_EVAL)
-    import cmim_lab.study as study
+    import cmim_lab.studies.engine as study
 
     real = study.library_versions
     with monkeypatch.context() as m:

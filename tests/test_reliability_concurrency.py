@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cmim_lab.files import atomic_write, locked, read_json, write_json
+from cmim_lab.infra.files import atomic_write, locked, read_json, write_json
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -24,7 +24,7 @@ torch.set_num_threads(1)
 from cmim_lab import data
 from cmim_lab.checkpoint import tensor_digest
 from cmim_lab.config import EvalConfig, TrainConfig
-from cmim_lab.study import EvalTask, cached_evaluate
+from cmim_lab.studies.engine import EvalTask, cached_evaluate
 from cmim_lab.trainer import load_or_train
 (ready / me).touch()
 deadline = time.time() + 300
@@ -71,7 +71,7 @@ def test_processes_on_one_entry_wait_for_each_other_and_load(tmp_path, n):
 
 WRITER = r"""
 import sys
-from cmim_lab.files import write_json
+from cmim_lab.infra.files import write_json
 target, me, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 failures = 0
 for k in range(count):

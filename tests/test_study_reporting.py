@@ -1,14 +1,14 @@
 """What a study tells its reader: one progress bar per grid, a line per model saying whether it
 was trained (and how long it took) or loaded from the cache (and its key), and the per-process
-counts that ``cmim-lab notebooks`` sums over kernels (:mod:`cmim_lab.tally`)."""
+counts that ``cmim-lab notebooks`` sums over kernels (:mod:`cmim_lab.infra.tally`)."""
 import json
 
 import pytest
 import tqdm.auto
 
-from cmim_lab import tally
+from cmim_lab.infra import tally
 from cmim_lab.config import TrainConfig
-from cmim_lab.study import grid, run_study
+from cmim_lab.studies.engine import grid, run_study
 from cmim_lab.trainer import planned_steps
 
 BASE = TrainConfig(dataset="digits", hidden_sizes=(16,), latent_dim=2, epochs=1, batch_size=256)

@@ -9,7 +9,7 @@ from cmim_lab.checkpoint import MODEL_FILE, OPTIMIZER_FILE, load_model, load_opt
 from cmim_lab.config import TrainConfig
 from cmim_lab.errors import CheckpointError, TrainingDivergedError
 from cmim_lab.objectives import METHODS
-from cmim_lab.runtime import resolve_device
+from cmim_lab.infra.runtime import resolve_device
 from cmim_lab.trainer import load_or_train, model_dir, train
 
 SMALL = dict(dataset="digits", hidden_sizes=(64,), latent_dim=8, batch_size=64)

@@ -7,13 +7,13 @@ import pandas as pd
 import pytest
 import torch
 
-from cmim_lab import viz
+from cmim_lab.notebook import viz
 
 
 @pytest.fixture
 def fresh_static(monkeypatch):
     """Static export as in a new process: untried, no server."""
-    from cmim_lab import static_figures
+    from cmim_lab.notebook import static_figures
 
     monkeypatch.setattr(static_figures, "_state", {"problem": None, "server": True})  # server: never start one
     return static_figures
@@ -57,7 +57,7 @@ def test_notebook_figures_carry_a_png_beside_the_interactive_json(monkeypatch, c
     import plotly.graph_objects as go
     import plotly.io as pio
 
-    from cmim_lab.static_figures import NOTEBOOK_RENDERERS, RENDERER, _png_renderer
+    from cmim_lab.notebook.static_figures import NOTEBOOK_RENDERERS, RENDERER, _png_renderer
 
     monkeypatch.setitem(pio.renderers._renderers, RENDERER, _png_renderer())
     monkeypatch.setattr(pio, "to_image", lambda fig, **kw: b"\x89PNG fake")
@@ -74,7 +74,7 @@ def test_notebook_figures_carry_a_png_beside_the_interactive_json(monkeypatch, c
 
 
 def test_the_static_renderer_is_set_only_in_a_kernel():
-    from cmim_lab.static_figures import use_static_renderer
+    from cmim_lab.notebook.static_figures import use_static_renderer
 
     assert use_static_renderer() is False  # plain Python: plotly's defaults are left alone
 
@@ -166,7 +166,7 @@ def _trace_colors(fig) -> dict:
 
 
 def test_one_colour_per_method_across_figures():
-    from cmim_lab.figure_style import METHOD_COLORS, method_color, series_style
+    from cmim_lab.notebook.figure_style import METHOD_COLORS, method_color, series_style
 
     sweep = pd.DataFrame([dict(variant=v, batch_size=b, seed=s, **{"knn-cosine": 0.5, "linear": 0.6})
                           for v in ("cmim[sum]", "cmim[normalised]", "mim[normalised]", "infonce[pure]")
@@ -207,7 +207,7 @@ def _texts(fig) -> list[str]:
 
 
 def test_axes_are_labelled_in_words_with_units():
-    from cmim_lab.figure_style import axis_label
+    from cmim_lab.notebook.figure_style import axis_label
 
     assert axis_label("mean/knn-cosine") == "test accuracy, kNN (cosine) on μ"
     assert axis_label("active_units") == "active units (Var_x[μ_j] > 0.01)"
@@ -324,7 +324,7 @@ def test_log_axes_tick_at_the_values_shown():
 
 
 def test_reference_lines_match_their_method_and_convention_with_a_legend():
-    from cmim_lab.figure_style import METHOD_COLORS
+    from cmim_lab.notebook.figure_style import METHOD_COLORS
 
     temp = pd.DataFrame([dict(variant=f"cmim[{r}]", temperature=t, **{"mean/knn-cosine": 0.8})
                          for r in ("sum", "normalised") for t in (0.05, 0.1, 0.5, 1.0)])

@@ -6,8 +6,7 @@ import pytest
 import torch
 
 from cmim_lab.config import TrainConfig
-from cmim_lab.widgets import (ExplorerState, LatentExplorer, code_from_sliders, decode_image, image_png,
-                              interpolate, principal_frame)
+from cmim_lab.notebook.widgets import (ExplorerState, LatentExplorer, code_from_sliders, decode_image, image_png, interpolate, principal_frame)
 
 
 def build_model(shape, **fields):
@@ -157,7 +156,7 @@ def test_the_map_follows_the_method_selector(ui):
 
 
 def test_the_original_image_and_its_class_sit_next_to_the_decoded_one(ui, images):
-    from cmim_lab.widgets import as_image
+    from cmim_lab.notebook.widgets import as_image
 
     ui.base.value = 6
     assert ui.original.value == image_png(as_image(images[6]), ui.scale)

@@ -17,7 +17,7 @@ The files are named like their image counterparts in :mod:`cmim_lab`:
 * :mod:`.nets`       -- the GRU encoder-decoder, a :class:`~cmim_lab.model.LatentModel`;
 * :mod:`.evaluation` -- regression probes on embeddings, fingerprint baseline, generation
   metrics (exact-match reconstruction, validity);
-* :mod:`.benchmark`  -- the molecule benchmark, a study (:mod:`cmim_lab.study`);
+* :mod:`.benchmark`  -- the molecule benchmark, a study (:mod:`cmim_lab.studies.engine`);
 * :mod:`.command`    -- ``cmim-lab molecules``;
 * :mod:`.viz`        -- a latent map coloured by a property, grids of molecule drawings.
 

@@ -14,7 +14,7 @@ summarise as Z-scores and ranks (the image benchmark's format, lower RMSE = bett
   baseline, generative metrics, training throughput, the exact command;
 * ``benchmark.png`` / ``benchmark.html``  RMSE per entry with its spread.
 
-A specification on top of the study engine (:func:`cmim_lab.study.run_study`): the entries
+A specification on top of the study engine (:func:`cmim_lab.studies.engine.run_study`): the entries
 are the methods x reductions x seeds grid of a molecule :class:`~cmim_lab.config.TrainConfig`
 (:func:`molecule_config`: the corpus's registered ``defaults``, arch ``gru``), the tasks are
 the generation metrics on held-out corpus molecules plus one regression task per
@@ -34,16 +34,15 @@ import pandas as pd
 from .. import __version__, registry
 from ..config import Bounds, EvalConfig, TrainConfig, check_bounds, check_names, check_seeds, expand_entries
 from ..data import fingerprint as data_fingerprint
-from ..files import locked, read_json, write_json, write_text
+from ..infra.files import locked, read_json, write_json, write_text
 from ..objectives import METHODS
-from ..paths import cache_dir
-from ..study import EvalTask, grid, run_study
+from ..infra.paths import cache_dir
+from ..studies.engine import EvalTask, grid, run_study
 from ..trainer import library_versions
-from ..summary import markdown, pooled_ranks, ranks, ranks_section, score_table, write_tables, zscores
+from ..studies.summary import markdown, pooled_ranks, ranks, ranks_section, score_table, write_tables, zscores
 from . import CORPORA, PROPERTIES
 from .data import SPLITS, load_property
-from .evaluation import (FINGERPRINT, MAX_GENERATE, N_GENERATE, evaluate_property, fingerprint_scores, generation_metrics,
-                         property_eval_config)
+from .evaluation import (FINGERPRINT, MAX_GENERATE, N_GENERATE, evaluate_property, fingerprint_scores, generation_metrics, property_eval_config)
 
 GENERATIVE = ("recon_nll", "token_nll", "token_accuracy", "exact_match", "valid_recon", "valid_prior",
               "unique_prior", "active_units", "frac_logvar_at_floor")
@@ -180,7 +179,7 @@ def cached_fingerprint_scores(split, eval_config: EvalConfig | None = None) -> d
     """:func:`~cmim_lab.molecules.evaluation.fingerprint_scores` ({probe: test RMSE}), cached
     as JSON under ``<cache>/evaluations/`` (keyed by the split and its content, every
     evaluation setting, the fingerprint, and the versions of the kit, torch, scikit-learn and
-    RDKit) and written through :mod:`cmim_lab.files` under a lock."""
+    RDKit) and written through :mod:`cmim_lab.infra.files` under a lock."""
     from rdkit import rdBase
 
     cfg = eval_config or property_eval_config()
@@ -227,7 +226,7 @@ def _markdown_report(raw, z, overall, with_x, training, props, probes, settings,
 def _write(result: MoleculeBenchmarkResult, probes) -> None:
     out = write_tables(result)
     write_text(out / "training.csv", result.training.to_csv(index=False))
-    from ..viz import benchmark_figure, save_figure
+    from ..notebook.viz import benchmark_figure, save_figure
 
     fig = benchmark_figure(result.raw, probes, value_label="test RMSE (lower is better)",
                            title="Probe test RMSE, lower is better", spread_over="runs (model seeds × split seeds)",

@@ -43,8 +43,8 @@ import numpy as np
 import torch
 
 from ..errors import DataUnavailableError, check_choice
-from ..files import atomic_write, locked
-from ..paths import cache_dir
+from ..infra.files import atomic_write, locked
+from ..infra.paths import cache_dir
 from . import CORPORA, INSTALL_DATA
 from .smiles import Vocabulary, canonical, randomised, require_rdkit, scaffold
 
@@ -441,7 +441,7 @@ def _cached_json(path: Path, build, valid, what: str, *, refresh: bool = False):
 
 
 def _write_json(path: Path, blob) -> None:
-    """Gzipped JSON, written atomically through :func:`cmim_lab.files.atomic_write`."""
+    """Gzipped JSON, written atomically through :func:`cmim_lab.infra.files.atomic_write`."""
     def write(tmp: str) -> None:
         with gzip.open(tmp, "wt") as fh:
             json.dump(blob, fh)

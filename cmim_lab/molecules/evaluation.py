@@ -24,7 +24,7 @@ Generative side (:func:`generation_metrics`, on held-out corpus molecules):
 * posterior statistics as for images (``mean_sigma``, ``frac_logvar_at_floor``, ``active_units``).
 
 Both evaluators have the study engine's signature ``(model, data, eval_config, *,
-likelihood, device, **params)`` (see :class:`cmim_lab.study.EvalTask`).
+likelihood, device, **params)`` (see :class:`cmim_lab.studies.engine.EvalTask`).
 """
 from __future__ import annotations
 

@@ -90,7 +90,7 @@ def bounded_list(bounds, name: str, *, distinct: bool = False) -> Callable[[str]
 
 def seeds(name: str = "seeds") -> Callable[[str], list]:
     """argparse type: distinct seeds, each an integer from 0 to 2**32 - 1 (``0,1,2``)."""
-    from .config import SEED
+    from ..config import SEED
 
     return bounded_list(SEED, name, distinct=True)
 
@@ -98,7 +98,7 @@ def seeds(name: str = "seeds") -> Callable[[str], list]:
 def names(valid, what: str, *, check: Callable[[str], Any] | None = None) -> Callable[[str], list]:
     """argparse type: distinct comma-separated names, each in ``valid`` (or accepted by
     ``check``, which raises ``ValueError`` with its own message, e.g. for method variants)."""
-    from .errors import check_choice
+    from ..errors import check_choice
 
     def one(text: str) -> str:
         if check is not None:
@@ -111,7 +111,7 @@ def names(valid, what: str, *, check: Callable[[str], Any] | None = None) -> Cal
 
 def choice(valid, what: str) -> Callable[[str], str]:
     """argparse type: one name in ``valid``; the message lists the valid names."""
-    from .errors import check_choice
+    from ..errors import check_choice
 
     def parse(text: str) -> str:
         try:
@@ -216,8 +216,8 @@ def _help(name: str, valid, bounds, is_list: bool, nullable: bool, is_bool: bool
 
 
 def device(text: str) -> str:
-    """argparse type of ``--device``: a device that exists here (see :mod:`cmim_lab.runtime`)."""
-    from .runtime import resolve_device
+    """argparse type of ``--device``: a device that exists here (see :mod:`cmim_lab.infra.runtime`)."""
+    from ..infra.runtime import resolve_device
 
     try:
         resolve_device(text)
@@ -228,16 +228,16 @@ def device(text: str) -> str:
 
 def out_default(name: str) -> str:
     """The default ``--out`` folder of a command: ``runs/<name>`` in the kit's home (the
-    checkout, ``$CMIM_LAB_HOME`` or the current directory: :func:`cmim_lab.paths.home_dir`),
+    checkout, ``$CMIM_LAB_HOME`` or the current directory: :func:`cmim_lab.infra.paths.home_dir`),
     as an absolute path."""
-    from .paths import home_path
+    from ..infra.paths import home_path
 
     return str(home_path("runs", name))
 
 
 def out_help(name: str) -> str:
     """Help of a command's ``--out``: its default folder and where relative paths start."""
-    from .paths import HOME_ENV
+    from ..infra.paths import HOME_ENV
 
     return (f"output folder (default {out_default(name)}: runs/{name} in the kit's home -- the source checkout, "
             f"${HOME_ENV}, or the current directory after a plain pip install; a relative --out starts from the "
@@ -246,7 +246,7 @@ def out_help(name: str) -> str:
 
 def variants_help() -> str:
     """The spellings of a method or variant, in words (one spelling in every command)."""
-    from .config import METHODS, REDUCTIONS, VARIANTS
+    from ..config import METHODS, REDUCTIONS, VARIANTS
 
     named = ", ".join(f"{label} = {' '.join(f'{k}={v}' for k, v in fields.items())}"
                       for label, fields in VARIANTS.items())

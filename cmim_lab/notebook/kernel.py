@@ -9,7 +9,7 @@ issue 312). Here each wait is cut into slices of :data:`POLL_SLICE` seconds; a s
 real, non-blocking zmq poll (pyzmq does that on timeout), so a missed wake-up costs at most
 one slice. A caller's own timeout is kept exactly.
 
-Used by :func:`cmim_lab.notebooks.run_notebooks` as papermill's ``kernel_manager_class``.
+Used by :func:`cmim_lab.notebook.runner.run_notebooks` as papermill's ``kernel_manager_class``.
 Imports jupyter_client at import time: import this module only where papermill is installed.
 """
 from __future__ import annotations
@@ -51,5 +51,5 @@ class SlicedKernelClient(AsyncKernelClient):
 class SlicedKernelManager(AsyncKernelManager):
     """papermill's usual kernel manager, handing out :class:`SlicedKernelClient` clients."""
 
-    client_class = DottedObjectName("cmim_lab.notebook_kernel.SlicedKernelClient")
+    client_class = DottedObjectName("cmim_lab.notebook.kernel.SlicedKernelClient")
     client_factory = Type(SlicedKernelClient, klass=AsyncKernelClient)

@@ -1,10 +1,10 @@
 """Figures: plotly for the notebooks (interactive), PNG copies for ``figures/``.
 
 Every figure here colours a method the same way and labels its axes in words with units
-(:mod:`cmim_lab.figure_style`); points that average several seeds carry ± std error bars
+(:mod:`cmim_lab.notebook.figure_style`); points that average several seeds carry ± std error bars
 and say over how many seeds. Static images (PNG files, and a PNG beside every figure a
-notebook shows) come from :mod:`cmim_lab.static_figures`; :func:`save_figure` is its, and
-``viz.method_color`` is :func:`cmim_lab.figure_style.method_color`, both here for notebooks.
+notebook shows) come from :mod:`cmim_lab.notebook.static_figures`; :func:`save_figure` is its, and
+``viz.method_color`` is :func:`cmim_lab.notebook.figure_style.method_color`, both here for notebooks.
 
 plotly and umap are imported inside the functions, so ``import cmim_lab`` stays light.
 """
@@ -17,8 +17,7 @@ import warnings
 import numpy as np
 import torch
 
-from .figure_style import (BASELINE_COLOR, EMBEDDING_NAME, EMBEDDING_SYMBOL, OTHER_COLORS, axis_label,  # noqa: F401
-                           method_color, parse_label, probe_label, series_style, spread_note, term_label)
+from .figure_style import (BASELINE_COLOR, EMBEDDING_NAME, EMBEDDING_SYMBOL, OTHER_COLORS, axis_label, method_color, parse_label, probe_label, series_style, spread_note, term_label)
 from .static_figures import save_figure
 
 # classes (not methods) of a class-coloured scatter: matplotlib's tab10
@@ -154,7 +153,7 @@ def benchmark_figure(raw, probes, *, value_label: str = "test accuracy",
     the title says over how many (``spread_over`` names what was repeated;
     ``baseline_spread_over`` what was for the baselines, when it differs: the molecule
     benchmark's fingerprints repeat over split seeds only). A point's colour
-    is its method's (:mod:`cmim_lab.figure_style`; baselines grey), its marker the embedding:
+    is its method's (:mod:`cmim_lab.notebook.figure_style`; baselines grey), its marker the embedding:
     round for the posterior mean, diamond for -X, square for a baseline. Points farther from
     their panel's median than ``off_scale`` times it (:func:`off_scale_mask`: collapsed
     models) are drawn as one triangle per entry on the panel's edge with their values
@@ -336,8 +335,8 @@ def line_figure(table, x: str, y: str, color: str, *, title: str = "", log_x: bo
     """Column ``y`` against column ``x`` of a tidy ``table``, one line per value of ``color``.
 
     Each line is styled by its label (a method's colour, its variant's dash:
-    :func:`cmim_lab.figure_style.series_style`); axes are titled in words
-    (:func:`~cmim_lab.figure_style.axis_label`). Rows that repeat a (``color``, ``x``) pair --
+    :func:`cmim_lab.notebook.figure_style.series_style`); axes are titled in words
+    (:func:`~cmim_lab.notebook.figure_style.axis_label`). Rows that repeat a (``color``, ``x``) pair --
     several seeds -- are averaged, with ± std error bars and the title saying over how many.
     ``log_x``: a log axis with a tick at every ``x`` value (e.g. 2, 4, ... 64).
     ``references``: {label: value} horizontal lines across the plot, each in its label's
@@ -398,7 +397,7 @@ def mean_vs_x_figure(table, probes, *, title: str = "Probe accuracy: posterior m
     """Grouped bars per probe panel: each model's accuracy on its posterior mean (solid) and
     on its informative embedding (-X, hatched), in its method's colour.
 
-    ``table``: one row per model (as from :func:`cmim_lab.experiments.compare`) with a
+    ``table``: one row per model (as from :func:`cmim_lab.studies.experiments.compare`) with a
     ``label`` column and ``mean/<probe>`` and ``informative/<probe>`` columns; repeated
     labels (seeds) are averaged, with ± std error bars and the title saying over how many.
     """
@@ -439,7 +438,7 @@ def mean_vs_x_figure(table, probes, *, title: str = "Probe accuracy: posterior m
 def budget_curve_figure(curve, *, title: str = ""):
     """Claim 2 along one training run: the paired difference A - B (accuracy points) against
     optimiser steps (log axis), one line per comparison with its confidence interval as a
-    band, one panel per probe. ``curve``: rows of :func:`cmim_lab.claims.curve_verdicts`
+    band, one panel per probe. ``curve``: rows of :func:`cmim_lab.studies.verdicts.curve_verdicts`
     (``step``, ``metric``, ``comparison``, ``mean_diff``, ``low``, ``high``)."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots

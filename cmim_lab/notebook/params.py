@@ -1,7 +1,7 @@
 """Notebook parameters: profiles, validation, and where figures go.
 
 Every notebook has one ``parameters`` cell of plain literals (the *default* profile) and,
-right below it, ``P = cmim_lab.params.setup(profile=profile, ...)``. ``setup``:
+right below it, ``P = cmim_lab.notebook.params.setup(profile=profile, ...)``. ``setup``:
 
 1. takes the profile from ``$CMIM_LAB_PROFILE`` when that is set (CI sets ``smoke``) and
    says so in its printout, naming the notebook's own ``profile`` it overrides;
@@ -12,15 +12,15 @@ right below it, ``P = cmim_lab.params.setup(profile=profile, ...)``. ``setup``:
    seeds fail with a message naming the parameter, the value and what is valid; a
    parameter no dataclass owns must at least be finite);
 4. records the profile, so every model this kernel loads or trains is listed in the
-   cache's record for it (:mod:`cmim_lab.cache_index`; ``cmim-lab cache export --profile``);
+   cache's record for it (:mod:`cmim_lab.cache.index`; ``cmim-lab cache export --profile``);
 5. decides where static figures go (:func:`figures_folder`), in the kit's home
-   (:func:`cmim_lab.paths.home_dir`): ``runs/figures-<profile>/``
+   (:func:`cmim_lab.infra.paths.home_dir`): ``runs/figures-<profile>/``
    (ignored by git) unless an explicit export is asked for -- ``figures=True``,
    ``$CMIM_LAB_FIGURES=1``, ``make figures`` or ``cmim-lab notebooks --figures`` -- which
    refreshes the committed ``figures/`` (never under ``smoke``: tiny models would
    overwrite them);
 6. in a Jupyter kernel, makes every plotly figure carry a PNG beside its interactive form
-   (:func:`cmim_lab.static_figures.use_static_renderer`), so saved notebooks show their
+   (:func:`cmim_lab.notebook.static_figures.use_static_renderer`), so saved notebooks show their
    figures in nbconvert HTML, nbviewer and GitHub.
 
 To set a size by hand, keep ``profile = "default"``: it changes nothing.
@@ -30,9 +30,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from . import profiles
-from .paths import home_path
-from .runtime import resolve_device
+from .. import profiles
+from ..infra.paths import home_path
+from ..infra.runtime import resolve_device
 
 PROFILE_ENV = profiles.PROFILE_ENV
 PROFILE_NAMES = profiles.PROFILE_NAMES
@@ -55,7 +55,7 @@ class Params(dict):
 
     def save(self, fig, name: str, **kwargs) -> list[Path]:
         """Write a static PNG copy of a plotly figure to ``<figures_dir>/<name>.png``
-        (``kwargs``: size and scale, see :func:`cmim_lab.viz.save_figure`); nothing -- and no
+        (``kwargs``: size and scale, see :func:`cmim_lab.notebook.viz.save_figure`); nothing -- and no
         HTML stand-in -- where static export is unavailable."""
         from .viz import save_figure
 
@@ -107,8 +107,8 @@ def setup(profile: str = "default", *, verbose: bool = True, figures: bool | Non
     if "device" in params:
         params["device"] = str(resolve_device(params["device"]))
     out = Params(params, profile=profile)
-    from .cache_index import note_entry, record_usage
-    from .trainer import on_entry_used
+    from ..cache.index import note_entry, record_usage
+    from ..trainer import on_entry_used
 
     record_usage(profile)  # `cmim-lab cache export --profile` packs the models this kernel uses
     on_entry_used(note_entry)

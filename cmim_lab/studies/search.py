@@ -2,11 +2,11 @@
 
 Both sides are tuned on the same grid -- for cMIM: convention x temperature x weight x
 latent size; for MIM: convention x latent size -- at two training budgets (two points of
-one run per model, :func:`cmim_lab.curves.run_curves`). Each side's best setting is chosen
+one run per model, :func:`cmim_lab.studies.curves.run_curves`). Each side's best setting is chosen
 on a **validation split carved from the training images** (never the test split): the
 models train on the rest, probes are fitted on those training codes and scored on the
 held-out images; the chosen settings are then scored on the test split and compared paired
-by seed (:func:`cmim_lab.claims.compare`). The answer is a table and one row per budget and
+by seed (:func:`cmim_lab.studies.verdicts.compare`). The answer is a table and one row per budget and
 probe in ``claims.json`` (claim 2, setting ``search, ...``), whichever way it falls.
 """
 from __future__ import annotations
@@ -17,10 +17,10 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from .claims import claim_row, compare_entries
-from .config import EvalConfig
+from .verdicts import claim_row, compare_entries
+from ..config import EvalConfig
 from .curves import run_curves
-from .study import Entry, EvalTask
+from .engine import Entry, EvalTask
 
 SELECTION_PROBE = "knn-cosine"
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Callable
 
-from . import __version__
+from .. import __version__
 
 BROWSER_HINT = ("static figures (PNG) need Chrome or Chromium: on Debian/Ubuntu `sudo apt install chromium`; "
                 "online, `plotly_get_chrome` (or `kaleido_get_chrome`) downloads one for kaleido; figures stay "
@@ -93,8 +93,8 @@ def check_browser() -> list[Check]:
 
 def check_data() -> list[Check]:
     """One line per registered dataset: where it is found offline, or how to get it."""
-    from . import data, registry  # noqa: F401  (data registers the image datasets)
-    from .errors import DataUnavailableError
+    from .. import data, registry  # noqa: F401  (data registers the image datasets)
+    from ..errors import DataUnavailableError
 
     checks = []
     for name, spec in registry.datasets().items():
@@ -113,9 +113,9 @@ def check_data() -> list[Check]:
 
 def check_cache() -> list[Check]:
     """The cache folder (private to this user), its models and its size per part."""
-    from .cache_index import format_bytes, model_entries, sizes
-    from .errors import CacheFolderError
-    from .paths import CACHE_ENV, cache_dir
+    from ..cache.index import format_bytes, model_entries, sizes
+    from ..errors import CacheFolderError
+    from ..infra.paths import CACHE_ENV, cache_dir
 
     try:
         root = cache_dir()

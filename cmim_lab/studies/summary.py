@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .files import write_text
+from ..infra.files import write_text
 
 GROUP = ("dataset", "metric", "embedding")
 

@@ -22,7 +22,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from .files import atomic_write
+from ..infra.files import atomic_write
 
 RENDERER = "cmim_lab_png"
 NOTEBOOK_RENDERERS = f"plotly_mimetype+{RENDERER}"

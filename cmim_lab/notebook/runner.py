@@ -1,7 +1,7 @@
 """Execute the notebook sequence with papermill (``make run`` / ``cmim-lab notebooks``), and
 register the named Jupyter kernel ``cmim-lab`` (``cmim-lab kernel install``).
 
-The notebooks are ``notebooks/NN_*.ipynb`` in the kit's home (:func:`cmim_lab.paths.home_dir`:
+The notebooks are ``notebooks/NN_*.ipynb`` in the kit's home (:func:`cmim_lab.infra.paths.home_dir`:
 the source checkout, ``$CMIM_LAB_HOME``, or the current directory after a plain ``pip
 install``). Executed copies go to ``runs/notebooks-<profile>/`` there (ignored by git); each
 notebook writes its static figures to ``runs/figures-<profile>/`` there: a run never changes the
@@ -10,12 +10,12 @@ checkout. Only an explicit export (``figures=True``: ``make figures``, ``cmim-la
 
 Output: one line per notebook (name, time, ok/FAILED, models trained and loaded, where the
 executed copy went) and a last line with the totals. Each kernel counts the models it
-trained and loaded (:mod:`cmim_lab.tally`) into ``<run folder>/<notebook>.models.json``,
+trained and loaded (:mod:`cmim_lab.infra.tally`) into ``<run folder>/<notebook>.models.json``,
 which this module reads back. Kernels run on localhost over TCP with their application
 log at ERROR (:data:`KERNEL_ARGUMENTS`): ipykernel's one known warning there, that TCP between
 two processes of this machine is unencrypted, would otherwise print once per notebook. The
 notebooks' own outputs, errors and Python warnings are not affected (they go to the executed
-copy). papermill's client waits for each cell through :mod:`cmim_lab.notebook_kernel` (a kernel
+copy). papermill's client waits for each cell through :mod:`cmim_lab.notebook.kernel` (a kernel
 manager whose socket polls cannot miss a finished cell's reply), and a cell that runs longer than
 ``cell_timeout`` seconds (:data:`CELL_TIMEOUTS`: per profile) fails its notebook with a message
 instead of holding the run forever.
@@ -32,12 +32,12 @@ import sys
 import time
 from pathlib import Path
 
-from .config import Bounds
-from .errors import check_choice
+from ..config import Bounds
+from ..errors import check_choice
 from .params import FIGURES_ENV, PROFILE_ENV, PROFILE_NAMES, figures_folder
-from .paths import HOME_ENV, home_description, home_dir, home_path
-from .runtime import resolve_device
-from .tally import TALLY_ENV, read as read_tally
+from ..infra.paths import HOME_ENV, home_description, home_dir, home_path
+from ..infra.runtime import resolve_device
+from ..infra.tally import TALLY_ENV, read as read_tally
 
 KERNEL_NAME = "cmim-lab"  # the named kernel `cmim-lab kernel install` registers
 FALLBACK_KERNEL = "python3"
@@ -227,7 +227,7 @@ def run_notebooks(profile: str = "default", only=None, out_dir=None, device: str
 def _execute(pm, path: Path, target: Path, profile: str, device: str, kernel: str, cell_timeout: int) -> str | None:
     """Run one notebook; None on success, else the error in one line (the executed copy
     shows the failing cell)."""
-    from .notebook_kernel import SlicedKernelManager
+    from .kernel import SlicedKernelManager
 
     try:
         pm.execute_notebook(str(path), str(target), parameters={"profile": profile, "device": device},

@@ -34,12 +34,12 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from .checkpoint import tensor_digest
-from .config import EvalConfig, TrainConfig, check_seeds, expand_entries
-from .data import fingerprint
-from .evaluation import EvalResult, evaluate
-from .files import read_json, write_json
-from .trainer import TrainResult, entry_lock, library_versions, load_or_train, outcome, planned_steps
+from ..checkpoint import tensor_digest
+from ..config import EvalConfig, TrainConfig, check_seeds, expand_entries
+from ..data import fingerprint
+from ..evaluation import EvalResult, evaluate
+from ..infra.files import read_json, write_json
+from ..trainer import TrainResult, entry_lock, library_versions, load_or_train, outcome, planned_steps
 
 HISTORY_COLUMNS = ("epoch", "step", "seconds", "samples_per_s")
 
@@ -203,7 +203,7 @@ def run_study(entries: list[Entry], train_data, tasks: list[EvalTask] | None = N
 
 def _grid_bar(total_steps: int, n_models: int, name: str):
     """The one progress bar of a study: optimiser steps over every model of the grid."""
-    from .progress import progress_bar
+    from ..infra.progress import progress_bar
 
     return progress_bar(total=total_steps, desc=f"{n_models} model{'s' * (n_models != 1)} on {name}", unit="step",
                 dynamic_ncols=True)

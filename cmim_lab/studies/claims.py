@@ -2,7 +2,7 @@
 
 ``cmim-lab claims --profile smoke|default|full [--search]`` trains what is missing (models,
 evaluations and curves are cached), compares entries paired by seed
-(:func:`cmim_lab.claims.compare`) and writes into ``--out``:
+(:func:`cmim_lab.studies.verdicts.compare`) and writes into ``--out``:
 
 * ``claims.json``  one row per claim and setting: ``claim`` (1-4), ``setting``, the
   ``statement`` checked, the entries compared (``a``, ``b``), ``dataset``, ``probe``,
@@ -21,7 +21,7 @@ trainer's step callbacks); 3. batch-size sensitivity (the gap between the best a
 batch size, per seed) of cMIM against the matched MIM and against InfoNCE with and without
 reconstruction, under the ``samples`` and ``steps`` protocols; 4. -X against the posterior
 mean for every method and probe, and the decoder-layer finding (mu + the first decoder
-layer against all layers). ``--search`` adds :mod:`cmim_lab.claims_search`.
+layer against all layers). ``--search`` adds :mod:`cmim_lab.studies.search`.
 """
 from __future__ import annotations
 
@@ -33,15 +33,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import data as data_module
-from .claims import BEST, claim_row, compare_entries, curve_reading, curve_verdicts
-from .config import CLASSIFICATION_PROBES, STEPS, EvalConfig, TrainConfig, check_list, check_seeds
+from .. import data as data_module
+from .verdicts import BEST, claim_row, compare_entries, curve_reading, curve_verdicts
+from ..config import CLASSIFICATION_PROBES, STEPS, EvalConfig, TrainConfig, check_list, check_seeds
 from .curves import run_curves
-from .errors import check_choice
-from .files import write_json, write_text
-from .profiles import PROFILE_NAMES
-from .runtime import resolve_device
-from .study import EvalTask, grid, run_study
+from ..errors import check_choice
+from ..infra.files import write_json, write_text
+from ..profiles import PROFILE_NAMES
+from ..infra.runtime import resolve_device
+from .engine import EvalTask, grid, run_study
 
 CLAIM4_METHODS = ("vae", "cvae", "mim", "cmim", "infonce")
 SWEEP_VARIANTS = ("cmim[sum]", "cmim[normalised]", "mim[sum]", "mim[normalised]", "infonce[recon]", "infonce[pure]")
@@ -91,7 +91,7 @@ class ClaimsProfile:
         """Every setting checked before any work starts (``ValueError`` naming it): the
         curve's steps and the seeds, every model config, both sweeps against their batch
         sizes, the search grid and the validation fraction."""
-        from .claims_search import search_grid
+        from .search import search_grid
         from .sweep import check_sweep
 
         check_seeds("seeds", self.seeds)
@@ -157,7 +157,7 @@ STATEMENTS = {
 @dataclass
 class ClaimsResult:
     """``rows``: one dict per claim and setting (the rows of ``claims.json``); ``curve``: the
-    budget curve's verdicts (:func:`cmim_lab.claims.curve_verdicts`); ``search``: the search
+    budget curve's verdicts (:func:`cmim_lab.studies.verdicts.curve_verdicts`); ``search``: the search
     table (None without ``--search``); ``markdown``: ``claims.md``; ``files`` written."""
     rows: list[dict]
     curve: pd.DataFrame
@@ -210,7 +210,7 @@ def run_claims(profile: str = "default", *, search: bool = False, out_dir=None, 
 
     search_table = None
     if search:
-        from .claims_search import run_search
+        from .search import run_search
 
         t0 = time.perf_counter()
         search_table, search_rows = run_search(p, ds, **run)
@@ -262,7 +262,7 @@ def claim2_curve(p: ClaimsProfile, ds, *, device="auto", progress=True, log=None
 
 def claim3_rows(p: ClaimsProfile, out_dir=None, *, device="auto", progress=True, log=None) -> list[dict]:
     """Batch-size sensitivity under both protocols: each variant's gap between its best and
-    worst batch size per seed (:func:`cmim_lab.sweep.seed_gaps`), cMIM against the matched
+    worst batch size per seed (:func:`cmim_lab.studies.sweep.seed_gaps`), cMIM against the matched
     MIM and against InfoNCE with and without reconstruction (lower is better)."""
     from .sweep import run_batch_sweep, seed_gaps
 
@@ -391,7 +391,7 @@ def _table(rows: list[dict]) -> str:
 
 def search_profile(dataset: str, *, seeds, temperatures, weights, latent_sizes, budgets, latent_dim: int = 16,
                    probe_n_train: int | None = None, margin: float = 0.0) -> ClaimsProfile:
-    """A profile for :func:`cmim_lab.claims_search.run_search` with a notebook's own sizes:
+    """A profile for :func:`cmim_lab.studies.search.run_search` with a notebook's own sizes:
     its data set, seeds, grid (``temperatures`` x ``weights`` x ``latent_sizes``, both
     conventions) and two ``budgets`` in steps; the model and batch size of the ``default``
     profile. Checked (``ValueError`` naming the bad setting) before anything trains."""
@@ -413,7 +413,7 @@ def _interval(r: dict) -> str:
 
 
 def _write(result: ClaimsResult, curve_rows: pd.DataFrame, out: Path, profile: str, command) -> list[Path]:
-    from .viz import budget_curve_figure, save_figure
+    from ..notebook.viz import budget_curve_figure, save_figure
 
     files = [write_json(out / "claims.json", {"profile": profile, "command": command, "seconds": result.seconds,
                                               "rows": result.rows}),

@@ -1,5 +1,5 @@
 """Small comparison helpers the notebooks build their stories on (specifications on top of
-:mod:`cmim_lab.study`).
+:mod:`cmim_lab.studies.engine`).
 
 ``compare`` trains (or loads) a set of labelled configs on one dataset and returns one
 table row per model: the final value of every training term, probe scores and the
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .config import EvalConfig, TrainConfig, check_seeds
-from .embeddings import embed
-from .evaluation import probe_scores, probe_subset
-from .study import Entry, EvalTask, run_study
+from ..config import EvalConfig, TrainConfig, check_seeds
+from ..embeddings import embed
+from ..evaluation import probe_scores, probe_subset
+from .engine import Entry, EvalTask, run_study
 
 
 def compare(configs: dict[str, TrainConfig], data, eval_config: EvalConfig | None = None, *, seeds=None,
@@ -22,7 +22,7 @@ def compare(configs: dict[str, TrainConfig], data, eval_config: EvalConfig | Non
     ``seeds``: train every config once per seed (default: each config's own seed); the
     table then has one row per (label, seed), and the returned models are each label's
     first seed (:func:`cmim_lab.trainer.load_or_train` gives the others from the cache).
-    Per-seed rows are what :func:`cmim_lab.claims.compare_entries` pairs (``by="label"``).
+    Per-seed rows are what :func:`cmim_lab.studies.verdicts.compare_entries` pairs (``by="label"``).
 
     ``eval_config`` (default :class:`EvalConfig` with ``overrides`` of its fields, e.g.
     ``probes=["linear"]``). Table columns: ``label``, config fields that differ between the

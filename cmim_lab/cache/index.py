@@ -1,9 +1,9 @@
 """What the kit's cache holds, and which model entries each notebook profile uses.
 
-The cache (:func:`cmim_lab.paths.cache_dir`) has five parts:
+The cache (:func:`cmim_lab.infra.paths.cache_dir`) has five parts:
 
 * ``models/<entry>/`` -- one trained model per folder: ``model.safetensors`` and its cached
-  evaluations ``eval-<key>.json`` (:mod:`cmim_lab.trainer`, :mod:`cmim_lab.study`);
+  evaluations ``eval-<key>.json`` (:mod:`cmim_lab.trainer`, :mod:`cmim_lab.studies.engine`);
 * ``evaluations/`` -- cached evaluations that belong to no model (e.g. a plugin's
   baseline on raw features);
 * ``data/`` -- datasets converted once from their sources (rebuilt when missing);
@@ -27,9 +27,9 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from .checkpoint import CURVE_GLOB, EVAL_GLOB, MODEL_FILE
-from .files import locked, read_json, write_json
-from .paths import cache_dir
+from ..checkpoint import CURVE_GLOB, EVAL_GLOB, MODEL_FILE
+from ..infra.files import locked, read_json, write_json
+from ..infra.paths import cache_dir
 
 PARTS = ("models", "evaluations", "data", "downloads", "profiles")
 USAGE_DIR = "profiles"

@@ -1,7 +1,7 @@
 """Datasets by name, as in-memory tensors with a record of where they came from.
 
 :func:`load` loads any registered dataset (:mod:`cmim_lab.registry`): the image datasets
-of :mod:`cmim_lab.sources` registered here, and those a domain plugin adds.
+of :mod:`cmim_lab.data.sources` registered here, and those a domain plugin adds.
 
 >>> ds = load("fashion-mnist", n_train=10_000, seed=0)
 >>> ds.x_train.shape, ds.x_train.dtype          # [N, 1, 28, 28], float32 in [0, 1]
@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from . import registry
-from .errors import DataUnavailableError, check_choice
-from . import medmnist_source
-from .files import atomic_write, locked
-from .paths import cache_dir
+from .. import registry
+from ..errors import DataUnavailableError, check_choice
+from . import medmnist as medmnist_source
+from ..infra.files import atomic_write, locked
+from ..infra.paths import cache_dir
 from .sources import SOURCE_DEFAULTS, SOURCES, RawData
 
 CACHE_FORMAT = "1"
@@ -142,7 +142,7 @@ def load(name: str, n_train: int | None = None, seed: int = 0, **kwargs):
 
 def load_images(name: str, n_train: int | None = None, seed: int = 0, *, n_test: int | None = None,
                 split_seed: int = 0, refresh: bool = False) -> Dataset:
-    """Load an image dataset of :mod:`cmim_lab.sources` as float tensors in [0, 1].
+    """Load an image dataset of :mod:`cmim_lab.data.sources` as float tensors in [0, 1].
 
     Args:
         name: one of :func:`available` (``fashion-mnist``, ``mnist-5k``, ``digits``, ...).
@@ -453,7 +453,7 @@ def _build_raw(name: str, split_seed: int, path) -> RawData:
 def load_medmnist(flag: str, n_train: int | None = None, seed: int = 0, *, size: int = 28,
                   n_test: int | None = None, root=None, path=None, download: bool = True) -> Dataset:
     """A MedMNIST 2-D dataset (``pathmnist``, ``bloodmnist``, ``dermamnist`` ...; see
-    :mod:`cmim_lab.medmnist_source`) as float tensors in [0, 1], [N, C, size, size].
+    :mod:`cmim_lab.data.medmnist`) as float tensors in [0, 1], [N, C, size, size].
 
     MedMNIST's own splits are kept: train (``n_train``: a stratified subset), validation
     (``x_val``/``y_val``, whole, for choosing probe settings) and test (``n_test``). The
@@ -475,7 +475,7 @@ def _medmnist_description(flag: str, size: int) -> str:
 
 for _name, (_reader, _description) in SOURCES.items():
     registry.register_dataset(_name, functools.partial(load_images, _name), _description,
-                              locate="cmim_lab.sources:locate", defaults=SOURCE_DEFAULTS.get(_name))
+                              locate="cmim_lab.data.sources:locate", defaults=SOURCE_DEFAULTS.get(_name))
 
 for _flag in (f for f in medmnist_source.FLAGS if f not in medmnist_source.KNOWN_MULTI_LABEL):
     registry.register_dataset(_flag, functools.partial(load_medmnist, _flag, size=28), _medmnist_description(_flag, 28))

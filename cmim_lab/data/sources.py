@@ -12,7 +12,7 @@ Offline sources (found automatically, no manual step):
 
 Download-only sources go through torchvision's own classes (their mirrors and checksums):
 ``mnist``, ``kmnist``, ``emnist-balanced``, ``cifar10`` (3x32x32 colour). MedMNIST has its
-own reader, :mod:`cmim_lab.medmnist_source`.
+own reader, :mod:`cmim_lab.data.medmnist`.
 """
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import DataUnavailableError
-from .paths import cache_dir
+from ..errors import DataUnavailableError
+from ..infra.paths import cache_dir
 
 DEBIAN_FASHION_DIRS = (Path("/usr/share/datasets/fashion-mnist"),)
 

@@ -5,7 +5,7 @@
 
 The archive is a gzip-compressed tar file holding ``models/<entry>/model.safetensors``,
 ``models/<entry>/eval-<key>.json`` (the cached evaluations), ``models/<entry>/curve-<key>.json``
-(scores along the training run, :mod:`cmim_lab.curves`) and ``manifest.json``: the
+(scores along the training run, :mod:`cmim_lab.studies.curves`) and ``manifest.json``: the
 archive format, the versions of the kit, torch and scikit-learn (all three are part of
 every cache key), the profile, and per entry its training config and the SHA-256 and size
 of each file.
@@ -45,14 +45,14 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Callable
 
-from . import __version__
-from .cache_index import add_usage, entry_files, format_bytes, is_evaluation_file, model_entries, used_by
-from .checkpoint import MODEL_FILE, read_checkpoint
-from .errors import CheckpointError, check_choice
-from .files import atomic_write
-from .paths import cache_dir
-from .profiles import PROFILE_NAMES
-from .trainer import entry_lock, library_versions
+from .. import __version__
+from .index import add_usage, entry_files, format_bytes, is_evaluation_file, model_entries, used_by
+from ..checkpoint import MODEL_FILE, read_checkpoint
+from ..errors import CheckpointError, check_choice
+from ..infra.files import atomic_write
+from ..infra.paths import cache_dir
+from ..profiles import PROFILE_NAMES
+from ..trainer import entry_lock, library_versions
 
 FORMAT = "cmim-lab-cache/1"
 MANIFEST = "manifest.json"
@@ -106,7 +106,7 @@ def export_cache(archive, profile: str | None = None, *, log: Callable[[str], No
     """Pack the finished models of the cache and their evaluations into ``archive``.
 
     ``profile``: only the entries the notebooks of that profile have loaded or trained with
-    this cache (:func:`cmim_lab.cache_index.used_by`); None: every finished model. Unfinished,
+    this cache (:func:`cmim_lab.cache.index.used_by`); None: every finished model. Unfinished,
     unreadable or corrupt checkpoints and those of another kit version are skipped (and
     listed). Every checkpoint's tensor checksum is verified while it is packed, under its
     entry's lock. ``archive`` must end in ``.tar.gz`` or ``.tgz`` and must not exist (it

@@ -16,12 +16,12 @@ import os
 import stat
 from pathlib import Path
 
-from .errors import CacheFolderError
+from ..errors import CacheFolderError
 
 CACHE_ENV = "CMIM_LAB_CACHE"
 HOME_ENV = "CMIM_LAB_HOME"
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # cmim_lab/ (this file is cmim_lab/infra/paths.py)
 REPO_DIR = PACKAGE_DIR.parent
 
 

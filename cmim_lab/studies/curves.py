@@ -25,12 +25,12 @@ from typing import Callable
 
 import pandas as pd
 
-from .config import STEPS, EvalConfig, TrainConfig, check_list
-from .data import fingerprint
-from .evaluation import evaluate
-from .files import read_json, write_json
-from .runtime import resolve_device
-from .trainer import TrainResult, entry_lock, library_versions, load_or_train, model_dir, train
+from ..config import STEPS, EvalConfig, TrainConfig, check_list
+from ..data import fingerprint
+from ..evaluation import evaluate
+from ..infra.files import read_json, write_json
+from ..infra.runtime import resolve_device
+from ..trainer import TrainResult, entry_lock, library_versions, load_or_train, model_dir, train
 
 CURVE_FORMAT = 1
 
@@ -78,7 +78,7 @@ def train_with_curve(config: TrainConfig, data, steps, tasks=None,
     """Train ``config`` on ``data`` once and evaluate it after each of ``steps`` optimiser steps.
 
     ``tasks``: the data to evaluate at each point, by name: objects with ``name`` and
-    ``data`` such as :class:`cmim_lab.study.EvalTask` (default: one task named after
+    ``data`` such as :class:`cmim_lab.studies.engine.EvalTask` (default: one task named after
     ``data``; a task's own ``eval_config`` is not used); every evaluation is ``eval_config`` (default:
     kNN-cosine and linear probes on the posterior mean, no clustering) with the model's
     seed as evaluation seed. ``steps`` must lie
@@ -124,7 +124,7 @@ def train_with_curve(config: TrainConfig, data, steps, tasks=None,
 def run_curves(entries, data, steps, tasks=None,
                eval_config: EvalConfig | None = None, *, device="auto", progress: bool = True,
                log: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, list[TrainResult]]:
-    """:func:`train_with_curve` for every entry (:class:`cmim_lab.study.Entry`: ``label``,
+    """:func:`train_with_curve` for every entry (:class:`cmim_lab.studies.engine.Entry`: ``label``,
     ``config``, ``tags``): (rows with ``entry``, ``method``, ``reduction``, ``seed`` and the
     entry's tags added, the trained models in entry order)."""
     frames, results = [], []

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .embeddings import embed
+from ..embeddings import embed
 
 
 @dataclass
@@ -97,7 +97,7 @@ class ExplorerState:
     define the PCA frame, the interpolation end points and the map's points; ``labels`` [N]
     (class indices) and ``classes`` (their names) caption the images and colour the map;
     ``project``: codes [N, d] -> map coordinates [N, 2] (default
-    :func:`cmim_lab.viz.umap_2d`).
+    :func:`cmim_lab.notebook.viz.umap_2d`).
     """
 
     def __init__(self, models: dict, x: torch.Tensor, k: int = 4, labels=None, classes=None, project=None):

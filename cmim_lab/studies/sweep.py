@@ -27,12 +27,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import data as data_module
-from .config import (BATCH, EPOCHS, MAX_SAMPLES, MAX_STEPS, REDUCTIONS, STEPS, Bounds, EvalConfig, TrainConfig,
-                     check_list, check_seeds, check_text, expand_entries)
-from .errors import check_choice
-from .files import write_text
-from .study import Entry, EvalTask, run_study
+from .. import data as data_module
+from ..config import (BATCH, EPOCHS, MAX_SAMPLES, MAX_STEPS, REDUCTIONS, STEPS, Bounds, EvalConfig, TrainConfig, check_list, check_seeds, check_text, expand_entries)
+from ..errors import check_choice
+from ..infra.files import write_text
+from .engine import Entry, EvalTask, run_study
 
 PROTOCOLS = ("samples", "steps", "epochs")
 LR_RULES = ("sqrt", "linear", "constant")
@@ -172,7 +171,7 @@ def run_batch_sweep(methods, batch_sizes, seeds, *, base: TrainConfig | None = N
         write_text(out / "sweep.csv", table.to_csv(index=False))
         write_text(out / "sensitivity.csv", summary.to_csv(index=False))
         write_text(out / "summary.md", text)
-        from .viz import save_figure, sweep_figure
+        from ..notebook.viz import save_figure, sweep_figure
 
         figure = save_figure(sweep_figure(table, title=f"{base.dataset}, protocol {protocol} (budget {budget}, lr "
                                                         f"rule {lr_rule if protocol != 'epochs' else 'constant'})"),
@@ -214,7 +213,7 @@ def seed_gaps(table: pd.DataFrame, probe: str = "knn-cosine") -> pd.DataFrame:
     """The batch-size sensitivity of every variant *per seed*: for each (variant, seed), the
     gap between its best and worst accuracy over the batch sizes (``probe``, in accuracy
     units). One row per (variant, seed) with ``gap``; the paired comparisons of claim 3
-    (:func:`cmim_lab.claims.compare`, lower is better) pair these gaps by seed."""
+    (:func:`cmim_lab.studies.verdicts.compare`, lower is better) pair these gaps by seed."""
     if probe not in table.columns:
         raise ValueError(f"probe {probe!r} is not in the sweep table; probes: {list(SWEEP_PROBES)}")
     gaps = table.groupby(["variant", "seed"])[probe].agg(lambda s: s.max() - s.min()).rename("gap")

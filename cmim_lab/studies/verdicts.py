@@ -24,7 +24,7 @@ verdict is None and the text says so.
 :func:`compare_entries` reads the two sides from a table (one row per entry and seed);
 :func:`verdict_report` is the text of a notebook's verdict cell: the claim, each comparison
 with its numbers and spread, and the README's larger run beside it
-(:mod:`cmim_lab.readme_results`); :func:`curve_reading` says where a gap along a budget
+(:mod:`cmim_lab.studies.readme_results`); :func:`curve_reading` says where a gap along a budget
 curve opens and closes.
 """
 from __future__ import annotations
@@ -173,7 +173,7 @@ def compare_entries(table, a: str, b: str, column: str = "value", *, by: str = "
 def verdict_report(claim: str, checks: Mapping[str, Verdict], setting: str, *, digits: int = 3) -> str:
     """The text of a notebook's verdict cell.
 
-    ``claim``: a key of :data:`cmim_lab.readme_results.README_RESULTS` (``"1"`` ... ``"4"``),
+    ``claim``: a key of :data:`cmim_lab.studies.readme_results.README_RESULTS` (``"1"`` ... ``"4"``),
     which holds the claim in one sentence and the README's larger-run result with its
     command; ``checks``: {what is compared: Verdict} computed from this run; ``setting``:
     this run's sizes in a few words. One line per check: both sides' mean ± std over seeds,
@@ -238,7 +238,7 @@ def curve_verdicts(rows, pairs, *, metrics=("knn-cosine",), embedding: str = "me
     """Paired verdicts along a budget curve, one per (step, metric, pair).
 
     ``rows``: long rows with ``step``, ``entry``, ``seed``, ``embedding``, ``metric`` and
-    ``value`` (:func:`cmim_lab.curves.run_curves`); ``pairs``: (A, B) entry labels, where B
+    ``value`` (:func:`cmim_lab.studies.curves.run_curves`); ``pairs``: (A, B) entry labels, where B
     may be :data:`BEST`: the entry of ``best_of`` with the highest seed mean at that step
     and metric (chosen on the same scores, so the strongest baseline at each budget).
     Returns a DataFrame: ``step``, ``metric``, ``comparison`` (``A - B``), ``a``, ``b``,

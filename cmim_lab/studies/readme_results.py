@@ -3,7 +3,7 @@
 Each :class:`ReadmeResult` quotes the README (its numbers, the command that produced them
 and the sizes of that run) and says in one line why a notebook's smaller run can give other
 numbers. These are quotations of measured runs, not results: the notebooks compute their
-own verdicts (:func:`cmim_lab.claims.verdict_report`). When the README's tables are
+own verdicts (:func:`cmim_lab.studies.verdicts.verdict_report`). When the README's tables are
 regenerated, update the quotes here with them.
 """
 from __future__ import annotations

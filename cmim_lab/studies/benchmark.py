@@ -12,7 +12,7 @@
 An *entry* is a method under a reduction convention, e.g. ``cmim[normalised]``; its
 informative embedding is the same entry under embedding ``informative`` (the paper's -X).
 Raw-pixel and PCA baselines are scored with the same probes but kept out of the Z-scores.
-Models and evaluations are cached (:mod:`cmim_lab.study`), so a rerun only does what is new.
+Models and evaluations are cached (:mod:`cmim_lab.studies.engine`), so a rerun only does what is new.
 """
 from __future__ import annotations
 
@@ -22,11 +22,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__, data as data_module, registry
-from .config import (CLASSIFICATION_PROBES, REDUCTIONS, EvalConfig, TrainConfig, check_names, check_seeds,
-                     expand_entries)
-from .evaluation import baseline_scores
-from .study import EvalTask, grid, run_study
+from .. import __version__, data as data_module, registry
+from ..config import (CLASSIFICATION_PROBES, REDUCTIONS, EvalConfig, TrainConfig, check_names, check_seeds, expand_entries)
+from ..evaluation import baseline_scores
+from .engine import EvalTask, grid, run_study
 from .summary import markdown, pooled_ranks, ranks, ranks_section, score_table, write_tables, zscores
 
 GENERATIVE = ("recon_nll", "mse", "active_units", "frac_logvar_at_floor", "kmeans_nmi", "silhouette")
@@ -138,7 +137,7 @@ def _markdown_report(raw, z, overall, with_x, probes, settings, command) -> str:
 def _write(result: BenchmarkResult, probes) -> list[Path]:
     """Write the tables and the figure; return the paths written."""
     out = write_tables(result)
-    from .viz import benchmark_figure, save_figure
+    from ..notebook.viz import benchmark_figure, save_figure
 
     tables = [out / name for name in ("raw.csv", "zscores.csv", "ranks.csv", "summary.md")]
     return tables + save_figure(benchmark_figure(result.raw, probes), out / "benchmark")

@@ -85,8 +85,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .config import CLASSIFICATION_PROBES, REGRESSION_PROBES, EvalConfig
-from .errors import check_choice, check_positive
+from ..config import CLASSIFICATION_PROBES, REGRESSION_PROBES, EvalConfig
+from ..errors import check_choice, check_positive
 
 MIN_EARLY_STOPPING = 50  # fewer training codes than this: no held-out split for the MLP
 KNN_METRICS = {"knn-euclidean": "euclidean", "knn-cosine": "cosine"}
