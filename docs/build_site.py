@@ -25,6 +25,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 PAGES = [("Home", "index.md"), ("Notebooks", "docs/notebooks.md"), ("Data", "docs/data.md"),
          ("Your own data", "docs/your-own-data.md"), ("Methods and the library", "docs/methods.md"),
+         ("Design", "docs/design.md"),
          ("Results", "docs/results.md"), ("Sharing models", "docs/cache.md"),
          ("Troubleshooting", "docs/troubleshooting.md"), ("Development", "docs/development.md"),
          ("API reference", "docs/api.md")]
