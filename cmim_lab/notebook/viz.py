@@ -17,8 +17,9 @@ import warnings
 import numpy as np
 import torch
 
-from .figure_style import (BASELINE_COLOR, EMBEDDING_NAME, EMBEDDING_SYMBOL, OTHER_COLORS, axis_label, method_color, parse_label, probe_label, series_style, spread_note, term_label)
-from .static_figures import save_figure
+from .figure_style import (BASELINE_COLOR, EMBEDDING_NAME, EMBEDDING_SYMBOL, OTHER_COLORS, axis_label,
+                           method_color, parse_label, probe_label, series_style, spread_note, term_label)  # noqa: F401
+from .static_figures import save_figure  # noqa: F401  (for notebooks)
 
 # classes (not methods) of a class-coloured scatter: matplotlib's tab10
 CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
