@@ -265,9 +265,10 @@ class EvalConfig:
     ``mlp_val_fraction`` of the training codes after ``mlp_patience`` epochs without
     improvement, at most ``mlp_max_epochs`` epochs; ``mlp_precision`` -- ``float32`` (the
     default: the embeddings' own dtype) or ``bfloat16`` (torch backend: the hidden layer's
-    products take bfloat16 inputs with float32 accumulation and float32 master weights; an
-    epoch 1.6 times faster on a 2-core Zen 4 CPU, which has native bfloat16, as recent GPUs
-    do; a different rounding, so scores move within the probe's seed-to-seed noise).
+    products take bfloat16 inputs with float32 accumulation and float32 master weights:
+    faster where the hardware multiplies bfloat16 natively, as recent GPUs and some CPUs do;
+    a different rounding, so scores differ from float32's; measured speed and scores in
+    docs/results.md).
 
     ``backend``: ``torch`` (the default: on the device of the embeddings, CPU or CUDA) or
     ``sklearn`` (the reference implementation, on the CPU; same definitions, kept for
