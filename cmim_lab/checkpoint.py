@@ -35,6 +35,7 @@ from .config import TrainConfig
 from .errors import CheckpointError
 from .infra.files import atomic_write, remove_files, temp_name_glob
 from .model import LatentModel
+from .validation import LATENT_DIM, MAX_INPUT_DIM, MAX_LAYERS, PROJECTION_DIM, check_hidden_sizes
 
 MODEL_FILE = "model.safetensors"
 EVAL_GLOB = "eval-*.json"  # cached evaluations in an entry (see cmim_lab.studies.engine)
@@ -42,9 +43,10 @@ CURVE_GLOB = "curve-*.json"  # scores along the run in an entry (see cmim_lab.st
 OPTIMIZER_FILE = "optimizer.pt"  # the separate optimizer file of kit versions < 0.3: never read, removed on save
 FORMAT = "2"
 OPTIMIZER_PREFIX = "optimizer/"
-MAX_DIM = 65_536                 # bound on every size in a header: input dims, widths, latent size
+# header sizes are checked with the configs' own limits (cmim_lab.validation); the two names stay for 0.2 code
+MAX_DIM = MAX_INPUT_DIM          # bound on each input dimension in a header
 MAX_INPUT_ELEMENTS = 2 ** 26     # bound on the values of one sample (e.g. 3 x 4096 x 4096 images)
-MAX_HIDDEN_LAYERS = 64
+MAX_HIDDEN_LAYERS = MAX_LAYERS
 
 
 # --- writing ------------------------------------------------------------------------------
@@ -161,14 +163,9 @@ def _decode_header(raw: dict) -> dict:
     config = meta["config"]
     if not isinstance(config, dict):
         raise ValueError(f"config must be a JSON object, got {type(config).__name__}")
-    if not _is_size(config.get("latent_dim")):
-        raise ValueError(f"config latent_dim {config.get('latent_dim')!r} must be an integer in 1..{MAX_DIM}")
-    hidden = config.get("hidden_sizes", [])
-    if (not isinstance(hidden, list) or len(hidden) > MAX_HIDDEN_LAYERS or not all(_is_size(h) for h in hidden)):
-        raise ValueError(f"config hidden_sizes {hidden!r} must be at most {MAX_HIDDEN_LAYERS} integers in 1..{MAX_DIM}")
-    projection = config.get("projection_dim", 0)
-    if projection != 0 and not _is_size(projection):
-        raise ValueError(f"config projection_dim {projection!r} must be 0 or an integer in 1..{MAX_DIM}")
+    LATENT_DIM.check("config latent_dim", config.get("latent_dim"))  # the limits TrainConfig enforces
+    check_hidden_sizes("config hidden_sizes", config.get("hidden_sizes", []), min_len=0)
+    PROJECTION_DIM.check("config projection_dim", config.get("projection_dim", 0))
     for key in ("epochs_done", "steps_done"):
         if meta[key] < 0:
             raise ValueError(f"{key} {meta[key]} is negative")

@@ -26,6 +26,9 @@ class TrainingDivergedError(RuntimeError):
         self.term = term
 
 
+# The two checks every layer uses. They are defined here, at the bottom of the import order, and
+# gathered with the bounds and the other checks in cmim_lab.validation (one module to read); moving
+# them there would put validation under errors and lengthen the deepest import chain past 9.
 def check_choice(name: str, value, valid) -> None:
     """Raise ``ValueError`` naming ``name``, the bad ``value`` and the valid choices."""
     valid = list(valid)

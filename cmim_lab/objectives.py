@@ -10,12 +10,19 @@ and z ~ q(z|x) reparameterised:
 * ``contrastive`` = -log p(k=1 | z_i), see :func:`contrastive_term`, in **[0, log 2]**.
 * ``nt_xent``     = SimCLR's NT-Xent over two augmented views, **>= 0**.      (InfoNCE)
 
-Losses (per sample, then the mean over the batch; the weights are parameters):
+Losses (per sample, then the mean over the batch; the weights are parameters), one line
+per row of the table of methods (:data:`cmim_lab.methods.TABLE`, which names each method's
+terms, the config fields it ignores, its colour and its description):
 
 * VAE     = recon_nll + kl
-* A-MIM   = recon_nll - 1/2 (log_q + log_p)      (asymmetric MIM: the encoder path only)
-* cVAE    = VAE + contrastive,  cMIM = A-MIM + contrastive
+* cVAE    = recon_nll + kl + contrastive                  (VAE + contrastive)
+* MIM     = recon_nll - 1/2 (log_q + log_p)               (A-MIM: asymmetric MIM, the encoder path only)
+* cMIM    = recon_nll - 1/2 (log_q + log_p) + contrastive (A-MIM + contrastive)
 * InfoNCE = recon_weight * recon_nll(decoded views vs clean x) + nt_xent
+
+Each term is weighted: ``recon_weight`` the reconstruction, ``latent_weight`` the latent
+term (``kl``, or ``-1/2 (log_q + log_p)``), ``contrastive_weight`` the contrastive term or
+NT-Xent. The objective of a method computes exactly the terms its row names.
 
 Reduction conventions (``reduction=``), recorded with every model and result:
 
@@ -44,12 +51,12 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from . import registry
+from . import methods, registry
 from .augment import augment_batch
-from .errors import check_choice, check_positive
 from .likelihoods import LOG_2PI, pixel_nll
+from .validation import check_choice, check_positive
 
-METHODS = ("vae", "cvae", "mim", "cmim", "infonce")
+METHODS = methods.names()  # ("vae", "cvae", "mim", "cmim", "infonce"): the rows of methods.TABLE
 REDUCTIONS = ("sum", "normalised")
 NEGATIVES = ("mean", "sum")
 
@@ -146,7 +153,8 @@ class Objective:
     """One method's training objective; calling it returns the loss and its named terms.
 
     Args:
-        method: ``vae``, ``cvae``, ``mim``, ``cmim`` or ``infonce``.
+        method: a row of :data:`cmim_lab.methods.TABLE` (``vae``, ``cvae``, ``mim``, ``cmim``,
+            ``infonce``), whose ``terms`` this objective computes.
         reduction: ``sum`` or ``normalised`` (see the module docstring).
         temperature: of the contrastive term / NT-Xent, > 0.
         recon_weight, latent_weight, contrastive_weight: weights of the terms (>= 0).
@@ -177,10 +185,11 @@ class Objective:
 
     @property
     def term_names(self) -> list[str]:
-        """Names of the logged terms, in order (``loss`` comes first in the output)."""
-        return {"vae": ["recon_nll", "kl"], "cvae": ["recon_nll", "kl", "contrastive"],
-                "mim": ["recon_nll", "log_q", "log_p"], "cmim": ["recon_nll", "log_q", "log_p", "contrastive"],
-                "infonce": (["recon_nll"] if self.recon_weight > 0 else []) + ["nt_xent"]}[self.method]
+        """Names of the logged terms, in order (``loss`` comes first in the output): the
+        method's terms in :data:`cmim_lab.methods.TABLE`, without an optional term whose
+        weight is 0."""
+        row = methods.method(self.method)
+        return [t for t in row.terms if not (t in row.optional and getattr(self, methods.TERM_WEIGHT[t]) == 0)]
 
     def __call__(self, model, x: torch.Tensor, *, eps: torch.Tensor | None = None,
                  views: tuple[torch.Tensor, torch.Tensor] | None = None,
@@ -193,22 +202,23 @@ class Objective:
         local [b, d] tensor to the global batch (multi-process training); contrastive terms
         then use the global batch, the other terms stay local means.
         """
-        if self.method == "infonce":
+        names = self.term_names
+        if "nt_xent" in names:
             return self._infonce(model, x, gather, views)
         post = model.encode(x)
         z = post.sample(eps)
         d = z.shape[-1]
         lat_scale = 1.0 / d if self.reduction == "normalised" else 1.0
         terms = {"recon_nll": self._recon(model, z, x)}
-        if self.method in ("vae", "cvae"):
+        loss = self.recon_weight * terms["recon_nll"]
+        if "kl" in names:
             terms["kl"] = kl_to_standard_normal(post.mu, post.logvar).mean() * lat_scale
-            latent = terms["kl"]
-        else:
+            loss = loss + self.latent_weight * terms["kl"]
+        if "log_q" in names:  # log_q and log_p always together: -1/2 (log_q + log_p) is A-MIM's latent term
             terms["log_q"] = gaussian_log_prob(z, post.mu, post.logvar).mean() * lat_scale
             terms["log_p"] = standard_normal_log_prob(z).mean() * lat_scale
-            latent = -0.5 * (terms["log_q"] + terms["log_p"])
-        loss = self.recon_weight * terms["recon_nll"] + self.latent_weight * latent
-        if self.method in ("cvae", "cmim"):
+            loss = loss + self.latent_weight * (-0.5 * (terms["log_q"] + terms["log_p"]))
+        if "contrastive" in names:
             z_all = gather(z) if gather else z
             terms["contrastive"] = contrastive_term(z_all, self.temperature, self.negatives).mean()
             loss = loss + self.contrastive_weight * terms["contrastive"]
@@ -233,7 +243,7 @@ class Objective:
             h1, h2 = gather(h1), gather(h2)
         terms = {"nt_xent": nt_xent(h1, h2, self.temperature)}
         loss = self.contrastive_weight * terms["nt_xent"]
-        if self.recon_weight > 0:  # decode both views' codes back to the clean image
+        if "recon_nll" in self.term_names:  # decode both views' codes back to the clean image
             nll = self._recon(model, mu, torch.cat([x, x]))
             terms = {"recon_nll": nll, **terms}
             loss = loss + self.recon_weight * nll

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from . import data as _data, registry  # noqa: F401  (data registers the image datasets)
-from .config import (BATCH, MAX_LATENT_DIM, REDUCTIONS, SAMPLES, STEPS, Bounds, EvalConfig, TrainConfig, check_bounds, check_list, check_names, check_seeds, check_text, expand_entries)
-from .errors import check_choice
+from .config import REDUCTIONS, EvalConfig, TrainConfig, expand_entries
+from .validation import (BATCH, LATENT_DIM, SAMPLES, STEPS, Bounds, check_bounds, check_choice, check_list, check_names,
+                         check_seeds, check_text)
 
 PROFILE_ENV = "CMIM_LAB_PROFILE"
 SWITCHES = ("search",)  # notebook parameters that turn a section on or off: True or False only
@@ -59,7 +60,7 @@ class StudySizes:
                                            "n_explore": Bounds(int, 1, 10 ** 6), "samples_seen": SAMPLES,
                                            "ablation_probe_n_train": SAMPLES}
     ITEM_BOUNDS: ClassVar[dict[str, Bounds]] = {
-        "latent_sizes": Bounds(int, 1, MAX_LATENT_DIM), "batch_sizes": BATCH,
+        "latent_sizes": LATENT_DIM, "batch_sizes": BATCH,
         "temperatures": TrainConfig.BOUNDS["temperature"], "weights": Bounds(float, 0.0, 1e6, open_low=True),
         "curve_steps": STEPS, "search_budgets": STEPS}
     NULLABLE: ClassVar[tuple[str, ...]] = ("n_test", "ablation_probe_n_train")
@@ -80,7 +81,8 @@ class StudySizes:
         check_names("reductions", self.reductions, REDUCTIONS, what="reduction")
         for name in ("methods", "ablation_methods"):
             values = getattr(self, name)
-            if values is not None and (not isinstance(values, (list, tuple)) or len(set(map(str, values))) != len(values)):
+            listed = isinstance(values, (list, tuple))
+            if values is not None and (not listed or len(set(map(str, values))) != len(values)):
                 raise ValueError(f"{name} must be a list of distinct methods or variants, got {values!r}")
         expand_entries(self.methods, self.reductions)
         expand_entries(self.ablation_methods or ())
@@ -102,6 +104,7 @@ PROFILES = {
              "ablation_probe_n_train": None, "curve_steps": [200, 500, 1000, 2000, 5000],
              "search_budgets": [500, 2000]},
 }
+
 
 def profile_values(profile: str) -> dict:
     """Every knob the profile replaces (core and plugins); ``ValueError`` if one is not a size

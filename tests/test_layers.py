@@ -20,8 +20,8 @@ MAX_DEPTH = 9
 # molecules (version, lazy attributes, the domain's literal names) are layer 0.
 LAYERS = {
     0: ["cmim_lab", "molecules"],
-    1: ["errors", "infra/"],
-    2: ["registry"],
+    1: ["errors", "validation", "infra/"],
+    2: ["registry", "methods"],
     3: ["data/", "augment", "molecules.smiles", "molecules.data"],
     4: ["posterior", "model", "likelihoods", "nets", "objectives", "molecules.nets"],
     5: ["config", "profiles"],

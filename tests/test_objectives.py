@@ -6,7 +6,8 @@ import torch
 from torch.distributions import Independent, Normal, kl_divergence
 
 from cmim_lab.config import TrainConfig
-from cmim_lab.objectives import (METHODS, Objective, contrastive_term, gaussian_log_prob, kl_to_standard_normal, nt_xent, recon_nll, standard_normal_log_prob)
+from cmim_lab.objectives import (METHODS, Objective, contrastive_term, gaussian_log_prob, kl_to_standard_normal,
+                                 nt_xent, recon_nll, standard_normal_log_prob)
 
 
 def nt_xent_reference(h1, h2, t):
@@ -93,11 +94,6 @@ def test_contrastive_mean_is_batch_size_robust_while_nt_xent_grows():
     # expectation over i.i.d. codes: average 4096 samples at every batch size
     means = {b: float(torch.cat([contrastive_term(torch.randn(b, 16, generator=g), 0.1)
                                  for _ in range(4096 // b)]).mean()) for b in (8, 64, 512)}
-
-
-def build_model(shape, **fields):
-    """A fresh model for samples of ``shape``; TrainConfig's defaults for every field not given."""
-    return TrainConfig(**fields).build_model(shape)
     assert max(means.values()) < 1.2 * min(means.values())
     nce = {b: float(nt_xent(torch.randn(b, 16, generator=g), torch.randn(b, 16, generator=g), 0.1))
            for b in (8, 64, 512)}
@@ -105,6 +101,11 @@ def build_model(shape, **fields):
     assert nce[512] - nce[8] > 0.8 * (math.log(1023) - math.log(15))  # roughly log-growth
     summed = {b: float(contrastive_term(torch.randn(b, 16, generator=g), 0.1, "sum").mean()) for b in (8, 512)}
     assert summed[512] > 3 * summed[8]
+
+
+def build_model(shape, **fields):
+    """A fresh model for samples of ``shape``; TrainConfig's defaults for every field not given."""
+    return TrainConfig(**fields).build_model(shape)
 
 
 def test_log_densities_match_torch_distributions():

@@ -6,8 +6,8 @@ and the variant changes only the line dash (and the marker of an informative emb
 =============================== ============================================
 label                           style
 =============================== ============================================
-``vae``, ``cvae``, ``mim``,     the method's colour (:data:`METHOD_COLORS`,
-``cmim``, ``infonce``           Okabe-Ito, readable with colour-blindness)
+a method (``vae``, ``cvae``,    the method's colour (:data:`METHOD_COLORS`,
+``mim``, ``cmim``, ``infonce``) Okabe-Ito, readable with colour-blindness)
 ``[sum]``, ``[recon]``, bare    solid line, round marker
 ``[normalised]``                dashed line
 ``[pure]``                      dotted line
@@ -15,8 +15,10 @@ suffix ``-X``                   diamond marker, dash-dot line
 anything else                   a neutral colour from :data:`OTHER_COLORS`
 =============================== ============================================
 
-Labels are matched case-insensitively on their leading method name, so ``"MIM d=16"``,
-``"cmim[sum] tau=0.1"`` and ``"infonce[pure]-X"`` all find their method.
+The methods and their colours are the rows of the table of methods
+(:data:`cmim_lab.methods.TABLE`). Labels are matched case-insensitively on their leading
+method name, so ``"MIM d=16"``, ``"cmim[sum] tau=0.1"`` and ``"infonce[pure]-X"`` all find
+their method.
 
 **Human labels**: :func:`axis_label` turns a table column or a metric name
 (``mean/knn-cosine``, ``active_units``, ``recon_nll``) into the words a figure shows, with
@@ -26,14 +28,10 @@ from __future__ import annotations
 
 import re
 
-# Okabe & Ito's colour-blind-safe palette; cVAE is the VAE's lighter sibling (VAE + contrastive term)
-METHOD_COLORS = {
-    "vae": "#0072B2",      # blue
-    "cvae": "#56B4E9",     # sky blue
-    "mim": "#009E73",      # bluish green
-    "cmim": "#D55E00",     # vermillion
-    "infonce": "#CC79A7",  # reddish purple
-}
+from .. import methods
+
+# Okabe & Ito's colour-blind-safe palette, one colour per row of the table of methods
+METHOD_COLORS = {name: row.color for name, row in methods.TABLE.items()}
 BASELINE_COLOR = "#7f7f7f"
 # for series that are not methods (classes, conventions, curves): none of them is a method colour
 OTHER_COLORS = ["#E69F00", "#000000", "#F0E442", "#8c564b", "#17becf", "#bcbd22", "#7f7f7f", "#1f77b4",
@@ -43,8 +41,9 @@ EMBEDDING_SYMBOL = {"mean": "circle", "informative": "diamond", "baseline": "squ
 EMBEDDING_NAME = {"mean": "posterior mean (μ)", "informative": "informative embedding (-X)",
                   "baseline": "baseline (no training)"}
 
-# longest names first: "cvae" before "vae", "cmim" before "mim"
-_METHOD = re.compile(r"^\s*(cvae|vae|cmim|mim|infonce)(?:\[(\w+)\])?(-x)?", re.IGNORECASE)
+# the method names, longest first, so a name that begins with another one is matched whole
+_METHOD = re.compile(rf"^\s*({'|'.join(sorted(map(re.escape, methods.TABLE), key=len, reverse=True))})"
+                     r"(?:\[(\w+)\])?(-x)?", re.IGNORECASE)
 
 
 def parse_label(label: str) -> tuple[str, str, bool] | None:

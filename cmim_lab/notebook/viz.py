@@ -17,8 +17,9 @@ import warnings
 import numpy as np
 import torch
 
-from .figure_style import (BASELINE_COLOR, EMBEDDING_NAME, EMBEDDING_SYMBOL, OTHER_COLORS, axis_label, method_color, parse_label, probe_label, series_style, spread_note, term_label)
-from .static_figures import save_figure
+from .figure_style import (BASELINE_COLOR, EMBEDDING_NAME, EMBEDDING_SYMBOL, OTHER_COLORS, axis_label,
+                           method_color, parse_label, probe_label, series_style, spread_note, term_label)  # noqa: F401
+from .static_figures import save_figure  # noqa: F401  (for notebooks)
 
 # classes (not methods) of a class-coloured scatter: matplotlib's tab10
 CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
@@ -35,14 +36,14 @@ def umap_2d(z, *, seed: int = 0, n_neighbors: int = 15, min_dist: float = 0.1, m
     kit's cache folder: numba reads its cache index with ``pickle``, so a file planted
     there would run code). UMAP coordinates differ across machines even with a seed: use
     them for pictures, never for assertions. The first call in a process says once that
-    numba compiles UMAP's code first (15-35 s, once per session). numba's thread pool is
+    numba compiles UMAP's code first (once per session). numba's thread pool is
     sized to torch's thread count (:func:`match_numba_threads`).
     """
     global _UMAP_NOTED
     match_numba_threads()
     if not _UMAP_NOTED:
-        print("UMAP: numba compiles UMAP's code on the first map of a session (15-35 s, once); "
-              "later maps take seconds.", flush=True)
+        print("UMAP: numba compiles UMAP's code on the first map of a session (once); "
+              "later maps reuse it and are quicker.", flush=True)
         _UMAP_NOTED = True
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # umap warns that a seed disables parallelism
@@ -60,8 +61,8 @@ def match_numba_threads() -> None:
     Why: numba's default threading layer runs on the OpenMP runtime torch has loaded, with
     one thread per core. Where torch has fewer threads (``OMP_NUM_THREADS=1``, the usual way
     to run two jobs side by side), UMAP leaves an extra OpenMP worker spinning at a barrier
-    after every torch operation: measured on a 2-core CPU, a 100-step MLP training loop took
-    1.3 s before the first UMAP and 34 s after it; with the pools matched, 0.9 s.
+    after every torch operation, which slows every later torch operation of the process
+    (measured in docs/results.md); with the pools matched it does not.
     """
     if "numba" in sys.modules or os.environ.get("NUMBA_NUM_THREADS"):
         return
