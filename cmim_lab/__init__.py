@@ -39,7 +39,7 @@ MOVED = {
 # the modules and folders at the top of the package (tests/test_layers.py checks this list
 # against the files)
 SUBMODULES = {
-    "errors", "registry", "augment", "posterior", "model", "likelihoods", "nets", "objectives", "config",
+    "errors", "validation", "registry", "methods", "augment", "posterior", "model", "likelihoods", "nets", "objectives", "config",
     "profiles", "checkpoint", "trainer", "distributed", "embeddings", "evaluation",
     "infra", "data", "probes", "cache", "notebook", "studies", "cli", "molecules",
 }

@@ -1,6 +1,6 @@
 """Evaluation: probes on frozen embeddings, generative and clustering metrics.
 
-Protocol (shared DESIGN.md): probes are fitted on train-split embeddings (a stratified
+Protocol: probes are fitted on train-split embeddings (a stratified
 subset of ``probe_n_train`` samples, None = all) and scored on the whole test split. Every
 setting is a field of :class:`~cmim_lab.config.EvalConfig`; :func:`evaluate` takes one
 (plus keyword overrides of its fields).

@@ -1,4 +1,4 @@
-"""The layer order of DESIGN.md §3, checked from the code's own imports.
+"""The layer order of docs/design.md, checked from the code's own imports.
 
 Every ``import`` of a ``cmim_lab`` module -- at the top of a file or inside a function --
 must point to a module of a lower layer, or of the same layer without forming a cycle; no

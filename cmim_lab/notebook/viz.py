@@ -61,8 +61,8 @@ def match_numba_threads() -> None:
     Why: numba's default threading layer runs on the OpenMP runtime torch has loaded, with
     one thread per core. Where torch has fewer threads (``OMP_NUM_THREADS=1``, the usual way
     to run two jobs side by side), UMAP leaves an extra OpenMP worker spinning at a barrier
-    after every torch operation, which slows every later torch operation of the process
-    (measured in docs/results.md); with the pools matched it does not.
+    after every torch operation, which slows every later torch operation of the process; with
+    the pools matched it does not.
     """
     if "numba" in sys.modules or os.environ.get("NUMBA_NUM_THREADS"):
         return

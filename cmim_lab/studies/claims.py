@@ -14,7 +14,7 @@ evaluations and curves are cached), compares entries paired by seed
 * ``curve.csv``, ``sweep-samples/`` and ``sweep-steps/`` (the batch-size sweeps' own reports),
   and with ``--search`` ``search.csv``.
 
-The claims (DESIGN.md): 1. MIM vs VAE (clustering, active units, kNN, reconstruction) on
+The claims: 1. MIM vs VAE (clustering, active units, kNN, reconstruction) on
 every dataset of the profile; 2. cMIM vs the matched MIM and vs the best MIM, at every
 point of the budget curve (scores taken at several steps of one run per model, through the
 trainer's step callbacks); 3. batch-size sensitivity (the gap between the best and worst
