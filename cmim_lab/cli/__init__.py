@@ -59,6 +59,12 @@ class Parser(argparse.ArgumentParser):
     """argparse's parser with one-line errors: ``cmim-lab train: error: argument
     --latent-dim: ...; see cmim-lab train --help`` on stderr, exit status 2 (no usage dump)."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # "-5,10", "-1e-3", "-.5" after a flag are its value, never an option (no option starts with
+        # "-" and a digit): the flag's own check names the flag, the value and what is valid
+        self._negative_number_matcher = re.compile(r"^-\.?\d")
+
     def error(self, message: str):
         """Print the one-line error and exit with status 2."""
         self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
