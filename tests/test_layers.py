@@ -175,3 +175,26 @@ def test_the_core_names_no_domain(module):
 def test_the_checker_sees_imports_inside_functions(tmp_path):
     assert "cmim_lab.studies.engine" in GRAPH["cmim_lab.studies.benchmark"]
     assert "cmim_lab.notebook.viz" in GRAPH["cmim_lab.studies.sweep"]  # imported inside run_batch_sweep
+
+
+def test_every_cli_module_is_a_command_or_a_declared_helper():
+    """One module per command: each name in ``cmim_lab.cli.COMMANDS`` is a module of cli/ with the
+    command contract, every other module there is a declared helper, and the parser's package
+    imports no command module by name (it loads them with importlib, which keeps the import chains
+    of the commands off the parser's)."""
+    from cmim_lab import cli
+
+    modules = {p.stem for p in (PACKAGE / "cli").glob("*.py")} - {"__init__", "__main__"}
+    assert len(set(cli.COMMANDS)) == len(cli.COMMANDS), f"a command named twice: {cli.COMMANDS}"
+    assert not set(cli.COMMANDS) & set(cli.HELPERS), "a module is both a command and a helper"
+    missing = sorted(set(cli.COMMANDS) - modules)
+    assert not missing, f"commands in cmim_lab.cli.COMMANDS without a module in cmim_lab/cli/: {missing}"
+    stray = sorted(modules - set(cli.COMMANDS) - set(cli.HELPERS))
+    assert not stray, f"modules in cmim_lab/cli/ that are neither in COMMANDS nor in HELPERS: {stray}"
+    static = sorted(t for t in GRAPH["cmim_lab.cli"] if t.removeprefix("cmim_lab.cli.") in cli.COMMANDS)
+    assert not static, f"cmim_lab/cli/__init__.py imports command modules by name: {static}"
+    for name in cli.COMMANDS:
+        module = __import__(f"cmim_lab.cli.{name}", fromlist=["run"])
+        for attr in ("HELP", "EXAMPLES", "add_arguments", "run"):
+            assert hasattr(module, attr), f"cmim_lab/cli/{name}.py has no {attr}"
+        assert module.__doc__ and module.EXAMPLES, f"cmim_lab/cli/{name}.py has no docstring or no examples"

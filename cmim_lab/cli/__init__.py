@@ -8,453 +8,62 @@ one spelling in every command: cmim, cmim[normalised], infonce[pure]. Every valu
 before any work starts; a bad one is reported in one line that names the flag, the value and
 what is valid (exit status 2).
 
-A sub-command's flags are added only when that sub-command is used, so ``cmim-lab --help``
-imports neither torch nor the registry's datasets (:class:`LazySubcommands`).
+One module per command: each name in :data:`COMMANDS` is a module of this package holding
+``HELP`` (one line), ``EXAMPLES``, optionally ``DESCRIPTION``, ``add_arguments(parser)`` and
+``run(args) -> int``; the command's name is the module's with ``-`` for ``_``. The parser
+imports these modules by name (:func:`importlib.import_module`), as it runs a plugin's
+commands (:func:`cmim_lab.registry.commands`), so adding a command is adding its module and
+its name here. A sub-command's flags are added only when that sub-command is used, so
+``cmim-lab --help`` imports neither torch nor the registry's datasets (:class:`LazySubcommands`).
 """
 from __future__ import annotations
 
 import argparse
+import importlib
 import re
-import shlex
-import time
 import sys
 
 from .. import __version__
 
-EXAMPLES = {
-    "data": ["cmim-lab data", "cmim-lab data --load digits"],
-    "train": ["cmim-lab train --method cmim --dataset digits --epochs 3",
-              "cmim-lab train --method 'cmim[normalised]' --dataset fashion-mnist --epochs 20 --device cuda",
-              "torchrun --nproc_per_node=2 -m cmim_lab.cli train --method infonce --batch-size 256   # DDP"],
-    "evaluate": ["cmim-lab evaluate --method cmim --dataset digits --epochs 3 --probes knn-cosine,linear",
-                 "cmim-lab evaluate --checkpoint runs/my-model --embeddings mean"],
-    "benchmark": ["cmim-lab benchmark --datasets digits --methods vae,mim,cmim --seeds 0,1 --epochs 3",
-                  "cmim-lab benchmark --datasets mnist-5k --methods vae,cmim --reductions sum,normalised"
-                  "   # = --methods 'vae[sum],vae[normalised],cmim[sum],cmim[normalised]'"],
-    "batch-sweep": ["cmim-lab batch-sweep --methods cmim,infonce --batch-sizes 32,128,512 --seeds 0,1",
-                    "cmim-lab batch-sweep --methods 'cmim[sum],infonce[pure]' --protocol steps --budget 500"],
-    "claims": ["cmim-lab claims --profile smoke", "cmim-lab claims --profile default --search --device cuda"],
-    "notebooks": ["cmim-lab notebooks --profile smoke            # every notebook, small sizes (minutes)",
-                  "cmim-lab notebooks --only 0,5 --device cuda   # notebooks 00 and 05 on a GPU",
-                  "cmim-lab notebooks --figures                  # also refresh the committed figures/"],
-    "cache": ["cmim-lab cache list",
-              "cmim-lab cache export models.tar.gz --profile default   # teacher",
-              "cmim-lab cache import models.tar.gz                     # student",
-              "cmim-lab cache clear --yes"],
-    "doctor": ["cmim-lab doctor"],
-    "kernel": ["cmim-lab kernel install                # for every Jupyter of this user",
-               "cmim-lab kernel install --sys-prefix   # only for this environment's Jupyter",
-               "cmim-lab kernel show"],
-}
+# the core's commands, in the order of `cmim-lab --help`: modules of this package (see the docstring)
+COMMANDS = ("data", "train", "evaluate", "benchmark", "batch_sweep", "notebooks", "kernel", "claims", "cache",
+            "doctor")
+# the other modules of this package: what several commands share (no command of their own)
+HELPERS = ("common", "flags")
+
 TOP_EXAMPLES = ["cmim-lab data                               list the datasets",
                 "cmim-lab train --dataset digits --epochs 3  train one small model (seconds on a CPU)",
                 "cmim-lab notebooks --profile smoke          run every notebook with small sizes",
                 "cmim-lab COMMAND --help                     a command's flags with defaults and choices"]
 
 
-def _examples(name: str) -> str:
-    lines = EXAMPLES.get(name, [])
+def examples(lines) -> str:
+    """The ``examples:`` epilog of a command's help (empty without examples)."""
     return "examples:\n" + "\n".join(f"  {e}" for e in lines) if lines else ""
 
 
-def _registry():
-    """The registry with the core's image datasets registered (importing :mod:`cmim_lab.data`
-    does that) and every plugin's names."""
-    from .. import data, registry  # noqa: F401
-
-    return registry
-
-
-def _train_choices() -> dict:
-    from ..config import REDUCTIONS
-    from ..objectives import METHODS, NEGATIVES
-
-    registry = _registry()
-    return {"method": METHODS, "reduction": REDUCTIONS, "negatives": NEGATIVES, "arch": list(registry.archs()),
-            "likelihood": list(registry.likelihoods()), "dataset": list(registry.datasets(role="classification"))}
-
-
-def _eval_choices() -> dict:
-    from ..config import CLASSIFICATION_PROBES, EMBEDDING_KINDS, MLP_PRECISIONS, PROBE_BACKENDS
-
-    return {"probes": CLASSIFICATION_PROBES, "embeddings": EMBEDDING_KINDS, "backend": PROBE_BACKENDS,
-            "mlp_precision": MLP_PRECISIONS}
-
-
-def _variant(text: str) -> str:
-    """argparse type of ``--method``: a method or a variant label (``cmim[normalised]``)."""
-    from ..config import METHODS, VARIANTS, variant_fields
-    from ..errors import check_choice
-
-    try:
-        if "[" not in text:  # a bare name: the message lists the methods first
-            try:
-                check_choice("method", text.strip(), METHODS)
-            except ValueError as exc:
-                raise ValueError(f"{exc}; or method[sum|normalised], {', '.join(VARIANTS)}") from None
-        variant_fields(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text.strip()
-
-
-def _add_train_flags(p, *, skip=(), defaults=None) -> None:
-    from ..config import TrainConfig
-    from .flags import add_flags, choice
-
-    registry = _registry()
-    add_flags(p, TrainConfig, skip=skip, defaults=defaults, choices=_train_choices(), title="model and training",
-              types={"dataset": choice(list(registry.datasets()), "dataset"), "method": _variant},
-              notes={"method": _method_note()})
-
-
-def _method_note() -> str:
-    from ..config import VARIANTS
-
-    return (f"or a method with its reduction, e.g. cmim[normalised] (sets --reduction too), or a named variant: "
-            f"{', '.join(VARIANTS)}")
-
-
-def _add_eval_flags(p, *, skip=("seed",)) -> None:
-    from ..config import EvalConfig
-    from .flags import add_flags
-
-    add_flags(p, EvalConfig, skip=skip, choices=_eval_choices(),
-              title="evaluation (the evaluation seed is the model's seed)")
-
-
-def _out_flag(p, name: str) -> None:
-    from .flags import out_default, out_help
-
-    p.add_argument("--out", default=out_default(name), help=out_help(name))
-
-
-def _common(p) -> None:
-    from .flags import device
-
-    p.add_argument("--device", default="auto", type=device,
-                   help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps (default auto)")
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars (default: shown)")
-
-
-def _train_config(args, **fixed):
-    """The TrainConfig of the flags; a variant in ``--method`` (``cmim[normalised]``) sets its
-    fields too, and clashes with a flag given for one of them."""
-    from ..config import TrainConfig, variant_fields
-    from .flags import from_args
-
-    fields = variant_fields(args.method) if "method" not in fixed and getattr(args, "method", None) else {}
-    for name, value in fields.items():
-        if name != "method" and _given(args, name) and getattr(args, name) != value:
-            raise ValueError(f"method: --method {args.method} sets {name}={value}, but --{name.replace('_', '-')} "
-                             f"{getattr(args, name)} was given; drop one of the two")
-    return from_args(TrainConfig, args, **{**_dataset_defaults(args, fixed), **fields, **fixed})
-
-
-def _dataset_defaults(args, fixed: dict) -> dict:
-    """The registered defaults of ``--dataset`` (e.g. ``arch=conv`` for cifar10) for the
-    fields not given on the command line, as :meth:`TrainConfig.for_dataset` applies them."""
-    from ..config import TrainConfig
-
-    dataset = fixed.get("dataset", getattr(args, "dataset", None))
-    return {k: v for k, v in TrainConfig.dataset_defaults(dataset).items() if hasattr(args, k) and not _given(args, k)}
-
-
-def _given(args, name: str) -> bool:
-    """Whether flag ``--name`` was given (or changed from its default) on the command line."""
-    option = "--" + name.replace("_", "-")
-    parser = getattr(args, "parser", None)
-    changed = parser is not None and getattr(args, name) != parser.get_default(name)
-    return changed or any(a == option or a.startswith(option + "=") for a in getattr(args, "argv", ()))
-
-
-def _eval_config(args, **fixed):
-    from ..config import EvalConfig
-    from .flags import from_args
-
-    return from_args(EvalConfig, args, skip=("seed",), **fixed)
-
-
-def _print_history(result) -> None:
-    print(result.history.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-
-
-def cmd_data(args) -> int:
-    """List the registered datasets; with --load, load one and describe it."""
-    from .. import data, registry
-
-    by_domain: dict = {}
-    for name, spec in registry.datasets().items():
-        by_domain.setdefault(spec.domain, []).append(spec)
-    for domain, specs in by_domain.items():
-        print(f"{domain}:")
-        for spec in specs:
-            print(f"  {spec.name:18s} {spec.role:14s} {spec.description}")
-    if args.load:
-        print("\n" + data.load(args.load, n_train=args.n_train).describe())
-    return 0
-
-
-def cmd_train(args) -> int:
-    """Train one model (or load it from the cache) and print its per-epoch history."""
-    from ..distributed import train_distributed, world_size
-    from ..trainer import load_or_train, train
-
-    config = _train_config(args)
-    if world_size() > 1:  # started by torchrun
-        return train_distributed(config, checkpoint_dir=args.checkpoint_dir, progress=not args.no_progress,
-                                 report=_report_trained)
-    if args.checkpoint_dir:
-        from .. import data
-
-        ds = data.load(config.dataset, n_train=config.n_train, seed=config.data_seed)
-        result = train(config, ds, device=args.device, checkpoint_dir=args.checkpoint_dir,
-                       progress=not args.no_progress)
-    else:
-        result = load_or_train(config, device=args.device, retrain=args.retrain, progress=not args.no_progress)
-    _report_trained(result)
-    return 0
-
-
-def _report_trained(result) -> None:
-    config = result.config
-    _print_history(result)
-    print(f"\n{'trained' if result.trained_now else 'loaded from cache'}: {config.label} on "
-          f"{result.data_info.get('name', config.dataset)} ({result.data_info.get('n_train')} train samples, "
-          f"source: {result.data_info.get('source')}), reduction={config.reduction}")
-    print(f"checkpoint: {result.directory}")
-
-
-def cmd_evaluate(args) -> int:
-    """Probe a trained model and print scores and generative metrics."""
-    from .. import data as data_module
-    from ..checkpoint import load_model
-    from ..evaluation import evaluate
-    from ..infra.runtime import resolve_device
-    from ..trainer import load_or_train
-
-    if args.checkpoint:
-        from pathlib import Path
-
-        if not Path(args.checkpoint).exists():
-            raise ValueError(f"checkpoint {args.checkpoint!r} does not exist; give a model.safetensors file or the "
-                             f"folder that holds one")
-        _eval_config(args)  # every flag checked before the checkpoint is read
-        model, meta = load_model(args.checkpoint, device=resolve_device(args.device))
-        config = meta["config"]
-    else:
-        config = _train_config(args)
-    cfg = _eval_config(args, seed=config.seed)
-    ds = data_module.load(config.dataset, n_train=config.n_train, seed=config.data_seed)
-    if not hasattr(ds, "y_test"):
-        raise ValueError(f"{config.dataset} has no labelled test split to probe; see `cmim-lab --help` for the "
-                         f"command of its domain")
-    if not args.checkpoint:
-        model = load_or_train(config, ds, device=args.device, progress=not args.no_progress).model
-    backend = cfg.backend + (f", MLP in {cfg.mlp_precision}" if cfg.mlp_precision != "float32" else "")
-    print(f"evaluating {config.label} on {ds.describe()}: probes ({backend}) fitted on "
-          f"{cfg.probe_n_train or len(ds.y_train)} training codes", flush=True)
-    start = time.perf_counter()
-    ev = evaluate(model, ds, cfg, likelihood=config.likelihood, progress=lambda line: print(f"  {line}", flush=True))
-    print(f"evaluated in {time.perf_counter() - start:.1f} s\n")
-    print(f"{config.label} on {ds.describe()}")
-    print(f"probes ({backend}) fitted on {ev.info['probe_n_train']} train samples, scored on "
-          f"{ev.info['n_test']} test samples")
-    print(ev.table().to_string(float_format=lambda v: f"{v:.4f}"))
-    for k, v in ev.metrics.items():
-        print(f"{k:22s} {v:.4g}")
-    return 0
-
-
-def cmd_benchmark(args) -> int:
-    """Run the benchmark grid and print the Markdown report."""
-    from ..studies.benchmark import run_benchmark
-
-    registry = _registry()
-    for name in args.datasets:
-        registry.dataset(name, role="classification")
-    base = _train_config(args, method="cmim", dataset=args.datasets[0])
-    result = run_benchmark(args.datasets, args.methods, args.seeds, args.reductions, base=base,
-                           eval_config=_eval_config(args), baselines=not args.no_baselines, out_dir=args.out,
-                           device=args.device, progress=not args.no_progress, log=print,
-                           command=_command_line(args))
-    print(result.markdown)
-    print(_wrote(result.files))
-    return 0
-
-
-def _wrote(files) -> str:
-    """``wrote <folder>/: raw.csv, ..., benchmark.html`` -- the files really written."""
-    if not files:
-        return "wrote nothing"
-    return f"wrote {files[0].parent}/: {', '.join(f.name for f in files)}"
-
-
-def cmd_batch_sweep(args) -> int:
-    """Run the batch-size sweep and print its report."""
-    from ..studies.sweep import run_batch_sweep
-
-    base = _train_config(args, method="cmim")
-    result = run_batch_sweep(args.methods, args.batch_sizes, args.seeds, base=base, protocol=args.protocol,
-                             budget=args.budget, lr_rule=args.lr_rule, eval_config=_eval_config(args),
-                             out_dir=args.out, device=args.device, progress=not args.no_progress, log=print,
-                             command=_command_line(args))
-    print(result.markdown)
-    print(_wrote(result.files))
-    return 0
-
-
-def cmd_claims(args) -> int:
-    """Run every claim with a verdict per setting; write claims.md, claims.json and the budget curve."""
-    from ..registry import resolve
-
-    # a reference resolved at run time, as for plugin commands: a static import would put cli on an
-    # import chain deeper than the layer rules allow (claims_study runs the sweep and the curves)
-    run_claims = resolve("cmim_lab.studies.claims:run_claims")
-    out = args.out or _claims_out(args.profile)
-    result = run_claims(args.profile, search=args.search, out_dir=out, device=args.device,
-                        progress=not args.no_progress, log=print, command=_command_line(args))
-    print(result.markdown)
-    print(_wrote(result.files))
-    return 0
-
-
-def _claims_out(profile: str) -> str:
-    from .flags import out_default
-
-    return out_default(f"claims-{profile}")
-
-
-CLAIMS_HELP = ("Train what is missing (models, evaluations and curves are cached), compare the entries of each "
-               "claim paired by seed, and write claims.md, claims.json (one row per claim and setting) and the "
-               "budget-curve figure of claim 2.")
-
-
-def _claims_flags(p) -> None:
-    from .flags import choice, out_default
-    from ..profiles import PROFILE_NAMES
-
-    p.add_argument("--profile", default="default", type=choice(PROFILE_NAMES, "profile"),
-                   help="sizes: smoke (digits, about a minute), default (20,000 Fashion-MNIST images, 3 seeds, the "
-                        "curve to 5,000 steps; about an hour on a 2-core CPU) or full (all images; for a GPU) "
-                        "(default default)")
-    p.add_argument("--search", action="store_true",
-                   help="also tune cMIM and MIM on the same grid, choose each side's best on a validation split of "
-                        "the training images, and compare the two on the test split (default: off)")
-    p.add_argument("--out", default=None,
-                   help=f"output folder, or none = {out_default('claims-<profile>')} (runs/ in the kit's home) "
-                        f"(default none)")
-    _common(p)
-
-
-def cmd_notebooks(args) -> int:
-    """Execute the notebook sequence with papermill."""
-    from ..notebook.runner import run_notebooks
-
-    return run_notebooks(profile=args.profile, only=args.only, out_dir=args.out, device=args.device,
-                         figures=args.figures, kernel=args.kernel, cell_timeout=args.cell_timeout)
-
-
-def cmd_cache(args) -> int:
-    """Export, import, list, size or clear the cache of trained models."""
-    from ..cache import archive as cache_archive, index as cache_index
-
-    if args.action == "export":
-        cache_archive.export_cache(args.archive, profile=args.profile)
-    elif args.action == "import":
-        cache_archive.import_cache(args.archive)
-    elif args.action == "list":
-        print(cache_index.listing())
-    elif args.action == "size":
-        print(cache_index.size_report())
-    elif not args.yes:
-        print(cache_index.size_report())
-        what = "everything above" if args.all else "models, evaluations and profiles"
-        print(f"nothing removed: add --yes to delete {what}")
-        return 1
-    else:
-        removed = cache_index.clear(everything=args.all)
-        print(f"removed {', '.join(map(str, removed)) or 'nothing (already empty)'}")
-    return 0
-
-
-def cmd_doctor(args) -> int:
-    """Print one line per check of this machine; exit 1 only when the kit cannot work."""
-    from .doctor import exit_status, report, run_checks
-
-    checks = run_checks()
-    print(report(checks))
-    return exit_status(checks)
-
-
-CACHE_HELP = """\
-The cache ($CMIM_LAB_CACHE, default ~/.cache/cmim_lab) holds every trained model with its
-cached evaluations. Hand them to a class:
-
-  teacher:  cmim-lab notebooks --profile default        # trains what is missing
-            cmim-lab cache export models.tar.gz --profile default
-  student:  cmim-lab cache import models.tar.gz         # notebooks now load instead of train
-
-export --profile packs the models the notebooks of that profile loaded or trained with this
-cache (each notebook records them when it runs; see `cmim-lab cache list`); without
---profile it packs every finished model in the cache. import checks the archive first
-(manifest, SHA-256 of every file, kit/torch/scikit-learn versions, no links, no paths
-outside the cache, no pickles) and writes nothing unless every check passes."""
-
-
-def _cache_flags(p) -> None:
-    """The ``cache`` actions: export, import, list, size, clear."""
-    from .flags import choice
-    from ..profiles import PROFILE_NAMES
-
-    raw = argparse.RawDescriptionHelpFormatter
-    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    a = actions.add_parser("export", help="pack models and evaluations into a .tar.gz archive",
-                           description=CACHE_HELP, formatter_class=raw)
-    a.add_argument("archive", metavar="ARCHIVE", help="the archive to write (.tar.gz or .tgz; must not exist)")
-    a.add_argument("--profile", default=None, type=choice(PROFILE_NAMES, "profile"),
-                   help="smoke, default or full: only the models the notebooks of this profile used with this cache "
-                        "(recorded when they ran), or none = every finished model in the cache (default none)")
-    a.set_defaults(parser=a)
-    a = actions.add_parser("import", help="verify an archive and unpack its models into the cache",
-                           description=CACHE_HELP, formatter_class=raw)
-    a.add_argument("archive", metavar="ARCHIVE", help="an archive written by `cmim-lab cache export`")
-    a.set_defaults(parser=a)
-    a = actions.add_parser("list", help="one line per model: config, state, evaluations, size, profiles")
-    a.set_defaults(parser=a)
-    a = actions.add_parser("size", help="bytes per part of the cache")
-    a.set_defaults(parser=a)
-    a = actions.add_parser("clear", help="delete the models, evaluations and profile records (asks for --yes)")
-    a.add_argument("--all", action="store_true", help="also delete converted datasets and downloads (default: off)")
-    a.add_argument("--yes", action="store_true", help="really delete (default: off, only show what would go)")
-    a.set_defaults(parser=a)
-
-
-def cmd_kernel(args) -> int:
-    """Register the named Jupyter kernel, or show which kernel the notebooks would run on."""
-    from ..notebook.runner import KERNEL_NAME, choose_kernel, install_kernel
-
-    if args.action == "install":
-        folder = install_kernel(user=not (args.sys_prefix or args.prefix), name=args.name,
-                                prefix=sys.prefix if args.sys_prefix else args.prefix)
-        print(f"registered the Jupyter kernel {args.name!r} (\"Python ({args.name})\") in {folder}\n"
-              f"it runs {sys.executable}; pick it in Jupyter's kernel menu")
-        return 0
-    name, note = choose_kernel()
-    print(f"cmim-lab notebooks would run on {note}")
-    if name != KERNEL_NAME:
-        print("register the named kernel with: cmim-lab kernel install")
-    return 0
-
-
-def _command_line(args) -> str:
-    """The command as typed, for the reports."""
-    return "cmim-lab " + " ".join(shlex.quote(a) for a in args.argv)
+def core_commands() -> list:
+    """A :class:`~cmim_lab.registry.CommandSpec` per module in :data:`COMMANDS`, in order."""
+    from ..registry import CommandSpec
+
+    specs = []
+    for module_name in COMMANDS:
+        module = importlib.import_module(f"{__name__}.{module_name}")
+        specs.append(CommandSpec(module_name.replace("_", "-"), module.HELP, module.add_arguments, module.run,
+                                 description=getattr(module, "DESCRIPTION", ""),
+                                 epilog=examples(getattr(module, "EXAMPLES", ()))))
+    return specs
 
 
 class Parser(argparse.ArgumentParser):
     """argparse's parser with one-line errors: ``cmim-lab train: error: argument
     --latent-dim: ...; see cmim-lab train --help`` on stderr, exit status 2 (no usage dump)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # "-5,10", "-1e-3", "-.5" after a flag are its value, never an option (no option starts with
+        # "-" and a digit): the flag's own check names the flag, the value and what is valid
+        self._negative_number_matcher = re.compile(r"^-\.?\d")
 
     def error(self, message: str):
         """Print the one-line error and exit with status 2."""
@@ -496,169 +105,14 @@ class LazySubcommands(argparse._SubParsersAction):
         super().__call__(parser, namespace, values, option_string)
 
 
-def _sub(sub, name: str, help: str, func, build=None, description: str = ""):
-    """Add sub-command ``name`` running ``func(args)``; ``build(parser)`` adds its flags
-    lazily (flags may also be added to the returned parser directly)."""
-    p = sub.add_parser(name, help=help, description=description or help, epilog=_examples(name),
-                       formatter_class=argparse.RawDescriptionHelpFormatter, build=build)
-    p.set_defaults(func=func, parser=p)
-    return p
-
-
 def subcommand_parsers(parser: argparse.ArgumentParser) -> dict:
     """Every sub-command's complete parser of a :func:`build_parser` parser, by name."""
     return next(a for a in parser._actions if isinstance(a, LazySubcommands)).parsers()
 
 
-def _dataset_names(role: str):
-    """argparse type: distinct registered dataset names of ``role``."""
-    from .flags import names
-
-    registry = _registry()
-    return names(None, "dataset", check=lambda name: registry.dataset(name, role=role))
-
-
-def _variant_names():
-    """argparse type: distinct methods or variant labels (``cmim``, ``cmim[normalised]``)."""
-    from ..config import variant_fields
-    from .flags import names
-
-    return names(None, "method", check=variant_fields)
-
-
-def _data_flags(p) -> None:
-    from ..config import TrainConfig
-    from .flags import choice, optional, bounded
-
-    registry = _registry()
-    valid = list(registry.datasets())
-    p.add_argument("--load", default=None, metavar="NAME", type=choice(valid, "dataset"),
-                   help=f"load this dataset and describe it: one of {', '.join(valid)}, or none = only list them "
-                        f"(default none)")
-    p.add_argument("--n-train", type=optional(bounded(TrainConfig.BOUNDS["n_train"], "n_train")), default=None,
-                   help=f"training subset for --load: {TrainConfig.BOUNDS['n_train'].describe()}, or none = all "
-                        f"training samples (default none)")
-
-
-def _train_flags(p) -> None:
-    _add_train_flags(p)
-    _common(p)
-    p.add_argument("--retrain", action="store_true", help="ignore a cached model of the same config (default: load it)")
-    p.add_argument("--checkpoint-dir", default=None,
-                   help="train into this folder, or none = into the cache, keyed by the config (default none)")
-
-
-def _evaluate_flags(p) -> None:
-    _add_train_flags(p)
-    _add_eval_flags(p)
-    _common(p)
-    p.add_argument("--checkpoint", default=None,
-                   help="a model.safetensors file or its folder, or none = the cached model of the model flags "
-                        "(trained first if absent) (default none)")
-
-
-def _benchmark_flags(p) -> None:
-    from ..config import REDUCTIONS
-    from .flags import names, seeds, variants_help
-
-    registry = _registry()
-    g = p.add_argument_group("grid")
-    valid = list(registry.datasets(role="classification"))
-    g.add_argument("--datasets", type=_dataset_names("classification"), default=["mnist-5k"],
-                   help=f"any of {', '.join(valid)} (comma-separated) (default mnist-5k)")
-    g.add_argument("--methods", type=_variant_names(), default=["vae", "cvae", "mim", "cmim", "infonce"],
-                   help=f"comma-separated, each {variants_help()}; a bare method is crossed with every "
-                        f"--reductions (default vae,cvae,mim,cmim,infonce)")
-    g.add_argument("--seeds", type=seeds(), default=[0, 1, 2],
-                   help="model seeds, distinct integers from 0 to 2**32-1 (default 0,1,2)")
-    g.add_argument("--reductions", type=names(REDUCTIONS, "reduction"), default=["sum"],
-                   help=f"reductions crossed with the bare methods: any of {', '.join(REDUCTIONS)} (comma-separated); "
-                        f"--methods cmim --reductions normalised is --methods 'cmim[normalised]' (default sum)")
-    _add_train_flags(p, skip=("method", "dataset", "seed", "reduction"))
-    _add_eval_flags(p)
-    p.add_argument("--no-baselines", action="store_true",
-                   help="skip the raw-pixel and PCA baselines (default: include them)")
-    _out_flag(p, "benchmark")
-    _common(p)
-
-
-def _batch_sweep_flags(p) -> None:
-    from ..config import BATCH, SAMPLES
-    from .flags import bounded, bounded_list, choice, optional, seeds, variants_help
-    from ..studies.sweep import LR_RULES, PROTOCOLS
-
-    g = p.add_argument_group("sweep")
-    g.add_argument("--methods", type=_variant_names(), default=["cmim", "infonce", "mim"],
-                   help=f"comma-separated, each {variants_help()}; a bare method runs under both reductions "
-                        f"(infonce: with reconstruction and pure) (default cmim,infonce,mim)")
-    g.add_argument("--batch-sizes", type=bounded_list(BATCH, "batch_sizes", distinct=True),
-                   default=[16, 32, 64, 128, 256, 512, 1024],
-                   help=f"distinct batch sizes, each {BATCH.describe()} (default 16,32,64,128,256,512,1024)")
-    g.add_argument("--seeds", type=seeds(), default=[0, 1, 2],
-                   help="model seeds, distinct integers from 0 to 2**32-1 (default 0,1,2)")
-    g.add_argument("--protocol", default="samples", type=choice(PROTOCOLS, "protocol"),
-                   help=f"what every run gets the same of: one of {', '.join(PROTOCOLS)} -- samples seen, "
-                        f"optimiser steps, or epochs (default samples)")
-    g.add_argument("--budget", type=optional(bounded(SAMPLES, "budget")), default=None,
-                   help=f"samples seen / optimiser steps / epochs per run: {SAMPLES.describe()}, or none = "
-                        f"100000 / 500 / 5 by --protocol (default none)")
-    g.add_argument("--lr-rule", default="sqrt", type=choice(LR_RULES, "lr rule"),
-                   help=f"how --lr (the rate at batch 128) scales with the batch: one of {', '.join(LR_RULES)} "
-                        f"(default sqrt)")
-    _add_train_flags(p, skip=("method", "seed", "batch_size", "epochs", "max_steps"),
-                     defaults={"dataset": "fashion-mnist", "n_train": 20_000})
-    _add_eval_flags(p, skip=("seed", "probes", "embeddings", "clustering", "layers"))
-    _out_flag(p, "batch-sweep")
-    _common(p)
-
-
-def _notebooks_flags(p) -> None:
-    from .flags import bounded, choice, csv, device, out_default
-    from ..notebook.runner import CELL_TIMEOUT, CELL_TIMEOUTS, KERNEL_NAME
-    from ..notebook.params import PROFILE_NAMES
-
-    p.add_argument("--profile", default="default", type=choice(PROFILE_NAMES, "profile"),
-                   help=f"sizes: one of {', '.join(PROFILE_NAMES)} -- smoke: minutes on a CPU; default: each "
-                        f"notebook's own sizes; full: a GPU (default default)")
-    p.add_argument("--only", type=csv(distinct=True), default=None,
-                   help="notebook numbers or names, comma-separated, e.g. 0,5 or quickstart, or none = all "
-                        "(default none)")
-    p.add_argument("--out", default=None,
-                   help=f"run folder for the executed copies, or none = {out_default('notebooks-<profile>')} (runs/ "
-                        f"in the kit's home) (default none)")
-    p.add_argument("--device", default="auto", type=device,
-                   help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps (default auto)")
-    p.add_argument("--kernel", default=None,
-                   help=f"Jupyter kernel name, or none = {KERNEL_NAME} when registered for this Python (cmim-lab "
-                        f"kernel install), else python3 (default none)")
-    p.add_argument("--figures", action="store_true",
-                   help="also refresh the committed figures/ (an explicit export; not with --profile smoke) "
-                        "(default: off, figures go to runs/figures-<profile>/)")
-    p.add_argument("--cell-timeout", default=None, type=bounded(CELL_TIMEOUT, "--cell-timeout"),
-                   help="seconds one cell may run before its notebook fails, 0 = no limit, or none = the "
-                        "profile's: " + ", ".join(f"{k} {v or 'no limit'}" for k, v in CELL_TIMEOUTS.items())
-                        + " (default none)")
-
-
-def _kernel_flags(p) -> None:
-    from ..notebook.runner import KERNEL_NAME
-
-    p.add_argument("action", choices=("install", "show"),
-                   help="install: register this Python as the Jupyter kernel --name; show: the kernel cmim-lab "
-                        "notebooks would use")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--user", action="store_true",
-                       help="install for this user, seen by every Jupyter (the default)")
-    where.add_argument("--sys-prefix", action="store_true",
-                       help=f"install into this environment ({sys.prefix}), seen only by its own Jupyter "
-                            f"(default: --user)")
-    where.add_argument("--prefix", default=None, help="install under this folder (default none = --user)")
-    p.add_argument("--name", default=KERNEL_NAME, help=f"kernel name (default {KERNEL_NAME})")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    """The argparse parser of every sub-command (plugins' included); each sub-command's flags
-    are added when it is parsed (:class:`LazySubcommands`, :func:`subcommand_parsers`)."""
+    """The argparse parser of every sub-command (:data:`COMMANDS`, then the plugins'); each
+    sub-command's flags are added when it is parsed (:class:`LazySubcommands`, :func:`subcommand_parsers`)."""
     from .. import registry
     from ..infra.paths import home_description
 
@@ -670,29 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.register("action", "parsers", LazySubcommands)
     parser.add_argument("--version", action="version", version=f"cmim-lab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    _sub(sub, "data", "list the datasets (and load one with --load NAME)", cmd_data, _data_flags)
-    _sub(sub, "train", "train one model (cached by config unless --checkpoint-dir); works under torchrun",
-         cmd_train, _train_flags)
-    _sub(sub, "evaluate", "probe a trained model (from --checkpoint or the config's cache entry)", cmd_evaluate,
-         _evaluate_flags)
-    _sub(sub, "benchmark", "train and evaluate a grid; write CSV, Markdown, Z-scores and a figure",
-         cmd_benchmark, _benchmark_flags)
-    _sub(sub, "batch-sweep", "batch-size sensitivity under a stated protocol", cmd_batch_sweep, _batch_sweep_flags)
-    _sub(sub, "notebooks", "execute the notebook sequence with papermill (what make run does)", cmd_notebooks,
-         _notebooks_flags)
-    _sub(sub, "kernel", "register this Python as the Jupyter kernel 'cmim-lab' (or show the kernel in use)",
-         cmd_kernel, _kernel_flags)
-    _sub(sub, "claims", "every claim of the paper with a verdict from your own run (paired by seed)", cmd_claims,
-         _claims_flags, description=CLAIMS_HELP)
-    _sub(sub, "cache", "export, import, list, size or clear the trained models (hand them to a class)", cmd_cache,
-         _cache_flags, description=CACHE_HELP)
-    _sub(sub, "doctor", "check torch/CUDA, the browser for PNG figures, data, cache, Jupyter kernel", cmd_doctor,
-         description="One line per check (ok/missing) and how to get what is missing; exit status 1 only when "
-                     "the kit cannot work (no torch, unusable cache folder).")
-
-    for name, spec in registry.commands().items():
-        p = sub.add_parser(name, help=spec.help, description=spec.description or spec.help, epilog=spec.epilog,
+    for spec in [*core_commands(), *registry.commands().values()]:
+        p = sub.add_parser(spec.name, help=spec.help, description=spec.description or spec.help, epilog=spec.epilog,
                            formatter_class=argparse.RawDescriptionHelpFormatter, build=spec.add_arguments)
         p.set_defaults(func=spec.run, parser=p)
     return parser

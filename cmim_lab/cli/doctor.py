@@ -5,6 +5,9 @@ browser kaleido needs for static plotly figures (PNG files); where each register
 is found without a download; the cache folder and its size; the Jupyter kernels. Each line
 reads ``ok`` or ``missing`` and says how to get what is missing. Only a missing torch or an
 unusable cache folder stop the kit from working at all (:func:`exit_status` is then 1).
+
+The command's contract (:data:`HELP`, :data:`EXAMPLES`, :func:`add_arguments`, :func:`run`) is
+that of every module named in :data:`cmim_lab.cli.COMMANDS`.
 """
 from __future__ import annotations
 
@@ -18,6 +21,10 @@ from typing import Callable
 
 from .. import __version__
 
+HELP = "check torch/CUDA, the browser for PNG figures, data, cache, Jupyter kernel"
+DESCRIPTION = ("One line per check (ok/missing) and how to get what is missing; exit status 1 only when the kit "
+               "cannot work (no torch, unusable cache folder).")
+EXAMPLES = ["cmim-lab doctor"]
 BROWSER_HINT = ("static figures (PNG) need Chrome or Chromium: on Debian/Ubuntu `sudo apt install chromium`; "
                 "online, `plotly_get_chrome` (or `kaleido_get_chrome`) downloads one for kaleido; figures stay "
                 "interactive without it")
@@ -176,3 +183,14 @@ def report(checks: list[Check]) -> str:
 def exit_status(checks: list[Check]) -> int:
     """1 when a check the kit cannot work without is missing (torch, the cache folder), else 0."""
     return int(any(c.fatal and not c.ok for c in checks))
+
+
+def add_arguments(parser) -> None:
+    """``cmim-lab doctor`` has no flags."""
+
+
+def run(args) -> int:
+    """Print one line per check of this machine; exit 1 only when the kit cannot work."""
+    checks = run_checks()
+    print(report(checks))
+    return exit_status(checks)

@@ -20,7 +20,9 @@ NONE_MEANS = {"n_train": "all training samples", "max_steps": "epochs decide", "
 # what each config field is, in a few words (the dataclasses' docstrings say more)
 MEANING = {
     "method": "objective", "dataset": "training data", "n_train": "training subset size",
-    "data_seed": "seed of the training subset", "arch": "encoder/decoder architecture (when not given: the dataset's own default, conv for colour and 64-px images such as cifar10, colour-digits, pathmnist-64; mlp otherwise)",
+    "data_seed": "seed of the training subset",
+    "arch": "encoder/decoder architecture (when not given: the dataset's own default, conv for colour and 64-px "
+            "images such as cifar10, colour-digits, pathmnist-64; mlp otherwise)",
     "hidden_sizes": "hidden layer widths", "latent_dim": "latent code size",
     "logvar_floor": "lower clamp of the posterior log-variance", "likelihood": "decoder likelihood",
     "projection_dim": "InfoNCE projection head width, 0 = no head",
