@@ -23,6 +23,7 @@ def add_arguments(p) -> None:
     """The grid (``--datasets``, ``--methods``, ``--seeds``, ``--reductions``), the other
     TrainConfig fields, the EvalConfig fields, ``--no-baselines``, ``--out``, ``--device``, ``--no-progress``."""
     from ..config import REDUCTIONS
+    from ..methods import names as method_names
     from .common import (add_eval_flags, add_out_flag, add_run_flags, add_train_flags, registry_with_datasets,
                          variant_names)
     from .flags import names, seeds, variants_help
@@ -31,9 +32,10 @@ def add_arguments(p) -> None:
     valid = list(registry_with_datasets().datasets(role="classification"))
     g.add_argument("--datasets", type=_dataset_names("classification"), default=["mnist-5k"],
                    help=f"any of {', '.join(valid)} (comma-separated) (default mnist-5k)")
-    g.add_argument("--methods", type=variant_names(), default=["vae", "cvae", "mim", "cmim", "infonce"],
+    every = list(method_names())
+    g.add_argument("--methods", type=variant_names(), default=every,
                    help=f"comma-separated, each {variants_help()}; a bare method is crossed with every "
-                        f"--reductions (default vae,cvae,mim,cmim,infonce)")
+                        f"--reductions (default {','.join(every)})")
     g.add_argument("--seeds", type=seeds(), default=[0, 1, 2],
                    help="model seeds, distinct integers from 0 to 2**32-1 (default 0,1,2)")
     g.add_argument("--reductions", type=names(REDUCTIONS, "reduction"), default=["sum"],
