@@ -52,7 +52,8 @@ def get_model(ds, dataset: str, n_train, epochs: int, device: torch.device):
 
     config = TrainConfig(dataset=dataset, epochs=epochs, n_train=n_train)
     result = load_or_train(config, ds, device=device, progress=False)
-    return result.model, f"cmim_lab.trainer.load_or_train, {epochs} epoch(s), {'trained' if result.trained_now else 'cached'}"
+    how = "trained" if result.trained_now else "cached"
+    return result.model, f"cmim_lab.trainer.load_or_train, {epochs} epoch(s), {how}"
 
 
 def embeddings(model, ds) -> dict:
@@ -69,23 +70,26 @@ COLUMNS = {"torch": dict(backend="torch"), "torch-bf16": dict(backend="torch", m
 
 def run_backend(column: str, train, y_train, test, y_test, device, names) -> tuple[dict, dict, float, dict]:
     """(scores, seconds per probe, wall seconds, solver notes per probe) of one column of
-    :data:`COLUMNS` on one embedding; the notes (torch only) hold L-BFGS iterations, MLP
-    epochs and the kNN rows that needed float64 re-ranking."""
+    :data:`COLUMNS` on one embedding; the notes (torch only: the probe family's fields of
+    :class:`cmim_lab.probes.Diagnostics`) hold L-BFGS iterations and evaluations, MLP epochs
+    and the kNN features and rows that needed float64 re-ranking."""
     cfg = EvalConfig(probes=tuple(names), **COLUMNS[column])
-    backend = cfg.backend
     times, notes = {}, {}
+    diagnostics = probes.Diagnostics()
 
     def progress(message):
         print(f"  {column:10s} {message}", flush=True)
-        if backend == "torch":
-            notes[message.split()[0]] = dict(probes._DIAGNOSTICS)
+        if cfg.backend == "torch":
+            name = message.split()[0]
+            notes[name] = diagnostics.of(name)
 
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if backend == "torch":
+        if cfg.backend == "torch":
             train, test = train.to(device), test.to(device)
-        scores = probes.classification_scores(train, y_train, test, y_test, cfg, times=times, progress=progress)
+        scores = probes.classification_scores(train, y_train, test, y_test, cfg, times=times, progress=progress,
+                                              diagnostics=diagnostics)
     if device.type == "cuda":
         torch.cuda.synchronize()
     return scores, times, time.perf_counter() - start, notes
@@ -157,7 +161,8 @@ def main(argv=None):
     load_before = os.getloadavg()
     ds = data.load(args.dataset, n_train=n_train)
     print(f"{args.dataset}: {len(ds.y_train)} training / {len(ds.y_test)} test images; "
-          f"torch {torch.__version__} on {device} ({torch.get_num_threads()} threads); load average {load_before[0]:.1f}")
+          f"torch {torch.__version__} on {device} ({torch.get_num_threads()} threads); "
+          f"load average {load_before[0]:.1f}")
     model, provenance = get_model(ds, args.dataset, n_train, args.epochs, torch.device("cpu"))
     print(f"model: {provenance}")
     embeds = embeddings(model, ds)
@@ -178,8 +183,7 @@ def main(argv=None):
                 row[f"{backend}_accuracy"] = scores[name]
                 row[f"{backend}_seconds"] = times[name]
                 if name in notes:
-                    row[f"{backend}_notes"] = {key: value for key, value in notes[name].items()
-                                               if key.startswith(name.split("-")[0])}
+                    row[f"{backend}_notes"] = notes[name]
             if "sklearn" in backends:
                 row["speedup"] = row["sklearn_seconds"] / max(row["torch_seconds"], 1e-9)
             rows.append(row)

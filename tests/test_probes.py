@@ -21,6 +21,7 @@ from sklearn.datasets import load_digits, make_regression
 
 from cmim_lab import probes
 from cmim_lab.config import CLASSIFICATION_PROBES, MLP_PRECISIONS, REGRESSION_PROBES, EvalConfig
+from cmim_lab.probes import inputs, mlp, reference, run
 
 TORCH = EvalConfig(backend="torch")
 SKLEARN = EvalConfig(backend="sklearn")
@@ -133,10 +134,12 @@ def test_knn_leaves_out_features_zero_everywhere_and_keeps_the_rest(projected, m
         ref = NearestNeighbors(n_neighbors=5).fit(fit_x).kneighbors(query, return_distance=False)
         np.testing.assert_array_equal(ours.numpy(), ref)
     plain = probes.knn_neighbours(torch.as_tensor(train_x), torch.as_tensor(test_x), 5, 256, [metric])[metric]
-    assert torch.equal(plain, probes.knn_neighbours(*map(torch.as_tensor, padded), 5, 256, [metric])[metric])
-    assert probes._DIAGNOSTICS["knn_features"] == train_x.shape[1]  # the three zero columns were left out
-    probes.knn_neighbours(*map(torch.as_tensor, only_test), 5, 256, [metric])
-    assert probes._DIAGNOSTICS["knn_features"] == train_x.shape[1] + 1
+    diagnostics = probes.Diagnostics()
+    padded_idx = probes.knn_neighbours(*map(torch.as_tensor, padded), 5, 256, [metric], diagnostics=diagnostics)
+    assert torch.equal(plain, padded_idx[metric])
+    assert diagnostics.knn_features == train_x.shape[1]  # the three zero columns were left out
+    probes.knn_neighbours(*map(torch.as_tensor, only_test), 5, 256, [metric], diagnostics=diagnostics)
+    assert diagnostics.knn_features == train_x.shape[1] + 1
 
 
 def test_standardised_values_are_the_float64_formula_rounded_once():
@@ -147,7 +150,7 @@ def test_standardised_values_are_the_float64_formula_rounded_once():
     train[:, 5] = 3.0  # constant: scale 1
     test = torch.randn(300, 37, generator=gen) * 40
     for dtype in (None, torch.bfloat16, torch.float64):
-        (a, b), (mean, scale) = probes._standardise(train, test, dtype=dtype)
+        (a, b), (mean, scale) = inputs.standardise(train, test, dtype=dtype)
         for x, out in ((train, a), (test, b)):
             assert out.dtype == (dtype or torch.float32)
             assert torch.equal(out, ((x.double() - mean) / scale).to(dtype or x.dtype))
@@ -198,7 +201,12 @@ def test_linear_stops_at_the_iteration_cap(projected):
     fit = probes.fit_logistic(projected[0], projected[1], TORCH.replace(linear_max_iter=3, linear_tol=1e-12))
     assert fit.n_iter == 3 and fit.grad_max > 1e-12
     # the starting point plus at least one line-search evaluation per iteration (benchmarks count them)
-    assert probes._DIAGNOSTICS["linear_iterations"] == 3 and probes._DIAGNOSTICS["linear_evaluations"] >= 4
+    assert fit.n_evaluations >= 4
+    diagnostics = probes.Diagnostics()
+    probes.classification_scores(*projected, TORCH.replace(linear_max_iter=3, linear_tol=1e-12), probes=["linear"],
+                                 diagnostics=diagnostics)
+    assert diagnostics.of("linear") == {"linear_iterations": 3, "linear_evaluations": fit.n_evaluations}
+    assert diagnostics.knn_features is None and diagnostics.mlp_epochs is None  # only the family that ran
 
 
 # --- MLP -------------------------------------------------------------------------------------
@@ -236,7 +244,7 @@ def test_bfloat16_mlp_is_repeatable_and_leaves_float32_alone(projected):
 
 def test_mlp_early_stopping_holds_out_a_stratified_share():
     codes = torch.tensor([0] * 50 + [1] * 30 + [2] * 20)
-    val, fit = probes._holdout(codes, 100, 0.1, torch.Generator().manual_seed(0))
+    val, fit = mlp._holdout(codes, 100, 0.1, torch.Generator().manual_seed(0))
     assert len(val) == 10 and len(fit) == 90 and not set(val.tolist()) & set(fit.tolist())
     assert torch.bincount(codes[val]).tolist() == [5, 3, 2]
 
@@ -301,7 +309,7 @@ def _frozen_probe_scores(train_x, train_y, test_x, test_y, seed):
                                                                  max_iter=200, random_state=seed))}
     scores = {}
     for name, probe in made.items():
-        probes._fit_quietly(probe, train_x, train_y)
+        reference.fit_quietly(probe, train_x, train_y)
         scores[name] = float(probe.score(test_x, test_y))
     return scores
 
@@ -328,7 +336,7 @@ def _frozen_regression_scores(train_x, train_y, test_x, test_y, seed, standardis
         probe = TransformedTargetRegressor(regressor=model, transformer=StandardScaler())
         if name == "mlp" and len(train_y) < 50:
             probe.set_params(regressor__mlpregressor__early_stopping=False)
-        probes._fit_quietly(probe, train_x, train_y)
+        reference.fit_quietly(probe, train_x, train_y)
         scores[name] = float(np.sqrt(np.mean((probe.predict(test_x) - test_y) ** 2)))
     return scores
 
@@ -453,9 +461,10 @@ def test_bad_input_raises_before_fitting(projected, monkeypatch, case, backend):
     def no_fitting(*_, **__):
         raise AssertionError("a probe was fitted before the input was checked")
 
-    for fn in ("knn_neighbours", "_fit_logistic_standardised", "_mlp_predict", "_ridge_predict", "_sklearn_predict",
-               "_standardise"):
-        monkeypatch.setattr(probes, fn, no_fitting)
+    for name in probes.PROBES:  # every row of the table: its torch function and scikit-learn factories
+        monkeypatch.setitem(probes.PROBES, name, probes.Probe(no_fitting, no_fitting, no_fitting))
+    monkeypatch.setattr(run, "sklearn_predict", no_fitting)
+    monkeypatch.setattr(inputs, "standardise", no_fitting)
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
         probes.classification_scores(*args, EvalConfig(backend=backend), **kwargs)
 
