@@ -208,3 +208,16 @@ def test_a_benchmark_with_a_diverged_and_a_collapsed_entry_writes_every_other_ro
     assert "cmim[sum] seed 0 on digits" not in summary
     assert result.training["diverged"].tolist() == [False, True, False] and (out / "ranks.csv").exists()
     assert sum("diverged: loss is NaN at step 3" in line for line in lines) == 1
+
+
+def test_a_batch_sweep_keeps_a_diverged_run_as_a_row_without_scores(diverge, fresh_cache, tmp_path):
+    from cmim_lab.studies.sweep import SWEEP_PROBES, run_batch_sweep
+
+    diverge(2, when=lambda c: c.batch_size == 64)
+    result = run_batch_sweep(["cmim[sum]"], [32, 64], [0], base=TrainConfig(**{**TINY, "n_train": None}),
+                             protocol="steps", budget=4, out_dir=tmp_path / "sweep", progress=False)
+    table = result.table.set_index("batch_size")
+    assert sorted(table.index) == [32, 64]
+    assert table.loc[64, list(SWEEP_PROBES)].isna().all() and table.loc[64, "note"].startswith("loss is NaN at step 2")
+    assert table.loc[32, list(SWEEP_PROBES)].notna().all()
+    assert "- cmim[sum] seed 0, batch size 64: loss is NaN at step 2" in (tmp_path / "sweep" / "summary.md").read_text()

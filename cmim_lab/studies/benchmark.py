@@ -32,7 +32,8 @@ from .. import __version__, data as data_module, registry
 from ..config import (CLASSIFICATION_PROBES, REDUCTIONS, EvalConfig, TrainConfig, check_names, check_seeds, expand_entries)
 from ..evaluation import baseline_scores
 from .engine import EvalTask, grid, run_study
-from .summary import markdown, pooled_ranks, ranks, ranks_section, score_table, write_tables, zscores
+from .summary import (markdown, notes_section, pooled_ranks, ranks, ranks_section, score_table, write_tables,
+                      zscores)
 
 GENERATIVE = ("recon_nll", "mse", "active_units", "frac_logvar_at_floor", "kmeans_nmi", "silhouette")
 
@@ -125,21 +126,6 @@ def _baseline_rows(data, cfg: EvalConfig, n_components: int) -> pd.DataFrame:
                   "reduction": "", "dataset": data.name, "seed": 0, "embedding": "baseline", "metric": k,
                   "value": v, "higher_is_better": True} for k, v in scores.items()]
     return pd.DataFrame(rows)
-
-
-def notes_section(training: pd.DataFrame) -> list[str]:
-    """Markdown lines listing the models of a study's ``training`` table whose row has a
-    ``note`` (diverged: no scores; constant codes: scores at chance), or none."""
-    if "note" not in training:
-        return []
-    noted = training[training["note"].fillna("").astype(str) != ""]
-    if noted.empty:
-        return []
-    lines = ["Models to read with care (a diverged model has no scores; constant codes score at chance):", ""]
-    for row in noted.itertuples():
-        where = f" on {row.dataset}" if "dataset" in noted else ""
-        lines.append(f"- {row.entry} seed {row.seed}{where}: {row.note}")
-    return lines + [""]
 
 
 def _markdown_report(raw, z, overall, with_x, probes, settings, command, training=None) -> str:
