@@ -18,12 +18,15 @@ class CacheFolderError(PermissionError):
 
 
 class TrainingDivergedError(RuntimeError):
-    """A loss term became NaN or infinite; the last good checkpoint (if any) is kept."""
+    """A loss term became NaN or infinite; the last good checkpoint (if any) is kept.
+    ``epoch`` (from 1), ``term`` and ``step`` (the first optimiser step, from 1, at which
+    the term was non-finite; None when unknown)."""
 
-    def __init__(self, message: str, *, epoch: int, term: str):
+    def __init__(self, message: str, *, epoch: int, term: str, step: int | None = None):
         super().__init__(message)
         self.epoch = epoch
         self.term = term
+        self.step = step
 
 
 # The two checks every layer uses. They are defined here, at the bottom of the import order, and
@@ -33,7 +36,8 @@ def check_choice(name: str, value, valid) -> None:
     """Raise ``ValueError`` naming ``name``, the bad ``value`` and the valid choices."""
     valid = list(valid)
     if value not in valid:
-        raise ValueError(f"unknown {name} {value!r}; valid {name}s are: {', '.join(map(str, valid))}")
+        plural = name if name.endswith("s") else f"{name}s"  # "negatives", not "negativess"
+        raise ValueError(f"unknown {name} {value!r}; valid {plural} are: {', '.join(map(str, valid))}")
 
 
 def check_positive(name: str, value, *, integer: bool = False, allow_zero: bool = False) -> None:

@@ -22,6 +22,7 @@ Euclidean, on up to 5,000 test samples).
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -38,6 +39,8 @@ PROBES = CLASSIFICATION_PROBES
 ACTIVE_UNIT_THRESHOLD = 0.01
 FLOOR_TOLERANCE = 0.01
 SILHOUETTE_MAX = 5000
+CONSTANT_RTOL = 1e-5  # a code column varying by less than this share of its magnitude counts as constant
+CONSTANT_NOTE = "codes are constant: probes at chance"
 
 
 def probe_scores(train_x, train_y, test_x, test_y, cfg: EvalConfig, *, probes=None, device=None,
@@ -94,12 +97,27 @@ def clustering_metrics(z, y, seed: int = 0) -> dict[str, float]:
             "silhouette": float(silhouette_score(z, y, sample_size=sample, random_state=seed))}
 
 
+def codes_constant(z, rtol: float = CONSTANT_RTOL) -> bool:
+    """True when the codes ``z`` [N, d] (N >= 2) are constant or nearly so: in every column
+    the spread max - min is at most ``rtol`` times the column's largest magnitude (an
+    all-zero column counts). Such codes carry no information about the samples, so every
+    probe fitted on them scores at chance (the majority class or a tie-break)."""
+    z = torch.as_tensor(_np(z)).reshape(len(z), -1).double()
+    if len(z) < 2:
+        return False
+    high, low = z.max(0).values, z.min(0).values
+    return bool(((high - low) <= rtol * torch.maximum(high.abs(), low.abs())).all())
+
+
 @dataclass
 class EvalResult:
     """``probes``: {embedding kind: {probe: score}}; ``metrics``: generative + clustering.
 
     Probe scores are accuracies (higher is better) unless ``info["higher_is_better"]`` is
-    False (regression RMSE)."""
+    False (regression RMSE). :func:`evaluate` sets ``info["constant_codes"]``: True when the
+    model's codes mu of the probe training samples are constant (:func:`codes_constant`, a
+    collapsed model), and then ``info["note"]`` = :data:`CONSTANT_NOTE`; the scores are
+    reported as the probes give them (chance level)."""
     probes: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     info: dict = field(default_factory=dict)
@@ -113,6 +131,12 @@ class EvalResult:
         out += [{"embedding": "", "metric": k, "value": v, "higher_is_better": k not in lower}
                 for k, v in self.metrics.items() if k != "latent_dim"]
         return out
+
+    @property
+    def note(self) -> str:
+        """``"codes are constant: probes at chance"`` for a collapsed model, else ``""``
+        (also for evaluations cached before the check existed)."""
+        return str(self.info.get("note", ""))
 
     def table(self):
         """Probe accuracies as a DataFrame: rows = probes, columns = embedding kinds."""
@@ -175,7 +199,12 @@ def evaluate(model, data, config: EvalConfig | None = None, *, likelihood: str =
             ``overrides`` replace named fields (``evaluate(m, ds, probes=["linear"])``).
         likelihood: the decoder likelihood for the reconstruction NLL (the model's config).
         progress: called with one line per step as it finishes: each probe
-            (``mean/linear 0.7912 (2.3 s)``), the generative metrics and the clustering.
+            (``mean/linear 0.7912 (2.3 s)``), the generative metrics and the clustering;
+            first ``codes are constant: probes at chance ...`` for a collapsed model.
+
+    Codes mu of the probe training samples that are constant (:func:`codes_constant`: a
+    collapsed model, e.g. after too large a learning rate) are evaluated all the same; the
+    result says so (``info["constant_codes"]``, ``info["note"]``, :attr:`EvalResult.note`).
     """
     if config is not None and not isinstance(config, EvalConfig):
         raise ValueError(f"config must be an EvalConfig or None, got {type(config).__name__}")
@@ -186,8 +215,13 @@ def evaluate(model, data, config: EvalConfig | None = None, *, likelihood: str =
     result = EvalResult(info={"probe_n_train": len(idx), "n_test": len(data.y_test), "dataset": data.name,
                               "backend": cfg.backend})
     say = progress or (lambda line: None)
-    for kind in cfg.embeddings:
-        train_e = embed(model, x_fit, kind, layers=cfg.layers, device=device)
+    fitted = {kind: embed(model, x_fit, kind, layers=cfg.layers, device=device) for kind in cfg.embeddings}
+    mu_fit = fitted["mean"] if "mean" in fitted else embed(model, x_fit, "mean", device=device)
+    result.info["constant_codes"] = codes_constant(mu_fit)
+    if result.info["constant_codes"]:
+        result.info["note"] = CONSTANT_NOTE
+        say(f"{CONSTANT_NOTE} (mu does not vary over the {len(idx)} probe training samples: a collapsed model)")
+    for kind, train_e in fitted.items():
         test_e = embed(model, data.x_test, kind, layers=cfg.layers, device=device)
         result.probes[kind] = probe_scores(train_e, y_fit, test_e, data.y_test, cfg, device=device,
                                            progress=lambda line, kind=kind: say(f"{kind}/{line}"))
@@ -196,8 +230,11 @@ def evaluate(model, data, config: EvalConfig | None = None, *, likelihood: str =
     say(f"generative metrics ({time.perf_counter() - start:.1f} s)")
     if cfg.clustering:
         start = time.perf_counter()
-        result.metrics.update(clustering_metrics(embed(model, data.x_test, "mean", device=device),
-                                                 data.y_test, cfg.seed))
+        with warnings.catch_warnings():
+            if result.info["constant_codes"]:  # k-means finds one distinct point: already said in the note
+                warnings.filterwarnings("ignore", message="Number of distinct clusters")
+            result.metrics.update(clustering_metrics(embed(model, data.x_test, "mean", device=device),
+                                                     data.y_test, cfg.seed))
         say(f"clustering: k-means NMI {result.metrics['kmeans_nmi']:.4f} ({time.perf_counter() - start:.1f} s)")
     return result
 

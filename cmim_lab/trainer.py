@@ -164,8 +164,9 @@ def train(config: TrainConfig, data, *, device="auto", checkpoint_dir=None, prog
     and samples per second.
 
     Raises:
-        TrainingDivergedError: a term became NaN/inf (names the epoch and term; the last
-            good checkpoint stays on disk).
+        TrainingDivergedError: a term became NaN/inf; one line naming the term, the step and
+            epoch (``loss is NaN at step 12 (epoch 2): training diverged ...``; ``.step``,
+            ``.epoch``, ``.term``); the last good checkpoint stays on disk.
         CheckpointError: ``checkpoint_dir`` holds a checkpoint of another config, or a
             corrupt one (an unfinished checkpoint whose optimizer state does not belong to
             its weights is refused, never resumed inexactly).
@@ -210,6 +211,9 @@ def _run(config: TrainConfig, data, dev, plan: _Plan, directory: Path | None, pr
             order = torch.randperm(plan.n, generator=torch.Generator().manual_seed(epoch_seed(config.seed, epoch)))
             order = order.to(dev)
             sums = torch.zeros(len(names), device=dev)
+            # steps of this epoch after which every running sum was still finite: a NaN or inf
+            # term keeps its sum non-finite, so the first bad step is first_step + finite_steps
+            finite_steps, first_step = torch.zeros((), dtype=torch.long, device=dev), step + 1
             done, start = 0, time.perf_counter()
             for b in range(plan.steps_per_epoch):
                 if step >= plan.total_steps:
@@ -220,11 +224,12 @@ def _run(config: TrainConfig, data, dev, plan: _Plan, directory: Path | None, pr
                 out["loss"].backward()
                 optimizer.step()
                 sums += torch.stack([out[k].detach() for k in names])
+                finite_steps += torch.isfinite(sums).all()
                 step += 1
                 done += 1
                 if step % LOG_EVERY == 0 or step == plan.total_steps:
                     means = (sums / done).tolist()
-                    _check_finite(names, means, epoch, directory)
+                    _check_finite(names, means, epoch, directory, first_step + int(finite_steps))
                     bar.set_postfix({**({} if own_bar else {"model": config.label}),
                                      **{k: f"{v:.4g}" for k, v in zip(names, means)}}, refresh=False)
                 bar.update(1)
@@ -234,7 +239,7 @@ def _run(config: TrainConfig, data, dev, plan: _Plan, directory: Path | None, pr
             if dist:
                 sums = dist.all_reduce_mean(sums)
             means = (sums / max(done, 1)).tolist()
-            _check_finite(names, means, epoch, directory)
+            _check_finite(names, means, epoch, directory, first_step + int(finite_steps) if done else None)
             row = {"epoch": epoch + 1, "step": step, **dict(zip(names, means)), "seconds": seconds,
                    "samples_per_s": done * plan.batch / seconds if seconds > 0 else float("nan")}
             rows.append(row)
@@ -300,17 +305,23 @@ def pick_views(bank: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, tor
     return bank[idx, first], bank[idx, second]
 
 
-def _check_finite(names, values, epoch, directory):
+def _check_finite(names, values, epoch, directory, step: int | None = None):
+    """``TrainingDivergedError`` when a term's mean in ``values`` is NaN or infinite. Its
+    message is one line that starts with the term and, when known, the optimiser step
+    (counted from 1 over the whole run) at which it first became non-finite: ``loss is NaN
+    at step 12 (epoch 2): training diverged; ...``."""
     for name, value in zip(names, values):
         if not math.isfinite(value):
             if directory is not None and (Path(directory) / MODEL_FILE).exists():
                 kept = f"the last good checkpoint is kept in {directory}"
             else:
                 kept = "no checkpoint was written (it diverged before the first epoch's checkpoint)"
+            what = "NaN" if math.isnan(value) else value
+            at = f"at step {step} (epoch {epoch + 1})" if step is not None else f"in epoch {epoch + 1}"
             raise TrainingDivergedError(
-                f"training diverged in epoch {epoch + 1}: term {name!r} is {value}; {kept}. "
+                f"{name} is {what} {at}: training diverged; {kept}. "
                 f"Try a smaller lr, a larger logvar_floor or a smaller contrastive_weight.",
-                epoch=epoch + 1, term=name)
+                epoch=epoch + 1, term=name, step=step)
 
 
 def library_versions() -> dict[str, str]:

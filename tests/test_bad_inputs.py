@@ -616,3 +616,119 @@ def test_a_study_grid_takes_seeds_as_a_range():
     from cmim_lab.studies.engine import grid
 
     assert [e.config.seed for e in grid(TrainConfig(dataset="digits"), ["cmim"], seeds=range(3))] == [0, 1, 2]
+
+
+# --- the remaining unclear inputs (issue #30, item 6): each a ValueError from the kit -----------------
+# (a call with one bad input, texts its message must hold: the value and what is valid)
+def _images(dtype, high, n=50, classes=5, shape=(8, 8)):
+    x = np.random.default_rng(0).integers(0, high + 1, (n, *shape)).astype(dtype)
+    x.reshape(n, -1)[0, 0] = high  # the largest value occurs
+    return x, np.arange(n) % classes
+
+
+def _from_arrays(x_y, **kwargs):
+    from cmim_lab import data
+
+    return lambda: data.from_arrays(*x_y, name="mine", **kwargs)
+
+
+def _data(call):
+    from cmim_lab import data
+
+    return lambda: call(data)
+
+
+def _molecules(call):
+    from cmim_lab.molecules import data as mdata, smiles
+
+    return lambda: call(smiles, mdata)
+
+
+ONE_OF_CLASS_7 = (_images(np.uint8, 255)[0], np.r_[np.arange(49) % 5, 7])
+BELOW_ZERO = (_images(np.int64, 255)[0] - 1, _images(np.int64, 255)[1])
+PAPERMILL = ["", 'profile = "default"\ndataset = "digits"\nepochs = 10\n', "# Parameters\nepochz = 3\n",
+             "P = params.setup(profile=profile, dataset=dataset, epochs=epochs)"]
+UNCLEAR = [
+    (_data(lambda d: d.load("digits", seed=-1)), ["seed", "-1", "0 to 4294967295"]),
+    (_data(lambda d: d.load("digits", split_seed=-1)), ["split_seed", "-1", "0 to 4294967295"]),
+    (_data(lambda d: d.load("digits", seed=2 ** 32)), ["seed", "4294967296"]),
+    (_data(lambda d: d.load("digits", seed=1.5)), ["seed", "1.5"]),
+    (_data(lambda d: d.load_images("digits", split_seed=-7)), ["split_seed", "-7"]),
+    (_data(lambda d: d.load("digits", n_train=1430)), ["n_train=1430", "n_train <= 1427"]),
+    (_from_arrays(_images(np.uint8, 255), seed=-1), ["seed", "-1"]),
+    (_from_arrays(_images(np.uint8, 255), split_seed=-1), ["split_seed", "-1"]),
+    (_from_arrays(_images(np.uint16, 4095)), ["uint16", "0..4095", "astype(np.float32) / 4095", "standardise=True"]),
+    (_from_arrays(_images(np.int64, 1000, shape=(3, 4, 4))), ["int64", "0..1000", "8-bit"]),
+    (_from_arrays(BELOW_ZERO), ["int64", "-1..254"]),
+    (_from_arrays(ONE_OF_CLASS_7), ["class 7", "count 1", "at least 2 samples"]),
+    (_from_arrays(_images(np.uint8, 255, n=12)), ["3 and 9", "5 classes"]),
+    (_molecules(lambda s, m: s.scaffold("C1CC")), ["'C1CC'", "not a valid SMILES"]),
+    (_molecules(lambda s, m: s.scaffold("")), ["''", "not a valid SMILES"]),
+    (_molecules(lambda s, m: m.split_indices(["CCO", "c1ccccc1", "C1CC", "CCN", "CCC"], "scaffold")),
+     ["'C1CC' (index 2)", "scaffold split"]),
+    (_molecules(lambda s, m: s.Vocabulary.from_json("{bad")), ["'{bad'", "not JSON", '{"tokens"']),
+    (_molecules(lambda s, m: s.Vocabulary.from_json('{"tokens": 3}')), ["'{\"tokens\": 3}'", "Vocabulary.to_json"]),
+    (_molecules(lambda s, m: s.Vocabulary.from_json(None)), ["None", "not JSON"]),
+    (lambda: params.check_injected(PAPERMILL), ["'epochz'", "did you mean 'epochs'", "profile, dataset, epochs"]),
+    (lambda: TrainConfig(dataset="digits", negatives="bogus"), ["'bogus'", "valid negatives are"]),
+]
+
+
+@pytest.mark.parametrize("call, texts", UNCLEAR, ids=[" ".join(t)[:60] for _, t in UNCLEAR])
+def test_unclear_inputs_get_a_clear_error_naming_the_value(call, texts):
+    with pytest.raises(ValueError) as exc:
+        call()
+    message = str(exc.value)
+    assert all(text in message for text in texts), message
+    assert "negativess" not in message and "\n" not in message
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.uint16, np.int32])
+def test_integer_images_in_0_to_255_are_read_as_8_bit_intensities(dtype):
+    from cmim_lab import data
+
+    x, y = _images(dtype, 255)
+    ours, reference = data.from_arrays(x, y, name="mine"), data.from_arrays(x.astype(np.uint8), y, name="mine")
+    assert not ours.real_valued and float(ours.x_train.max()) == 1.0
+    assert data.fingerprint(ours) == data.fingerprint(reference)  # the very same dataset as uint8 gives
+    assert data.from_arrays(x, y, name="mine", standardise=False).x_train.equal(reference.x_train)
+    assert data.from_arrays(x, y, name="mine", standardise=True).real_valued  # asked for: real-valued features
+    vectors = data.from_arrays(x.reshape(len(x), -1), y, name="mine")  # [N, D] integers: features, as before
+    assert vectors.real_valued
+
+
+def test_a_token_outside_the_vocabulary_is_encoded_with_a_warning_naming_it_and_the_smiles():
+    from cmim_lab.molecules.smiles import UNK_ID, Vocabulary
+
+    vocab = Vocabulary.build(["CCO", "c1ccccc1"])
+    with pytest.warns(UserWarning, match=r"a token outside the vocabulary \('\[Xe\]'\).*'\[Xe\]'"):
+        assert vocab.encode("[Xe]")[1:-1] == [UNK_ID]
+    with pytest.warns(UserWarning, match=r"2 SMILES hold tokens .*'\[Xe\]', 'Br'.*'C\[Xe\]C' \(index 1\), 'CBr' "
+                                         r"\(index 2\)"):
+        vocab.encode_batch(["CCO", "C[Xe]C", "CBr"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # known tokens only: no warning
+        vocab.encode_batch(["CCO", "c1ccccc1O"])
+        vocab.encode("OCC")
+
+
+def test_papermill_parameters_the_notebook_declares_pass_and_only_papermill_cells_are_read():
+    declared = PAPERMILL[:2] + ["# Parameters\nepochs = 3\nprofile = \"smoke\"\n", PAPERMILL[3]]
+    params.check_injected(declared)                        # a known name
+    params.check_injected(PAPERMILL[:2] + PAPERMILL[3:])   # run by hand or by nbval: nothing injected
+    params.check_injected(["", "# Parameters: plain literals\nepochz = 3\n", "x = 1"])  # not papermill's header
+    params.check_injected([])
+    assert params._kernel_history() == []                  # outside a kernel: nothing to read
+
+
+def test_the_cache_folder_message_reads_as_one_sentence(tmp_path, monkeypatch):
+    from cmim_lab.errors import CacheFolderError
+    from cmim_lab.infra import paths
+
+    folder = tmp_path / "cache"
+    folder.mkdir(mode=0o700)
+    monkeypatch.setattr(paths.os, "getuid", lambda: folder.stat().st_uid + 1)
+    with pytest.raises(CacheFolderError) as exc:
+        paths.check_private(folder)
+    assert "Use a folder of your own: or set" not in str(exc.value)
+    assert "would be loaded. Set CMIM_LAB_CACHE to a folder of your own" in str(exc.value)

@@ -25,6 +25,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,6 +41,7 @@ from .sources import SOURCE_DEFAULTS, SOURCES, RawData
 
 CACHE_FORMAT = "1"
 TEST_FRACTION = 0.2  # for sources without a test split
+MAX_SEED = 2 ** 32 - 1  # numpy's and scikit-learn's seeds are 32-bit (as cmim_lab.config.MAX_SEED)
 
 
 @dataclass
@@ -133,10 +136,23 @@ def available(role: str | None = "classification") -> dict[str, str]:
     return {name: spec.description for name, spec in registry.datasets(role=role).items()}
 
 
+def check_seed(name: str, value) -> int:
+    """``value`` as an int when it is a valid seed (an integer from 0 to :data:`MAX_SEED`),
+    else ``ValueError`` naming ``name``, the value and what is valid."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value <= MAX_SEED:
+        raise ValueError(f"{name} must be an integer from 0 to {MAX_SEED} (numpy's and scikit-learn's seeds are "
+                         f"32-bit), got {value!r}")
+    return int(value)
+
+
 def load(name: str, n_train: int | None = None, seed: int = 0, **kwargs):
     """Load any registered dataset by name (see :func:`available` and
     :mod:`cmim_lab.registry`): an image dataset as in :func:`load_images`, or what a plugin
-    registered under ``name``. ``ValueError`` lists the valid names."""
+    registered under ``name``. ``ValueError`` lists the valid names, or names a ``seed`` or
+    ``split_seed`` outside 0..2**32-1."""
+    check_seed("seed", seed)
+    if "split_seed" in kwargs:
+        check_seed("split_seed", kwargs["split_seed"])
     return registry.dataset(name).load(n_train=n_train, seed=seed, **kwargs)
 
 
@@ -158,6 +174,7 @@ def load_images(name: str, n_train: int | None = None, seed: int = 0, *, n_test:
         DataUnavailableError: no local copy and no download possible (names what provides it).
     """
     check_choice("dataset", name, SOURCES)
+    seed, split_seed = check_seed("seed", seed), check_seed("split_seed", split_seed)
     raw = _cached_raw(name, split_seed, refresh)
     return _finish(name, raw, n_train, n_test, seed, split_seed)
 
@@ -170,7 +187,11 @@ def from_arrays(x_train, y_train, x_test=None, y_test=None, *, name: str = "cust
     ``x``: [N, D] vectors, [N, H, W] or [N, C, H, W] images, finite numbers. Two kinds:
 
     * intensities -- uint8 (0..255, scaled by 1/255) or floats in [0, 1]: kept in [0, 1]
-      (train them with the default ``bernoulli`` likelihood);
+      (train them with the default ``bernoulli`` likelihood). Images ([N, H, W] or
+      [N, C, H, W]) of another integer dtype (int64, uint16 ...) whose values lie in 0..255
+      are read as 8-bit intensities too; integer images with other values are refused
+      (``ValueError`` naming the dtype, the range and how to convert them) unless
+      ``standardise=True``;
     * real-valued features of any range (standardised measurements, embeddings of another
       model ...): kept as they are, with a per-feature standardisation fitted on the
       training samples used (after ``n_train``) and recorded on the dataset
@@ -183,7 +204,9 @@ def from_arrays(x_train, y_train, x_test=None, y_test=None, *, name: str = "cust
     ``x_test`` lies outside [0, 1] (uint8 arrays always count as intensities); True forces
     it; False refuses values outside [0, 1]. ``y``: integer labels [N] >= 0, at least two
     classes in training, no test label that training lacks. Without ``x_test`` a stratified
-    80/20 split is made with ``split_seed``. ``name`` must not be a registered dataset's
+    80/20 split is made with ``split_seed`` (every class needs at least 2 samples, and as
+    many samples as classes on each side: ``ValueError`` naming the class otherwise).
+    ``seed``, ``split_seed``: integers from 0 to 2**32-1. ``name`` must not be a registered dataset's
     (``ValueError``): caches are keyed by name and content, and a built-in name would mix
     the two.
     """
@@ -194,9 +217,12 @@ def from_arrays(x_train, y_train, x_test=None, y_test=None, *, name: str = "cust
         raise ValueError(f"standardise must be None (decide from the values), True or False, got {standardise!r}")
     if (x_test is None) != (y_test is None):
         raise ValueError("pass both x_test and y_test, or neither (a stratified split is then made)")
+    seed, split_seed = check_seed("seed", seed), check_seed("split_seed", split_seed)
     arrays = {"x_train": _as_numeric(x_train, "x_train")}
     if x_test is not None:
         arrays["x_test"] = _as_numeric(x_test, "x_test")
+    if standardise is not True:
+        arrays = {k: _integer_images(a, k) for k, a in arrays.items()}
     if standardise is None:
         standardise = any(a.dtype != np.uint8 and (a.min() < 0 or a.max() > 1) for a in arrays.values())
     x_train, max_train = _validate_x(arrays["x_train"], "x_train", standardise)
@@ -247,6 +273,22 @@ def _as_numeric(x, what: str) -> np.ndarray:
     if x.dtype.kind == "f" and not np.isfinite(x).all():
         raise ValueError(f"{what} contains NaN or inf values")
     return x
+
+
+def _integer_images(x: np.ndarray, what: str) -> np.ndarray:
+    """Images ([N, H, W] or [N, C, H, W]) of an integer dtype other than uint8: as uint8
+    when every value lies in 0..255 (8-bit intensities); ``ValueError`` naming the dtype,
+    the range and the conversions otherwise. Anything else is returned unchanged."""
+    if x.dtype.kind not in "iu" or x.dtype == np.uint8 or x.ndim not in (3, 4):
+        return x
+    low, high = int(x.min()), int(x.max())
+    if 0 <= low and high <= 255:
+        return x.astype(np.uint8)
+    raise ValueError(f"{what} holds integer images of dtype {x.dtype} with values {low}..{high}; integer images are "
+                     f"read as 8-bit intensities (0..255). Convert them to intensities in [0, 1] (e.g. "
+                     f"{what}.astype(np.float32) / {max(high, 1)}), or pass standardise=True to keep them as "
+                     f"real-valued features (standardised per feature; train with likelihood='gaussian-fixed' "
+                     f"or 'gaussian-learned')")
 
 
 def _validate_x(x: np.ndarray, what: str, real_valued: bool) -> tuple[np.ndarray, float]:
@@ -351,9 +393,31 @@ def _digest_bytes(prefix: str, blob) -> str:
     return h.hexdigest()
 
 
+def _check_stratifiable(y: np.ndarray, n_first: int, what: str, classes=None, hint: str = "") -> None:
+    """``ValueError`` unless ``y`` can be split, stratified, into ``n_first`` and
+    ``len(y) - n_first`` samples (scikit-learn's rule): every class with at least 2
+    samples, and each side at least as large as the number of classes. The message names
+    the classes with a single sample (and their names in ``classes``) and ends with ``hint``."""
+    labels, counts = np.unique(y, return_counts=True)
+    single = labels[counts < 2].tolist()
+    if single:
+        named = [f"{c} ({classes[c]!r})" if classes is not None and 0 <= c < len(classes)
+                 and str(classes[c]) != str(c) else str(c) for c in single[:10]]
+        more = f" and {len(single) - 10} more" if len(single) > 10 else ""
+        raise ValueError(f"{what} holds a single sample of class {', '.join(named)}{more} (count 1); a stratified "
+                         f"split needs at least 2 samples of every class{hint}")
+    n_second = len(y) - n_first
+    if min(n_first, n_second) < len(labels):
+        raise ValueError(f"{what}: a stratified split into {n_first} and {n_second} of its {len(y)} samples needs "
+                         f"at least one sample of each of its {len(labels)} classes on both sides{hint}")
+
+
 def _split(raw: RawData, split_seed: int) -> RawData:
     from sklearn.model_selection import train_test_split
 
+    n_test = math.ceil(TEST_FRACTION * len(raw.y_train))  # scikit-learn's rounding
+    _check_stratifiable(raw.y_train, n_test, "y_train", raw.classes,
+                        "; add samples, drop such classes, or pass x_test and y_test (a split of your own)")
     tr, te = train_test_split(np.arange(len(raw.y_train)), test_size=TEST_FRACTION,
                               stratify=raw.y_train, random_state=split_seed)
     return RawData(raw.x_train[tr], raw.y_train[tr], raw.x_train[te], raw.y_train[te],
@@ -372,6 +436,11 @@ def _subset(x: np.ndarray, y: np.ndarray, n: int | None, seed: int, what: str):
     if n < n_cls:
         raise ValueError(f"{what}={n} is smaller than the number of classes ({n_cls}); a stratified "
                          f"subset needs at least one sample per class")
+    if len(y) - n < n_cls:
+        raise ValueError(f"{what}={n} leaves {len(y) - n} of the {len(y)} samples out, fewer than the {n_cls} "
+                         f"classes (a stratified subset is drawn as a split); use {what} <= {len(y) - n_cls}, "
+                         f"or None for all {len(y)}")
+    _check_stratifiable(y, n, what.replace("n_", "y_"), hint=f"; use {what}=None (all {len(y)} samples)")
     from sklearn.model_selection import train_test_split
 
     idx, _ = train_test_split(np.arange(len(y)), train_size=n, stratify=y, random_state=seed)
@@ -464,6 +533,7 @@ def load_medmnist(flag: str, n_train: int | None = None, seed: int = 0, *, size:
     Raises ``ValueError`` (unknown flag or size, multi-label task, malformed file) or
     :class:`DataUnavailableError` (no file, no download: names the package, file and URL).
     """
+    seed = check_seed("seed", seed)
     raw = medmnist_source.read(flag, size, root=root, path=path, download=download)
     return _finish(flag if size == 28 else f"{flag}-{size}", raw, n_train, n_test, seed, 0)
 

@@ -50,11 +50,11 @@ def check_private(path: Path) -> None:
     st = path.stat()
     fix = f"or set {CACHE_ENV} to a folder of your own (the kit creates it with mode 700)"
     if not stat.S_ISDIR(st.st_mode):
-        raise CacheFolderError(f"cache folder {path} is not a folder; {fix}")
+        raise CacheFolderError(f"cache folder {path} is not a folder; {fix.removeprefix('or ')}")
     if st.st_uid != os.getuid():
         raise CacheFolderError(f"cache folder {path} belongs to user id {st.st_uid}, not to you (user id "
-                               f"{os.getuid()}): files planted there would be loaded. Use a folder of your own: "
-                               f"{fix}")
+                               f"{os.getuid()}): files planted there would be loaded. Set {CACHE_ENV} to a folder of "
+                               f"your own (the kit creates it with mode 700)")
     if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         who = " and ".join(w for w, bit in (("its group", stat.S_IWGRP), ("others", stat.S_IWOTH))
                            if st.st_mode & bit)

@@ -46,7 +46,7 @@ from ..errors import DataUnavailableError, check_choice
 from ..infra.files import atomic_write, locked
 from ..infra.paths import cache_dir
 from . import CORPORA, INSTALL_DATA
-from .smiles import Vocabulary, canonical, randomised, require_rdkit, scaffold
+from .smiles import Vocabulary, canonical, invalid_report, invalid_smiles, randomised, require_rdkit, scaffold
 
 SPLITS = ("random", "scaffold")
 TEST_FRACTION = 0.2
@@ -240,6 +240,8 @@ def split_indices(smiles, kind: str = "scaffold", seed: int = 0,
     the empty scaffold); groups larger than half the test size go to train; the others, in
     a random order drawn with ``seed``, join the test set while it has room, else train. No
     scaffold is in both sets; the test set holds at most round(test_fraction * N) molecules.
+    A scaffold split needs valid SMILES: ``ValueError`` naming the invalid ones and their
+    indices otherwise.
     """
     check_choice("split", kind, SPLITS)
     n = len(smiles)
@@ -252,6 +254,10 @@ def split_indices(smiles, kind: str = "scaffold", seed: int = 0,
     if kind == "random":
         perm = rng.permutation(n)
         return np.sort(perm[n_test:]), np.sort(perm[:n_test])
+    invalid = invalid_smiles(smiles)
+    if invalid:
+        raise ValueError(f"a scaffold split needs a scaffold of every molecule: {invalid_report(smiles, invalid)}; "
+                         f"drop or repair them, or use the random split")
     groups: dict[str, list[int]] = {}
     for i, s in enumerate(smiles):
         groups.setdefault(scaffold(s), []).append(i)

@@ -15,6 +15,7 @@ import contextlib
 import functools
 import json
 import re
+import warnings
 from collections import Counter
 from typing import Iterable, Sequence
 
@@ -86,18 +87,59 @@ class Vocabulary:
 
     @classmethod
     def from_json(cls, text: str) -> "Vocabulary":
-        return cls(json.loads(text)["tokens"])
+        """The vocabulary :meth:`to_json` wrote: ``{"tokens": [strings]}``; ``ValueError``
+        saying what is wrong (not JSON, not that form, repeated tokens) otherwise."""
+        form = 'JSON of the form {"tokens": ["<pad>", "<bos>", "<eos>", "<unk>", ...]} (Vocabulary.to_json)'
+        try:
+            blob = json.loads(text)
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise ValueError(f"a vocabulary must be {form}; got text that is not JSON ({exc}): {text!r:.80}") from None
+        tokens = blob.get("tokens") if isinstance(blob, dict) else None
+        if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+            raise ValueError(f"a vocabulary must be {form}; got {text!r:.80}")
+        return cls(tokens)
 
     def encode(self, smiles: str) -> list[int]:
-        """``[BOS, ids..., EOS]`` of one SMILES; unknown tokens map to ``<unk>`` (3)."""
+        """``[BOS, ids..., EOS]`` of one SMILES; unknown tokens map to ``<unk>`` (3), with a
+        warning naming them and the SMILES."""
+        ids = self._ids(smiles)
+        if UNK_ID in ids:
+            self._warn_unknown([smiles])
+        return ids
+
+    def _ids(self, smiles: str) -> list[int]:
         return [BOS_ID] + [self.index.get(t, UNK_ID) for t in tokenize(smiles)] + [EOS_ID]
+
+    def unknown_tokens(self, smiles: str) -> list[str]:
+        """The distinct tokens of ``smiles`` that are not in the vocabulary, in order of appearance."""
+        return list(dict.fromkeys(t for t in tokenize(smiles) if t not in self.index))
+
+    def _warn_unknown(self, smiles: Sequence[str], indices: Sequence[int] | None = None) -> None:
+        """One warning for SMILES holding tokens outside the vocabulary: the tokens, how many
+        SMILES, and up to :data:`MAX_EXAMPLES` of them (with their index in a batch)."""
+        tokens = list(dict.fromkeys(t for s in smiles for t in self.unknown_tokens(s)))
+        where = indices if indices is not None else [None] * len(smiles)
+        examples = ", ".join(repr(s) + ("" if i is None else f" (index {i})")
+                             for s, i in list(zip(smiles, where))[:MAX_EXAMPLES])
+        more = f" and {len(smiles) - MAX_EXAMPLES} more" if len(smiles) > MAX_EXAMPLES else ""
+        count = "a SMILES holds" if len(smiles) == 1 else f"{len(smiles)} SMILES hold"
+        shown = ", ".join(map(repr, tokens[:20])) + (" ..." if len(tokens) > 20 else "")
+        what = "a token" if len(tokens) == 1 else "tokens"
+        warnings.warn(f"{count} {what} outside the vocabulary ({shown}), encoded as <unk> (a model of this "
+                      f"vocabulary never saw them, so its codes of these molecules are less reliable): "
+                      f"{examples}{more}", stacklevel=3)
 
     def encode_batch(self, smiles: Sequence[str], length: int | None = None) -> torch.Tensor:
         """Token ids of many SMILES, padded with 0: int16 [N, length] (default: the longest).
+        One warning names the tokens outside the vocabulary (encoded as ``<unk>``) and the
+        SMILES holding them, if any.
 
         Raises ``ValueError`` if a SMILES needs more than ``length`` positions.
         """
-        rows = [self.encode(s) for s in smiles]
+        rows = [self._ids(s) for s in smiles]
+        unknown = [i for i, r in enumerate(rows) if UNK_ID in r]
+        if unknown:
+            self._warn_unknown([smiles[i] for i in unknown], unknown)
         longest = max((len(r) for r in rows), default=2)
         length = longest if length is None else length
         if longest > length:
@@ -210,11 +252,16 @@ def randomised(smiles: str, n: int, seed: int) -> list[str]:
 @functools.lru_cache(maxsize=65536)
 def scaffold(smiles: str) -> str:
     """Bemis-Murcko scaffold SMILES (ring systems and linkers); ``""`` for acyclic molecules
-    (memoised: splits with several seeds ask for the same molecules again)."""
-    require_rdkit()
+    (memoised: splits with several seeds ask for the same molecules again). ``ValueError``
+    naming ``smiles`` when it is not a valid SMILES (not a string, empty, unparsable)."""
+    Chem, _ = require_rdkit()
     from rdkit.Chem.Scaffolds import MurckoScaffold
 
-    return MurckoScaffold.MurckoScaffoldSmiles(smiles=smiles, includeChirality=False)
+    with quiet_rdkit():
+        mol = Chem.MolFromSmiles(smiles) if isinstance(smiles, str) and smiles else None
+    if mol is None:
+        raise ValueError(f"cannot compute the scaffold of {smiles!r}: not a valid SMILES (RDKit cannot parse it)")
+    return MurckoScaffold.MurckoScaffoldSmiles(mol=mol, includeChirality=False)
 
 
 def morgan_fingerprints(smiles: Sequence[str], radius: int = 2, n_bits: int = 2048) -> np.ndarray:

@@ -19,7 +19,11 @@ right below it, ``P = cmim_lab.notebook.params.setup(profile=profile, ...)``. ``
    ``$CMIM_LAB_FIGURES=1``, ``make figures`` or ``cmim-lab notebooks --figures`` -- which
    refreshes the committed ``figures/`` (never under ``smoke``: tiny models would
    overwrite them);
-6. in a Jupyter kernel, makes every plotly figure carry a PNG beside its interactive form
+6. refuses a papermill parameter the notebook does not declare (``-p epochz 3``: papermill
+   only warns and the notebook would run on its defaults): in a kernel, ``setup`` reads the
+   cell papermill injected and the ``parameters`` cell just before it from the kernel's
+   input history (:func:`check_injected`);
+7. in a Jupyter kernel, makes every plotly figure carry a PNG beside its interactive form
    (:func:`cmim_lab.notebook.static_figures.use_static_renderer`), so saved notebooks show their
    figures in nbconvert HTML, nbviewer and GitHub.
 
@@ -27,7 +31,10 @@ To set a size by hand, keep ``profile = "default"``: it changes nothing.
 """
 from __future__ import annotations
 
+import ast
+import difflib
 import os
+import sys
 from pathlib import Path
 
 from .. import profiles
@@ -62,6 +69,59 @@ class Params(dict):
         return save_figure(fig, self.figures_dir / name, html_fallback=False, **kwargs)
 
 
+INJECTED_HEADER = "# Parameters"  # the first line of the cell papermill injects (its Python translator)
+
+
+def _assigned_names(source: str) -> list[str] | None:
+    """Names a cell assigns at its top level, in order (None when it is not valid Python)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    names = []
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+            node, (ast.AnnAssign, ast.AugAssign)) else []
+        names += [t.id for t in targets if isinstance(t, ast.Name)]
+    return list(dict.fromkeys(names))
+
+
+def check_injected(history) -> None:
+    """``ValueError`` for a parameter papermill injected that the notebook does not declare.
+
+    ``history``: the kernel's cell sources, oldest first (IPython's input history). The last
+    cell whose first line is papermill's ``# Parameters`` is the injected one; the cell run
+    just before it is the notebook's ``parameters`` cell (papermill puts its cell right
+    below). The message names the unknown parameter, the notebook's parameters and the
+    closest one (``epochz`` -> ``epochs``). Nothing happens without an injected cell (a
+    notebook run by hand or by nbval) or when either cell is not plain Python."""
+    cells = [str(c) for c in history or []]
+    at = next((i for i in range(len(cells) - 1, 0, -1)
+               if cells[i].lstrip().split("\n", 1)[0].strip() == INJECTED_HEADER), None)
+    if at is None:
+        return
+    injected, declared = _assigned_names(cells[at]), _assigned_names(cells[at - 1])
+    if not injected or not declared:
+        return
+    unknown = [name for name in injected if name not in declared]
+    if unknown:
+        name = unknown[0]
+        close = difflib.get_close_matches(name, declared, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        also = f" (also unknown: {', '.join(map(repr, unknown[1:]))})" if len(unknown) > 1 else ""
+        raise ValueError(f"unknown notebook parameter {name!r}{also}: papermill was given -p {name} ..., but this "
+                         f"notebook's parameters are {', '.join(declared)}{hint} (papermill only warns, and the "
+                         f"notebook would run on its defaults)")
+
+
+def _kernel_history() -> list[str]:
+    """The input history of the IPython kernel this runs in (oldest first), or [] outside one."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    manager = getattr(shell, "history_manager", None)
+    return list(getattr(manager, "input_hist_raw", None) or [])
+
+
 def export_requested(figures: bool | None = None) -> bool:
     """Whether this run refreshes the committed ``figures/``: ``figures`` when given (True
     or False), else ``$CMIM_LAB_FIGURES`` (1/true/yes/on; unset, empty or 0/false/no/off:
@@ -93,8 +153,12 @@ def figures_folder(profile: str, export: bool) -> Path:
 def setup(profile: str = "default", *, verbose: bool = True, figures: bool | None = None, **params) -> Params:
     """Resolve a notebook's parameters (see the module docstring) and print them.
 
+    ``ValueError`` naming the parameter for a bad value, or for a papermill parameter the
+    notebook does not declare (in a kernel, :func:`check_injected`).
+
     ``figures``: True refreshes the committed ``figures/``, False writes under ``runs/``,
     None (the default) follows ``$CMIM_LAB_FIGURES``."""
+    check_injected(_kernel_history())
     asked = profile
     profile, from_env = profiles.resolve_profile(profile)
     export = export_requested(figures)

@@ -9,6 +9,12 @@
 * ``summary.md``   the tables with mean ± std over seeds, baselines, the exact command;
 * ``benchmark.png`` / ``benchmark.html``  probe accuracies with their spread over seeds.
 
+A model whose training diverges (NaN/inf loss) or whose codes come out constant is a
+result, not a crash: ``summary.md`` lists it under "Models to read with care" with its
+line (``loss is NaN at step 12 ...`` / ``codes are constant: probes at chance``); a diverged
+model has no score rows, a collapsed one is scored (at chance) like the others, and every
+other entry is trained, evaluated and written as usual (:func:`cmim_lab.studies.engine.run_study`).
+
 An *entry* is a method under a reduction convention, e.g. ``cmim[normalised]``; its
 informative embedding is the same entry under embedding ``informative`` (the paper's -X).
 Raw-pixel and PCA baselines are scored with the same probes but kept out of the Z-scores.
@@ -26,7 +32,8 @@ from .. import __version__, data as data_module, registry
 from ..config import (CLASSIFICATION_PROBES, REDUCTIONS, EvalConfig, TrainConfig, check_names, check_seeds, expand_entries)
 from ..evaluation import baseline_scores
 from .engine import EvalTask, grid, run_study
-from .summary import markdown, pooled_ranks, ranks, ranks_section, score_table, write_tables, zscores
+from .summary import (markdown, notes_section, pooled_ranks, ranks, ranks_section, score_table, write_tables,
+                      zscores)
 
 GENERATIVE = ("recon_nll", "mse", "active_units", "frac_logvar_at_floor", "kmeans_nmi", "silhouette")
 
@@ -40,6 +47,7 @@ class BenchmarkResult:
     out_dir: Path | None
     markdown: str
     files: list[Path] = field(default_factory=list)  # what was written into out_dir (the figure: .png or .html)
+    training: pd.DataFrame = field(default_factory=pd.DataFrame)  # one row per model, see StudyResult.training
 
 
 def check_benchmark(datasets, methods, seeds, reductions, base, eval_config) -> None:
@@ -83,12 +91,13 @@ def run_benchmark(datasets, methods, seeds, reductions=("sum",), *, base: TrainC
     base = TrainConfig() if base is None else base
     cfg = EvalConfig() if eval_config is None else eval_config
     check_benchmark(datasets, methods, seeds, reductions, base, cfg)
-    frames, started = [], time.time()
+    frames, trained, started = [], [], time.time()
     for dataset in datasets:
         data = data_module.load(dataset, n_train=base.n_train, seed=base.data_seed)
         entries = grid(base.replace(dataset=dataset), methods, seeds=seeds, reductions=reductions)
         study = run_study(entries, data, [EvalTask(dataset, data, cfg)], device=device, progress=progress, log=log)
         frames.append(study.rows)
+        trained.append(study.training.assign(dataset=dataset))
         if baselines:
             frames.append(_baseline_rows(data, cfg.replace(seed=0), base.latent_dim))
     raw = pd.concat(frames, ignore_index=True)
@@ -100,8 +109,9 @@ def run_benchmark(datasets, methods, seeds, reductions=("sum",), *, base: TrainC
                     **{k: v for k, v in base.to_dict().items() if k not in ("method", "dataset", "reduction", "seed")},
                     probe_n_train=cfg.probe_n_train, probe_backend=cfg.backend, kit_version=__version__,
                     minutes_this_run=round((time.time() - started) / 60, 1))
-    text = _markdown_report(raw, z, overall, with_x, cfg.probes, settings, command)
-    result = BenchmarkResult(raw, z, overall, with_x, Path(out_dir) if out_dir else None, text)
+    training = pd.concat(trained, ignore_index=True)
+    text = _markdown_report(raw, z, overall, with_x, cfg.probes, settings, command, training)
+    result = BenchmarkResult(raw, z, overall, with_x, Path(out_dir) if out_dir else None, text, training=training)
     if out_dir:
         result.files = _write(result, cfg.probes)
     return result
@@ -118,10 +128,11 @@ def _baseline_rows(data, cfg: EvalConfig, n_components: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _markdown_report(raw, z, overall, with_x, probes, settings, command) -> str:
+def _markdown_report(raw, z, overall, with_x, probes, settings, command, training=None) -> str:
     parts = ["# cmim_lab benchmark", ""]
     if command:
         parts += ["Reproduce with:", "", "```", command, "```", ""]
+    parts += notes_section(training if training is not None else pd.DataFrame())
     parts += ["Settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()), "",
               "Probe accuracies on the test split (mean ± std over seeds; baselines: one run):", ""]
     probe_rows = raw[raw["metric"].isin(probes)]

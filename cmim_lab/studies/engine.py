@@ -20,6 +20,14 @@ comparisons and the molecule benchmark are short specifications on top of it::
   weights and the versions of the kit, torch and scikit-learn. Both are computed under the
   entry's lock: two processes running the same study wait for each other and the second
   loads what the first wrote.
+
+A model whose training diverges (a NaN or infinite loss, :class:`~cmim_lab.errors.TrainingDivergedError`)
+or collapses (constant codes, :func:`cmim_lab.evaluation.codes_constant`) is a result, not a
+crash: the log gets one line (``... diverged: loss is NaN at step 12 (epoch 2) ...`` /
+``codes are constant: probes at chance``), its row of ``study.training`` says so (columns
+``diverged`` and ``note``), and every other entry is trained, evaluated and reported as usual.
+A diverged entry has no model (``study.results`` holds None there) and no score rows; a
+collapsed one is evaluated, its scores at chance level.
 """
 from __future__ import annotations
 
@@ -37,6 +45,7 @@ import pandas as pd
 from ..checkpoint import tensor_digest
 from ..config import EvalConfig, TrainConfig, check_seeds, expand_entries
 from ..data import fingerprint
+from ..errors import TrainingDivergedError
 from ..evaluation import EvalResult, evaluate
 from ..infra.files import read_json, write_json
 from ..trainer import TrainResult, entry_lock, library_versions, load_or_train, outcome, planned_steps
@@ -70,21 +79,29 @@ class EvalTask:
 
 @dataclass
 class StudyResult:
-    """``rows``: one row per score (tidy); ``training``: one row per model; ``results``: the
-    trained models in entry order (:class:`~cmim_lab.trainer.TrainResult`)."""
+    """``rows``: one row per score (tidy); ``training``: one row per model, in entry order,
+    with ``diverged`` (True: training stopped at a NaN/inf loss, no model, no scores) and
+    ``note`` (``""``, the divergence line, or ``codes are constant: probes at chance``);
+    ``results``: the trained models in entry order (:class:`~cmim_lab.trainer.TrainResult`,
+    None for a diverged entry)."""
     rows: pd.DataFrame
     training: pd.DataFrame
-    results: list[TrainResult]
+    results: list[TrainResult | None]
     entries: list[Entry]
 
     def result(self, label: str, seed: int | None = None, **tags) -> TrainResult:
-        """The trained model of ``label`` (and ``seed`` and ``tags`` where several match)."""
-        hits = [r for e, r in zip(self.entries, self.results) if e.label == label
+        """The trained model of ``label`` (and ``seed`` and ``tags`` where several match);
+        ``KeyError`` unless exactly one matches, ``ValueError`` when its training diverged."""
+        hits = [(i, r) for i, (e, r) in enumerate(zip(self.entries, self.results)) if e.label == label
                 and (seed is None or e.config.seed == seed) and all(e.tags.get(k) == v for k, v in tags.items())]
         if len(hits) != 1:
             raise KeyError(f"{len(hits)} models match {label!r} seed={seed} {tags}; entries: "
                            f"{sorted({e.label for e in self.entries})}")
-        return hits[0]
+        i, result = hits[0]
+        if result is None:
+            raise ValueError(f"{label} seed {self.entries[i].config.seed} has no model: its training diverged "
+                             f"({self.training.iloc[i]['note']})")
+        return result
 
     def wide(self) -> pd.DataFrame:
         """One row per model: ``label``, tags, config fields that differ between the models,
@@ -97,7 +114,9 @@ class StudyResult:
             row = {"label": entry.label, **entry.tags, **{k: d[k] for k in varying if k not in entry.tags}}
             train = self.training.iloc[i]
             row.update({k: train[k] for k in self.training.columns if k.startswith("final_")})
-            scores = self.rows[self.rows["model"] == i]
+            if isinstance(train.get("note"), str) and train["note"]:
+                row["note"] = train["note"]
+            scores = self.rows[self.rows["model"] == i] if "model" in self.rows else self.rows
             for r in scores.itertuples():
                 name = f"{r.embedding}/{r.metric}" if r.embedding else r.metric
                 if r.metric != "latent_dim":
@@ -183,7 +202,13 @@ def run_study(entries: list[Entry], train_data, tasks: list[EvalTask] | None = N
     after each model (for live tables in notebooks). Rows carry ``kind="model"``, ``entry``,
     ``method``, ``reduction``, ``seed``, the tags, ``dataset`` (the task name), the task's
     columns, ``embedding``, ``metric``, ``value``, ``higher_is_better`` and ``model`` (the
-    entry's index)."""
+    entry's index).
+
+    An entry whose training diverges is logged (``<label> seed <s> diverged: loss is NaN at
+    step N ...``), recorded in ``training`` (``diverged`` True, ``note``; ``results``: None)
+    and skipped by the tasks and ``callback``; an entry whose codes come out constant is
+    evaluated and its ``note`` says ``codes are constant: probes at chance``. Either way the
+    other entries are trained and evaluated as usual."""
     tasks = tasks if tasks is not None else [EvalTask(train_data.name, train_data)]
     steps = [planned_steps(entry.config, train_data) for entry in entries]  # also an early check of every batch size
     bar = _grid_bar(sum(steps), len(entries), train_data.name) if progress else None
@@ -191,10 +216,19 @@ def run_study(entries: list[Entry], train_data, tasks: list[EvalTask] | None = N
     rows, training, results = [], [], []
     try:
         for i, entry in enumerate(entries):
-            result = _load_or_train(entry, train_data, device, bar, steps[i], log)
+            done = bar.n if bar is not None else 0
+            try:
+                result = _load_or_train(entry, train_data, device, bar, steps[i], log)
+            except TrainingDivergedError as exc:
+                if bar is not None:  # past the steps the entry did not take
+                    bar.update(max(done + steps[i] - bar.n, 0))
+                results.append(None)
+                training.append(_diverged_row(entry, exc, log))
+                continue
             results.append(result)
-            rows += _evaluate_entry(i, entry, result, tasks, log, callback)
-            training.append(_training_row(entry, result))
+            scores, notes = _evaluate_entry(i, entry, result, tasks, log, callback)
+            rows += scores
+            training.append({**_training_row(entry, result), "note": "; ".join(dict.fromkeys(notes))})
     finally:
         if bar is not None:
             bar.close()
@@ -233,9 +267,20 @@ def _load_or_train(entry: Entry, train_data, device, bar, steps: int, log) -> Tr
     return result
 
 
-def _evaluate_entry(i: int, entry: Entry, result: TrainResult, tasks, log, callback) -> list[dict]:
-    """The score rows of model ``i`` on every task (cached evaluations); then ``callback``."""
-    rows = []
+def _diverged_row(entry: Entry, exc: TrainingDivergedError, log) -> dict:
+    """The training row of an entry whose training diverged (and its log line)."""
+    line = str(exc).splitlines()[0]
+    if log:
+        log(f"{entry.label} seed {entry.config.seed} {_tag_text(entry.tags)}diverged: {line}")
+    return {"entry": entry.label, "seed": entry.config.seed, **entry.tags, "trained_now": True,
+            "epochs": exc.epoch - 1, "steps": exc.step, "diverged": True, "note": line}
+
+
+def _evaluate_entry(i: int, entry: Entry, result: TrainResult, tasks, log,
+                    callback) -> tuple[list[dict], list[str]]:
+    """The score rows of model ``i`` on every task (cached evaluations) and the notes of its
+    evaluations (``codes are constant: probes at chance``, logged); then ``callback``."""
+    rows, notes = [], []
     base = {"kind": "model", "entry": entry.label, "method": entry.config.method,
             "reduction": entry.config.reduction, "seed": entry.config.seed, **entry.tags}
     evaluations = {}
@@ -244,9 +289,14 @@ def _evaluate_entry(i: int, entry: Entry, result: TrainResult, tasks, log, callb
         ev = cached_evaluate(result, task, cfg, log=log)
         evaluations[task.name] = ev
         rows += [{**base, "dataset": task.name, **task.columns, **r, "model": i} for r in ev.rows()]
+        note = getattr(ev, "note", "")
+        if note:
+            notes.append(note)
+            if log:
+                log(f"  {task.name}: {note}")
     if callback:
         callback(entry, result, evaluations)
-    return rows
+    return rows, notes
 
 
 def _tag_text(tags: dict) -> str:
@@ -257,6 +307,7 @@ def _training_row(entry: Entry, result: TrainResult) -> dict:
     hist = result.history
     last = hist.iloc[-1]
     return {"entry": entry.label, "seed": entry.config.seed, **entry.tags, "trained_now": result.trained_now,
-            "epochs": len(hist), "steps": int(last["step"]), "minutes": float(hist["seconds"].sum()) / 60,
+            "diverged": False, "epochs": len(hist), "steps": int(last["step"]),
+            "minutes": float(hist["seconds"].sum()) / 60,
             "samples_per_s": float(hist["samples_per_s"].mean()),
             **{f"final_{k}": float(last[k]) for k in hist.columns if k not in HISTORY_COLUMNS}}

@@ -21,7 +21,8 @@ def compare(configs: dict[str, TrainConfig], data, eval_config: EvalConfig | Non
 
     ``seeds``: train every config once per seed (default: each config's own seed); the
     table then has one row per (label, seed), and the returned models are each label's
-    first seed (:func:`cmim_lab.trainer.load_or_train` gives the others from the cache).
+    first seed whose training did not diverge (None when every seed diverged; the table's
+    ``note`` column says so) (:func:`cmim_lab.trainer.load_or_train` gives the others from the cache).
     Per-seed rows are what :func:`cmim_lab.studies.verdicts.compare_entries` pairs (``by="label"``).
 
     ``eval_config`` (default :class:`EvalConfig` with ``overrides`` of its fields, e.g.
@@ -40,8 +41,9 @@ def compare(configs: dict[str, TrainConfig], data, eval_config: EvalConfig | Non
     if "seed" not in table:  # wide() names only the fields that differ between the models
         table.insert(1, "seed", [e.config.seed for e in entries])
     first = {}
-    for entry, result in zip(entries, study.results):
-        first.setdefault(entry.label, result)
+    for entry, result in zip(entries, study.results):  # None: diverged (the table's note says so)
+        if first.get(entry.label) is None:
+            first[entry.label] = result
     return first, table
 
 

@@ -14,7 +14,8 @@ is always better. A group whose entries all score the same gives z = 0.
 an entry of its own (``cmim[sum]-X``) and the Z-scores are taken per (dataset, metric)
 over all entries of both kinds, so a -X entry competes with every plain one.
 
-:func:`ranks_section` and :func:`write_tables` are the report pieces every benchmark shares.
+:func:`ranks_section`, :func:`notes_section` and :func:`write_tables` are the report pieces
+every benchmark shares.
 """
 from __future__ import annotations
 
@@ -106,3 +107,21 @@ def write_tables(result) -> Path:
                                              result.ranks_with_x.assign(view="with -X")]).to_csv(index=False))
     write_text(out / "summary.md", result.markdown)
     return out
+
+
+def notes_section(training: pd.DataFrame) -> list[str]:
+    """Markdown lines listing the models of a study's ``training`` table
+    (:attr:`cmim_lab.studies.engine.StudyResult.training`) whose ``note`` is not empty --
+    training diverged (no scores) or codes constant (scores at chance) -- one line each,
+    ``- vae[sum] seed 0 on digits: codes are constant: probes at chance``; none without such models."""
+    if "note" not in training:
+        return []
+    noted = training[training["note"].fillna("").astype(str) != ""]
+    if noted.empty:
+        return []
+    lines = ["Models to read with care (a diverged model has no scores; constant codes score at chance):", ""]
+    for _, row in noted.iterrows():
+        where = f", batch size {row['batch_size']}" if "batch_size" in noted else ""
+        where += f" on {row['dataset']}" if "dataset" in noted else ""
+        lines.append(f"- {row['entry']} seed {row['seed']}{where}: {row['note']}")
+    return lines + [""]

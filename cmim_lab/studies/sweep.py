@@ -32,6 +32,7 @@ from ..config import (BATCH, EPOCHS, MAX_SAMPLES, MAX_STEPS, REDUCTIONS, STEPS, 
 from ..errors import check_choice
 from ..infra.files import write_text
 from .engine import Entry, EvalTask, run_study
+from .summary import notes_section
 
 PROTOCOLS = ("samples", "steps", "epochs")
 LR_RULES = ("sqrt", "linear", "constant")
@@ -139,6 +140,9 @@ def run_batch_sweep(methods, batch_sizes, seeds, *, base: TrainConfig | None = N
     size; ``lr`` is the learning rate at batch 128). ``eval_config``: probe settings (the
     sweep probes :data:`SWEEP_PROBES` on the posterior mean). Models are cached like any
     other, so an interrupted sweep resumes. ``callback(row)`` is called after each run.
+    A run whose training diverges (a large batch's learning rate, say) does not stop the
+    sweep: its row has no scores (NaN) and a ``note`` (``loss is NaN at step N ...``), and
+    ``summary.md`` lists it.
     """
     base = TrainConfig(n_train=20_000) if base is None else base
     if not isinstance(base, TrainConfig):
@@ -160,11 +164,15 @@ def run_batch_sweep(methods, batch_sizes, seeds, *, base: TrainConfig | None = N
         if callback:
             callback(rows[-1])
 
-    run_study(entries, data, [EvalTask(data.name, data, cfg)], device=device, progress=progress, log=log,
-              callback=collect)
+    study = run_study(entries, data, [EvalTask(data.name, data, cfg)], device=device, progress=progress, log=log,
+                      callback=collect)
+    rows += [_diverged_row(entry, train, protocol, budget) for entry, train in
+             zip(entries, study.training.to_dict("records")) if train["diverged"]]
     table = pd.DataFrame(rows)
     summary = sensitivity(table)
+    notes = notes_section(study.training)  # diverged runs (rows without scores) and constant codes
     text = _report(table, summary, protocol, budget, lr_rule, base.lr, base.dataset, base.n_train, command)
+    text += "\n" + "\n".join(notes) if notes else ""
     result = SweepResult(table, summary, Path(out_dir) if out_dir else None, text)
     if out_dir:
         out = Path(out_dir)
@@ -178,6 +186,14 @@ def run_batch_sweep(methods, batch_sizes, seeds, *, base: TrainConfig | None = N
                              out / "batch_sweep")
         result.files = [out / "sweep.csv", out / "sensitivity.csv", out / "summary.md", *figure]
     return result
+
+
+def _diverged_row(entry: Entry, train: dict, protocol: str, budget: int) -> dict:
+    """The table row of a run whose training diverged: no scores (NaN), its ``note``."""
+    cfg = entry.config
+    return {"variant": entry.label, "method": cfg.method, "reduction": cfg.reduction, "batch_size": cfg.batch_size,
+            "seed": cfg.seed, "protocol": protocol, "budget": budget, "lr": cfg.lr, "steps": train["steps"],
+            **{p: float("nan") for p in SWEEP_PROBES}, "note": train["note"]}
 
 
 def _row(entry: Entry, result, ev, protocol: str, budget: int) -> dict:
