@@ -141,7 +141,6 @@ def test_ordinary_codes_carry_no_note(digits):
     assert ev.info["constant_codes"] is False and ev.note == ""
 
 
-@pytest.mark.xfail(strict=False, reason="needs the probes fix")
 def test_constant_codes_through_the_default_torch_linear_probe(collapse, digits):
     collapse()
     model = TrainConfig(**TINY).build_model(digits.input_shape)
