@@ -282,8 +282,9 @@ def _rebuild(path, config: TrainConfig, meta: dict, state: dict[str, torch.Tenso
         found = {k: tuple(v.shape) for k, v in state.items()}
         if wanted != found:
             diff = sorted(k for k in set(wanted) | set(found) if wanted.get(k) != found.get(k))[:5]
+            shown = ", ".join(f"{k}: model {wanted.get(k)}, file {found.get(k)}" for k in diff)
             raise CheckpointError(f"weights in {path} do not fit the architecture in its config (first "
-                                  f"differences: {', '.join(f'{k}: model {wanted.get(k)}, file {found.get(k)}' for k in diff)})")
+                                  f"differences: {shown})")
         model = config.build_model(meta["input_shape"], context=meta["context"])
         model.load_state_dict(state, strict=True)
     except CheckpointError:

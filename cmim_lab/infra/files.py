@@ -166,7 +166,8 @@ def _refuse_special(path: Path, stat_fn, what: str) -> bool:
     if stat.S_ISREG(mode) or stat.S_ISLNK(mode):
         return True
     raise SpecialFileError(f"{what} {path} is {file_kind(mode)}, not a regular file; the kit never opens it (a "
-                           f"FIFO would make it wait forever). Move it away or remove it (`rm -r {path}`) and run again")
+                           f"FIFO would make it wait forever). Move it away or remove it (`rm -r {path}`) and run "
+                           f"again")
 
 
 def check_regular(path, what: str = "cache file") -> bool:
