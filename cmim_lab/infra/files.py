@@ -65,7 +65,7 @@ def atomic_write(path, write: Callable[[str], None], *, size: int | None = None)
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _refuse_special(path, os.lstat, "target")
+    _refuse_special(path, os.lstat, "write target")
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
