@@ -8,8 +8,11 @@ A checkpoint directory holds
   ``epochs_done``, ``steps_done``, ``complete``, ``history`` (per-epoch terms), ``data``
   (dataset provenance), ``context`` (the model's data-specific settings as JSON, e.g. a
   token vocabulary, so a loaded model tokenizes and decodes on its own), ``optimizer``
-  (JSON: the optimizer's param groups and non-tensor state, while unfinished) and
-  ``sha256`` (a checksum of every tensor's name, dtype, shape and bytes);
+  (JSON: the optimizer's param groups and non-tensor state, while unfinished),
+  ``sha256`` (a checksum of every tensor's name, dtype, shape and bytes: the digest cached
+  evaluations name as the checkpoint they were computed from) and ``header_sha256`` (a
+  checksum of every other header field, ``sha256`` included: it binds the progress and the
+  ``complete`` mark to the weights they describe);
 * ``.lock`` -- the entry's (empty) lock file, see :func:`cmim_lab.infra.files.locked`;
 * ``eval-<key>.json`` -- cached evaluations (:mod:`cmim_lab.studies.engine`).
 
@@ -17,9 +20,15 @@ Model, optimizer and progress are written together by one atomic rename: an inte
 at any instant leaves the previous checkpoint or the new one, never a model of one step
 with an optimizer of another. Reading validates the header (sizes within
 :data:`MAX_DIM` / :data:`MAX_INPUT_ELEMENTS`) and checks the model's shapes on the
-``meta`` device before anything is allocated, verifies the checksum, and never unpickles:
-safetensors holds only tensors and strings. The ``optimizer.pt`` file of kit versions
-before 0.3 is never read; saving removes it.
+``meta`` device before anything is allocated, verifies both checksums, and never unpickles:
+safetensors holds only tensors and strings. A checkpoint marked complete that still holds
+an optimizer state (an unfinished one re-marked) is refused. Checkpoints written before
+``header_sha256`` existed (no such field) are read as before. A FIFO, device or folder at
+``model.safetensors`` is refused unopened (:class:`~cmim_lab.errors.SpecialFileError`).
+The file is serialised in memory and written by
+:func:`cmim_lab.infra.files.atomic_write_bytes`, so safetensors leaves no temporary file
+of its own. The ``optimizer.pt`` file of kit versions before 0.3 is never read; saving
+removes it.
 """
 from __future__ import annotations
 
@@ -33,7 +42,8 @@ import torch
 from . import __version__
 from .config import TrainConfig
 from .errors import CheckpointError
-from .infra.files import atomic_write, remove_files, temp_name_glob
+from .infra.digest import named_bytes_digest
+from .infra.files import atomic_write_bytes, check_regular, remove_files, remove_temporaries
 from .model import LatentModel
 from .validation import LATENT_DIM, MAX_INPUT_DIM, MAX_LAYERS, PROJECTION_DIM, check_hidden_sizes
 
@@ -43,6 +53,8 @@ CURVE_GLOB = "curve-*.json"  # scores along the run in an entry (see cmim_lab.st
 OPTIMIZER_FILE = "optimizer.pt"  # the separate optimizer file of kit versions < 0.3: never read, removed on save
 FORMAT = "2"
 OPTIMIZER_PREFIX = "optimizer/"
+HEADER_DIGEST = "header_sha256"
+RETRAIN = "delete it or retrain (load_or_train(..., retrain=True))"
 # header sizes are checked with the configs' own limits (cmim_lab.validation); the two names stay for 0.2 code
 MAX_DIM = MAX_INPUT_DIM          # bound on each input dimension in a header
 MAX_INPUT_ELEMENTS = 2 ** 26     # bound on the values of one sample (e.g. 3 x 4096 x 4096 images)
@@ -57,9 +69,10 @@ def save_checkpoint(directory: Path, model: LatentModel, config: TrainConfig, *,
     """Write weights + metadata (and the optimizer state if given) as one file in ``directory``.
 
     One atomic rename publishes everything; a leftover ``optimizer.pt`` of an older kit
-    version is removed afterwards. Returns the path of ``model.safetensors``.
+    version is removed afterwards. Returns the path of ``model.safetensors``. A full disk
+    raises :class:`~cmim_lab.errors.DiskFullError` and leaves the previous checkpoint.
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     directory = Path(directory)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -72,27 +85,37 @@ def save_checkpoint(directory: Path, model: LatentModel, config: TrainConfig, *,
         opt_tensors, meta["optimizer"] = _flatten_optimizer(optimizer.state_dict())
         tensors.update(opt_tensors)
     meta["sha256"] = tensor_digest(tensors)
-    atomic_write(directory / MODEL_FILE, lambda p: save_file(tensors, p, metadata=meta))
+    meta[HEADER_DIGEST] = header_digest(meta)
+    atomic_write_bytes(directory / MODEL_FILE, save(tensors, metadata=meta))
     remove_leftovers(directory)
     return directory / MODEL_FILE
 
 
 def remove_leftovers(directory: Path) -> list[Path]:
     """Delete what an interrupted save can leave behind in ``directory``: temporary files of
-    ``model.safetensors`` and the ``optimizer.pt`` of older kit versions. Call it only while
-    no other process writes into ``directory`` (under its lock). Returns the removed paths."""
+    ``model.safetensors`` (the kit's, and the ``.tmpXXXXXX`` files safetensors' own writer
+    left before the kit serialised in memory), and the ``optimizer.pt`` of older kit
+    versions. Call it only while no other process writes into ``directory`` (under its
+    lock). Returns the removed paths."""
     directory = Path(directory)
-    return remove_files([*directory.glob(temp_name_glob(MODEL_FILE)), directory / OPTIMIZER_FILE])
+    return remove_temporaries(directory / MODEL_FILE, others_older_than=0) + remove_files([directory / OPTIMIZER_FILE])
 
 
 def tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
     """SHA-256 (hex) over every tensor's name, dtype, shape and bytes, in name order."""
-    h = hashlib.sha256()
-    for name in sorted(tensors):
-        t = tensors[name].detach().cpu().contiguous()
-        h.update(f"{name}|{t.dtype}|{list(t.shape)}|".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().data)
-    return h.hexdigest()
+    def parts():
+        for name in sorted(tensors):
+            t = tensors[name].detach().cpu().contiguous()
+            yield f"{name}|{t.dtype}|{list(t.shape)}|", t.reshape(-1).view(torch.uint8).numpy().data
+    return named_bytes_digest(parts())
+
+
+def header_digest(raw: dict[str, str]) -> str:
+    """SHA-256 (hex) over a checkpoint header's fields but ``header_sha256`` (names and
+    values, sorted): with ``sha256`` among them, it covers the weights and every mark
+    written beside them (``complete``, ``epochs_done``, ``config`` ...)."""
+    rest = {k: v for k, v in raw.items() if k != HEADER_DIGEST}
+    return hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()
 
 
 def _flatten_optimizer(state_dict: dict) -> tuple[dict[str, torch.Tensor], str]:
@@ -113,16 +136,20 @@ def _flatten_optimizer(state_dict: dict) -> tuple[dict[str, torch.Tensor], str]:
 def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     """Read a ``model.safetensors`` file: (model state_dict, decoded metadata).
 
-    The metadata gains ``optimizer_state`` (an optimizer ``state_dict`` or None). Raises
-    :class:`CheckpointError` for a missing, truncated, foreign or corrupt file: a header
-    outside the stated bounds (checked before any tensor is read) or tensor bytes that do
-    not match the header's SHA-256.
+    The metadata gains ``optimizer_state`` (an optimizer ``state_dict`` or None) and
+    ``sha256`` (the tensor digest). Raises :class:`CheckpointError` for a missing,
+    truncated, foreign or corrupt file: a header outside the stated bounds (checked before
+    any tensor is read), tensor bytes that do not match the header's SHA-256, header fields
+    changed after writing (``header_sha256``), or a complete mark on a file that still holds
+    an optimizer state; :class:`~cmim_lab.errors.SpecialFileError` (unopened) for a FIFO,
+    device or folder where the file should be.
     """
     from safetensors import SafetensorError, safe_open
 
     path = Path(path)
-    if path.is_dir():
+    if path.is_dir() and path.name != MODEL_FILE:
         path = path / MODEL_FILE
+    check_regular(path, "checkpoint")
     try:
         with safe_open(str(path), framework="pt") as fh:
             raw_meta = fh.metadata() or {}
@@ -132,13 +159,20 @@ def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
         raise CheckpointError(f"no checkpoint at {path}") from exc
     except (SafetensorError, OSError, KeyError, ValueError, TypeError) as exc:
         raise CheckpointError(f"checkpoint {path} is corrupt or not a cmim_lab checkpoint "
-                              f"({type(exc).__name__}: {exc}); delete it or retrain "
-                              f"(load_or_train(..., retrain=True))") from exc
+                              f"({type(exc).__name__}: {exc}); {RETRAIN}") from exc
     if tensor_digest(tensors) != raw_meta["sha256"]:
         raise CheckpointError(f"checkpoint {path} is corrupt: its tensor bytes do not match the SHA-256 in its "
-                              f"header; delete it or retrain (load_or_train(..., retrain=True))")
+                              f"header; {RETRAIN}")
+    if HEADER_DIGEST in raw_meta and raw_meta[HEADER_DIGEST] != header_digest(raw_meta):
+        raise CheckpointError(f"checkpoint {path} is corrupt: its header (config, progress or complete mark) was "
+                              f"changed after it was written (it does not match its {HEADER_DIGEST}); {RETRAIN}")
+    has_optimizer = raw_meta.get("optimizer") is not None or any(k.startswith(OPTIMIZER_PREFIX) for k in tensors)
+    if meta["complete"] and has_optimizer:
+        raise CheckpointError(f"checkpoint {path} is marked complete but still holds an optimizer state, which only "
+                              f"an unfinished run saves: it was re-marked after it was written; {RETRAIN}")
     state = {k: v for k, v in tensors.items() if not k.startswith(OPTIMIZER_PREFIX)}
     meta["optimizer_state"] = _unflatten_optimizer(tensors, raw_meta.get("optimizer"), path)
+    meta["sha256"] = raw_meta["sha256"]
     return state, meta
 
 
@@ -198,8 +232,7 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor], blob: str | None, pat
                                                    for g in groups):
             raise ValueError("param_groups must be a list of objects with a params list")
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise CheckpointError(f"checkpoint {path} holds an unreadable optimizer state ({exc}); delete it or "
-                              f"retrain (load_or_train(..., retrain=True))") from exc
+        raise CheckpointError(f"checkpoint {path} holds an unreadable optimizer state ({exc}); {RETRAIN}") from exc
     return {"state": dict(sorted(state.items())), "param_groups": groups}
 
 
@@ -246,8 +279,9 @@ def _rebuild(path, config: TrainConfig, meta: dict, state: dict[str, torch.Tenso
         found = {k: tuple(v.shape) for k, v in state.items()}
         if wanted != found:
             diff = sorted(k for k in set(wanted) | set(found) if wanted.get(k) != found.get(k))[:5]
+            shown = ", ".join(f"{k}: model {wanted.get(k)}, file {found.get(k)}" for k in diff)
             raise CheckpointError(f"weights in {path} do not fit the architecture in its config (first "
-                                  f"differences: {', '.join(f'{k}: model {wanted.get(k)}, file {found.get(k)}' for k in diff)})")
+                                  f"differences: {shown})")
         model = config.build_model(meta["input_shape"], context=meta["context"])
         model.load_state_dict(state, strict=True)
     except CheckpointError:
@@ -308,6 +342,6 @@ def load_optimizer_state(directory: Path) -> dict | None:
     no checkpoint or it is finished). Nothing is unpickled: the ``optimizer.pt`` of older kit
     versions is never read. Raises :class:`CheckpointError` for a corrupt checkpoint."""
     path = Path(directory) / MODEL_FILE
-    if not path.exists():
+    if not check_regular(path, "checkpoint"):
         return None
     return read_checkpoint(path)[1]["optimizer_state"]

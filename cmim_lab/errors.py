@@ -3,6 +3,7 @@
 Bad parameter values raise the built-in ``ValueError`` (its message lists the valid
 values); the classes below cover situations that are not a typo in an argument.
 """
+import errno
 
 
 class DataUnavailableError(RuntimeError):
@@ -15,6 +16,25 @@ class CheckpointError(RuntimeError):
 
 class CacheFolderError(PermissionError):
     """The cache folder belongs to another user or others can write into it."""
+
+
+class DiskFullError(OSError):
+    """A write found no room on its disk; the previous file (if any) is unchanged and no
+    partial file is left. ``folder``: where the write went; ``needed``: the bytes it
+    needed (None when not known in advance); ``free``: the bytes free there."""
+
+    def __init__(self, message: str, *, folder, needed: int | None, free: int | None):
+        super().__init__(message)
+        self.errno = errno.ENOSPC
+        self.folder, self.needed, self.free = folder, needed, free
+
+    def __str__(self) -> str:  # one line, without OSError's "[Errno 28]" prefix
+        return self.args[0]
+
+
+class SpecialFileError(OSError):
+    """A FIFO, device, socket or folder sits where the kit expects a regular file; it is
+    never opened (opening a FIFO for reading would wait for a writer forever)."""
 
 
 class TrainingDivergedError(RuntimeError):

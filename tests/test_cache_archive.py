@@ -12,7 +12,7 @@ import pytest
 
 from cmim_lab.cache import index as cache_index
 from cmim_lab.notebook import params
-from cmim_lab.cache.archive import ArchiveRefused, export_cache, import_cache
+from cmim_lab.cache.archive import ArchiveRefused, export_cache, import_cache, pack_cache
 from cmim_lab.cli import main
 from cmim_lab.config import EvalConfig, TrainConfig
 from cmim_lab.studies.engine import EvalTask, grid, run_study
@@ -53,7 +53,7 @@ def teacher(tmp_path_factory, digits):
         study = _study(digits)
         cache_index.record_usage(None)
         archive = root / "models.tar.gz"
-        summary = export_cache(archive, profile="smoke", log=None)
+        summary = pack_cache(archive, profile="smoke", log=None)
     return {"cache": root / "cache", "archive": archive, "rows": study.rows, "summary": summary,
             "files": snapshot(root / "cache" / "models")}
 
@@ -109,8 +109,8 @@ def test_profile_export_packs_only_what_that_profile_used(teacher, fresh_cache, 
 
     import_cache(teacher["archive"], log=None)
     load_or_train(BASE.replace(method="mim"), digits, progress=False)  # outside any notebook: no profile
-    smoke = export_cache(tmp_path / "smoke.tar.gz", profile="smoke", log=None)
-    everything = export_cache(tmp_path / "all.tar.gz", log=None)
+    smoke = pack_cache(tmp_path / "smoke.tar.gz", profile="smoke", log=None)
+    everything = pack_cache(tmp_path / "all.tar.gz", log=None)
     assert (smoke.models, everything.models) == (2, 3)
     with pytest.raises(ValueError, match="no notebook has run under profile default"):
         export_cache(tmp_path / "default.tar.gz", profile="default", log=None)
@@ -144,6 +144,84 @@ def test_an_import_removes_the_staging_folders_of_killed_imports_only(teacher, f
     assert not stale.exists()
     assert running.is_dir()  # young: may belong to an import still running in another process
     assert sorted(p.name for p in fresh_cache.glob(".import-*")) == [".import-running"]
+
+
+# --- provenance: the archive's SHA-256, conflicts instead of "already had" ------------------------
+
+def test_export_writes_and_returns_the_archives_sha256(teacher, tmp_path, monkeypatch):
+    import shutil
+    import subprocess
+
+    archive = teacher["archive"]
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    assert teacher["summary"].sha256 == digest
+    sidecar = archive.with_name(archive.name + ".sha256")
+    assert sidecar.read_text() == f"{digest}  {archive.name}\n"  # sha256sum's format
+    if shutil.which("sha256sum"):
+        check = subprocess.run(["sha256sum", "-c", sidecar.name], cwd=archive.parent, capture_output=True, text=True)
+        assert check.returncode == 0 and "OK" in check.stdout
+    monkeypatch.setenv("CMIM_LAB_CACHE", str(teacher["cache"]))
+    lines = []
+    again = export_cache(tmp_path / "again.tar.gz", log=lines.append)  # the contract: returns the hex digest
+    assert again == hashlib.sha256((tmp_path / "again.tar.gz").read_bytes()).hexdigest()
+    assert any(again in line and "--sha256" in line for line in lines)
+
+
+def test_an_import_with_the_sha256_of_another_archive_is_refused(teacher, fresh_cache, tmp_path):
+    other = _write(tmp_path / "other.tar.gz", _members(teacher["archive"]))  # same content, other bytes
+    wrong = hashlib.sha256(other.read_bytes()).hexdigest()
+    right = teacher["summary"].sha256
+    assert wrong != right
+    with pytest.raises(ArchiveRefused, match=f"its SHA-256 is {right}, not the {wrong} you gave") as refused:
+        import_cache(teacher["archive"], sha256=wrong, log=None)
+    assert "nothing was imported" in str(refused.value)
+    assert not (fresh_cache / "models").exists()
+    with pytest.raises(ValueError, match="not a SHA-256 digest"):
+        import_cache(teacher["archive"], sha256="abc", log=None)
+    summary = import_cache(teacher["archive"], sha256=right.upper(), log=None)  # as sha256sum prints it, any case
+    assert len(summary.added) == 2 and snapshot(fresh_cache / "models") == teacher["files"]
+
+
+def _forged(members):
+    """The archive with one model's weights altered and every checksum recomputed to match:
+    the checkpoint's own digests and the manifest's SHA-256 and size."""
+    from safetensors.torch import load, save
+
+    from cmim_lab.checkpoint import HEADER_DIGEST, header_digest, tensor_digest
+
+    model = _model_name(members)
+    blob = next(b for i, b in members if i.name == model)
+    tensors = load(blob)
+    first = sorted(tensors)[0]
+    tensors[first] = tensors[first] + 0.5
+    meta = json.loads(blob[8:8 + int.from_bytes(blob[:8], "little")])["__metadata__"]  # the safetensors header
+    meta["sha256"] = tensor_digest(tensors)
+    meta[HEADER_DIGEST] = header_digest(meta)
+    evil = save(tensors, metadata=meta)
+    entry, file_name = model.split("/")[1:]
+    out = [(i, evil if i.name == model else b) for i, b in members]
+
+    def vouch(manifest):
+        record = next(e for e in manifest["entries"] if e["name"] == entry)["files"][file_name]
+        record.update(sha256=hashlib.sha256(evil).hexdigest(), size=len(evil))
+    return _edit_manifest(out, vouch), entry
+
+
+def test_an_entry_with_other_weights_is_a_conflict_never_already_had(teacher, fresh_cache, tmp_path):
+    members, entry = _forged(_members(teacher["archive"]))
+    forged = _write(tmp_path / "forged.tar.gz", members)
+    with pytest.raises(ArchiveRefused, match="its SHA-256 is"):  # its maker's digest would have caught it
+        import_cache(forged, sha256=teacher["summary"].sha256, log=None)
+    assert len(import_cache(forged, log=None).added) == 2  # self-consistent inside: imports without --sha256
+    before = snapshot(fresh_cache / "models")
+    lines = []
+    summary = import_cache(teacher["archive"], log=lines.append)  # the genuine archive afterwards
+    assert [name for name, _ in summary.conflicts] == [entry] and entry not in summary.kept
+    assert len(summary.kept) == 1 and summary.added == []
+    message = summary.conflicts[0][1]
+    assert f"{teacher['archive']}'s models/{entry}/model.safetensors" in message and "other weights" in message
+    assert any(line.startswith("  conflict:") for line in lines)
+    assert snapshot(fresh_cache / "models") == before  # the cache's copy kept as it was
 
 
 # --- refused archives: each with its own message, the cache unchanged ---------------------------

@@ -51,18 +51,16 @@ class FileOps:
             raise Killed(f"killed at file operation {self.count}: {name} {path}")
 
     def install(self, monkeypatch):
-        import safetensors.torch
-
         real_mkstemp, real_replace, real_unlink = tempfile.mkstemp, os.replace, os.unlink
-        real_save, real_sync = safetensors.torch.save_file, files._sync
+        real_write, real_sync = files._write_bytes, files._sync
 
         def mkstemp(*args, **kwargs):
             self.op("mkstemp", kwargs.get("dir", ""))
             return real_mkstemp(*args, **kwargs)
 
-        def save_file(tensors, path, *args, **kwargs):
+        def write_bytes(path, blob):
             self.op("write", path)
-            return real_save(tensors, path, *args, **kwargs)
+            return real_write(path, blob)
 
         def sync(path):
             self.op("fsync", path)
@@ -77,7 +75,7 @@ class FileOps:
             return real_unlink(path, *args, **kwargs)
 
         monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
-        monkeypatch.setattr(safetensors.torch, "save_file", save_file)
+        monkeypatch.setattr(files, "_write_bytes", write_bytes)
         monkeypatch.setattr(files, "_sync", sync)
         monkeypatch.setattr(os, "replace", replace)
         monkeypatch.setattr(os, "unlink", unlink)

@@ -1,5 +1,5 @@
 """Checkpoints that are checked: header bounds before any allocation, a SHA-256 of the tensor
-bytes, any failure to rebuild = a corrupt checkpoint (moved aside once, retrained), a config
+bytes and of the header, any failure to rebuild = a corrupt checkpoint (moved aside once, retrained), a config
 mismatch in the cache treated the same way, and divergence messages that name a checkpoint
 only where one exists."""
 import json
@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from cmim_lab import data
-from cmim_lab.checkpoint import MODEL_FILE, load_model, read_checkpoint, save_checkpoint
+from cmim_lab.checkpoint import HEADER_DIGEST, MODEL_FILE, header_digest, load_model, read_checkpoint, save_checkpoint
 from cmim_lab.config import TrainConfig
 from cmim_lab.errors import CheckpointError, TrainingDivergedError
 from cmim_lab.trainer import _check_finite, load_or_train, model_dir, train
@@ -32,9 +32,10 @@ def cached(fresh_cache, small_digits):
     return result.directory / MODEL_FILE, {k: v.clone() for k, v in result.model.state_dict().items()}
 
 
-def _rewrite_header(path, **changes):
+def _rewrite_header(path, reseal=True, **changes):
     """Rewrite ``path`` with header fields replaced (tensors and checksum kept): a header
-    that is wrong although the file is intact."""
+    that is wrong although the file is intact. ``reseal``: recompute ``header_sha256`` as
+    a forger would (so the checks behind it are reached); else keep the stale one."""
     from safetensors import safe_open
     from safetensors.torch import save_file
 
@@ -48,6 +49,8 @@ def _rewrite_header(path, **changes):
             meta["config"] = json.dumps(config)
         else:
             meta[key] = value if isinstance(value, str) else json.dumps(value)
+    if reseal:
+        meta[HEADER_DIGEST] = header_digest(meta)
     save_file(tensors, str(path), metadata=meta)
 
 

@@ -1,7 +1,12 @@
 """Hand trained models to a class: pack cache entries into one archive, and import it safely.
 
->>> export_cache("models.tar.gz", profile="default")   # on the teacher's machine
->>> import_cache("models.tar.gz")                        # on each student's machine
+>>> digest = export_cache("models.tar.gz", profile="default")   # on the teacher's machine
+>>> import_cache("models.tar.gz", sha256=digest)                 # on each student's machine
+
+:func:`export_cache` writes ``<archive>.sha256`` beside the archive (``sha256sum``'s format,
+``HEX  NAME``) and returns the digest: the teacher publishes it, and an import given it
+refuses any other file -- an archive with altered weights and self-consistent checksums
+inside is a different file. The manifest's checksums only find damage in transit.
 
 The archive is a gzip-compressed tar file holding ``models/<entry>/model.safetensors``,
 ``models/<entry>/eval-<key>.json`` (the cached evaluations), ``models/<entry>/curve-<key>.json``
@@ -24,9 +29,12 @@ refuses (:class:`ArchiveRefused`, naming the file and the reason) an archive wit
 
 Files are unpacked into a private staging folder inside the cache and moved into place
 only when every check passed, each under its entry's lock. An entry the cache already
-holds a checkpoint for is kept as it is (nothing in the cache is overwritten or lost); the
+holds a checkpoint for is kept as it is (nothing in the cache is overwritten or lost):
+"already had" when its weights are the archive's (the checkpoints' tensor SHA-256 agree),
+a *conflict* naming the archive's copy when they differ or the cache's copy is corrupt. The
 staging folder of an import that was killed is removed by a later import
-(:func:`remove_stale_staging`).
+(:func:`remove_stale_staging`). A full disk stops it with one line
+(:class:`~cmim_lab.errors.DiskFullError`), before anything is moved into the cache.
 """
 from __future__ import annotations
 
@@ -49,7 +57,8 @@ from .. import __version__
 from .index import add_usage, entry_files, format_bytes, is_evaluation_file, model_entries, used_by
 from ..checkpoint import MODEL_FILE, read_checkpoint
 from ..errors import CheckpointError, check_choice
-from ..infra.files import atomic_write
+from ..infra.digest import file_sha256
+from ..infra.files import atomic_write, check_regular, disk_full_error, is_disk_full, remove_files, write_text
 from ..infra.paths import cache_dir
 from ..profiles import PROFILE_NAMES
 from ..trainer import entry_lock, library_versions
@@ -64,6 +73,8 @@ MAX_MANIFEST_BYTES = 16 * 2 ** 20
 MAX_FILE_BYTES = 8 * 2 ** 30
 CHUNK = 2 ** 20
 VERSIONED = ("cmim_lab", "torch", "scikit-learn")  # library_versions(): every cache key includes them
+CHECKSUM_SUFFIX = ".sha256"
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 class ArchiveRefused(ValueError):
@@ -74,25 +85,31 @@ class ArchiveRefused(ValueError):
 class ExportSummary:
     """What :func:`export_cache` wrote: ``models`` and ``evaluations`` packed, archive
     ``size`` in bytes, ``skipped`` entries as (name, reason), and the entries the profile's
-    record names but the cache no longer holds (``missing``)."""
+    record names but the cache no longer holds (``missing``), the archive's ``sha256``
+    (hex) and the ``checksum_file`` that holds it."""
     archive: Path
     models: int
     evaluations: int
     size: int
     skipped: list[tuple[str, str]] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    sha256: str = ""
+    checksum_file: Path | None = None
 
 
 @dataclass
 class ImportSummary:
     """What :func:`import_cache` did: entries ``added``, entries ``kept`` (the cache already
-    held a checkpoint for them), evaluations added, the archive's ``profile`` (whose record
-    now lists the entries) and the folder written to (``models``)."""
+    held a checkpoint with the same weights), evaluations added, the archive's ``profile``
+    (whose record now lists the entries), the folder written to (``models``) and the
+    ``conflicts``: (entry, message) for entries the cache holds with other weights (or a
+    corrupt checkpoint), kept as they were."""
     added: list[str]
     kept: list[str]
     evaluations: int
     profile: str | None
     models: Path
+    conflicts: list[tuple[str, str]] = field(default_factory=list)
 
 
 # --- export -----------------------------------------------------------------------------------
@@ -102,15 +119,30 @@ def _check_archive_name(archive: Path) -> None:
         raise ValueError(f"archive {archive} must end in {' or '.join(SUFFIXES)} (a gzip-compressed tar file)")
 
 
-def export_cache(archive, profile: str | None = None, *, log: Callable[[str], None] | None = print) -> ExportSummary:
-    """Pack the finished models of the cache and their evaluations into ``archive``.
+def checksum_path(archive) -> Path:
+    """Where :func:`export_cache` writes ``archive``'s SHA-256: ``<archive>.sha256``."""
+    archive = Path(archive)
+    return archive.with_name(archive.name + CHECKSUM_SUFFIX)
+
+
+def export_cache(archive, profile: str | None = None, *, log: Callable[[str], None] | None = print) -> str:
+    """Pack the cache's finished models into ``archive`` (see :func:`pack_cache`), write its
+    SHA-256 to ``<archive>.sha256`` (``sha256sum``'s format) and return the digest (hex)."""
+    return pack_cache(archive, profile, log=log).sha256
+
+
+def pack_cache(archive, profile: str | None = None, *, log: Callable[[str], None] | None = print) -> ExportSummary:
+    """Pack the finished models of the cache and their evaluations into ``archive``, and its
+    SHA-256 into ``<archive>.sha256`` (:func:`checksum_path`).
 
     ``profile``: only the entries the notebooks of that profile have loaded or trained with
     this cache (:func:`cmim_lab.cache.index.used_by`); None: every finished model. Unfinished,
     unreadable or corrupt checkpoints and those of another kit version are skipped (and
     listed). Every checkpoint's tensor checksum is verified while it is packed, under its
     entry's lock. ``archive`` must end in ``.tar.gz`` or ``.tgz`` and must not exist (it
-    is written atomically). ``ValueError`` when there is nothing to export.
+    is written atomically; when its checksum file cannot be written, it is removed again).
+    ``ValueError`` when there is nothing to export, :class:`~cmim_lab.errors.DiskFullError`
+    when the disk is full (nothing is left behind).
     """
     archive = Path(archive)
     _check_archive_name(archive)
@@ -137,6 +169,7 @@ def export_cache(archive, profile: str | None = None, *, log: Callable[[str], No
         raise ValueError(f"nothing to export: the cache {cache_dir()} holds no finished model of kit version "
                          f"{__version__}" + (f" that profile {profile} used" if profile else ""))
     packed: list[dict] = []
+    digest: list[str] = []
 
     def write(tmp: str) -> None:
         with tarfile.open(tmp, "w:gz") as tar:
@@ -151,10 +184,17 @@ def export_cache(archive, profile: str | None = None, *, log: Callable[[str], No
             manifest = {"format": FORMAT, "kit_version": __version__, "versions": library_versions(),
                         "profile": profile, "entries": packed}
             _add_bytes(tar, MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
+        digest.append(file_sha256(tmp))  # of the bytes about to be renamed into place
 
     atomic_write(archive, write)
+    try:
+        checksum_file = write_text(checksum_path(archive), f"{digest[0]}  {archive.name}\n")
+    except BaseException:
+        remove_files([archive])  # an archive without its checksum is not what export promises
+        raise
     n_evals = sum(is_evaluation_file(name) for p in packed for name in p["files"])
-    summary = ExportSummary(archive, len(packed), n_evals, archive.stat().st_size, skipped, missing)
+    summary = ExportSummary(archive, len(packed), n_evals, archive.stat().st_size, skipped, missing, digest[0],
+                            checksum_file)
     if log:
         for line in export_report(summary, profile):
             log(line)
@@ -162,7 +202,8 @@ def export_cache(archive, profile: str | None = None, *, log: Callable[[str], No
 
 
 def export_report(summary: ExportSummary, profile: str | None) -> list[str]:
-    """The lines :func:`export_cache` prints: what was packed, skipped and missing."""
+    """The lines :func:`export_cache` prints: what was packed, skipped and missing, the
+    archive's SHA-256 and the command that imports exactly this archive."""
     what = f"profile {profile}'s" if profile else "the cache's"
     lines = [f"wrote {summary.archive}: {what} {summary.models} models and {summary.evaluations} evaluations "
              f"({format_bytes(summary.size)})"]
@@ -172,7 +213,9 @@ def export_report(summary: ExportSummary, profile: str | None) -> list[str]:
                      f"(notebooks will train them after an import): {', '.join(summary.missing[:5])}"
                      f"{' ...' if len(summary.missing) > 5 else ''}. Run `cmim-lab notebooks --profile {profile}` "
                      f"and export again to include them")
-    lines.append(f"import it with: cmim-lab cache import {summary.archive.name}")
+    lines.append(f"sha256 {summary.sha256} (also in {summary.checksum_file.name}): publish it beside the archive")
+    lines.append(f"import exactly this archive with: cmim-lab cache import {summary.archive.name} --sha256 "
+                 f"{summary.sha256}")
     return lines
 
 
@@ -241,19 +284,70 @@ def remove_stale_staging(root: Path, older_than: float = STALE_STAGING_S) -> lis
     return removed
 
 
-def import_cache(archive, *, log: Callable[[str], None] | None = print) -> ImportSummary:
+def import_cache(archive, sha256: str | None = None, *,
+                 log: Callable[[str], None] | None = print) -> ImportSummary:
     """Verify ``archive`` (see the module docstring) and unpack its models into the cache.
 
-    Raises :class:`ArchiveRefused` (a ``ValueError``) naming what was wrong; then nothing
-    was written into the cache. Entries the cache already holds a checkpoint for are kept
-    as they are. The archive's profile record is merged into the cache's, so the imported
-    models can be exported again with ``--profile``.
+    ``sha256``: the digest the archive's maker published (:func:`export_cache`); when given,
+    the archive's bytes are hashed first and any other file is refused. Raises
+    :class:`ArchiveRefused` (a ``ValueError``) naming what was wrong; then nothing was
+    written into the cache. Entries the cache already holds a checkpoint for are kept as
+    they are: listed as ``kept`` when their weights are the archive's, as ``conflicts``
+    (with a message naming the archive's copy) when not. The archive's profile record is
+    merged into the cache's, so the imported models can be exported again with ``--profile``.
     """
     archive = Path(archive)
-    if not archive.is_file():
+    expected = _check_digest_argument(sha256, archive)
+    if not check_regular(archive, "archive"):
         raise ValueError(f"no archive at {archive}")
+    with open(archive, "rb") as fh:  # hashed and read through one handle: the file checked is the file read
+        if expected is not None:
+            _check_digest(fh, expected, archive)
+        summary = _import(fh, archive)
+    if log:
+        for line in import_report(summary, archive):
+            log(line)
+    return summary
+
+
+def _check_digest_argument(sha256: str | None, archive: Path) -> str | None:
+    """``sha256`` in lower case, checked to be 64 hex digits (None stays None)."""
+    if sha256 is None:
+        return None
+    value = str(sha256).strip().lower()
+    if not SHA256_HEX.fullmatch(value):
+        raise ValueError(f"sha256 {sha256!r} is not a SHA-256 digest: give the 64 hexadecimal digits its maker "
+                         f"published (the first field of {checksum_path(archive).name})")
+    return value
+
+
+def _check_digest(fh, expected: str, archive: Path) -> None:
+    """Refuse the open archive ``fh`` unless its bytes hash to ``expected``; rewinds it."""
+    h = hashlib.sha256()
+    while chunk := fh.read(CHUNK):
+        h.update(chunk)
+    fh.seek(0)
+    if h.hexdigest() != expected:
+        raise _refuse(archive, f"its SHA-256 is {h.hexdigest()}, not the {expected} you gave: it is not the archive "
+                               f"its maker published (altered, or damaged on the way). Ask for the archive again, "
+                               f"and check the digest you copied")
+
+
+def import_report(summary: ImportSummary, archive: Path) -> list[str]:
+    """The lines :func:`import_cache` prints: what was added, kept and in conflict."""
+    lines = [f"imported {len(summary.added)} models and {summary.evaluations} evaluations from {archive} into "
+             f"{summary.models}" + (f"; kept {len(summary.kept)} models the cache already had (the same weights)"
+                                    if summary.kept else "")]
+    lines += [f"  conflict: {message}" for _, message in summary.conflicts]
+    if summary.profile:
+        lines.append(f"the notebooks of profile {summary.profile} now load these models instead of training them")
+    return lines
+
+
+def _import(fh, archive: Path) -> ImportSummary:
+    """Check and unpack the open archive ``fh`` (named ``archive`` in messages)."""
     try:
-        with tarfile.open(archive, "r:gz") as tar:
+        with tarfile.open(fileobj=fh, mode="r:gz") as tar:
             members = _check_members(tar.getmembers(), archive)
             manifest = _read_manifest(tar, members, archive)
             listed = _check_listing(manifest, members, archive)
@@ -264,18 +358,12 @@ def import_cache(archive, *, log: Callable[[str], None] | None = print) -> Impor
                 for name, member in members.items():
                     if name != MANIFEST:
                         _unpack(tar, member, listed[name], staging / name, archive, name)
-                summary = _commit(manifest, staging, root / "models")
+                return _commit(manifest, staging, root / "models", listed, archive)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise ArchiveRefused(f"refused {archive}: not a readable gzip-compressed tar file ({type(exc).__name__}: "
                              f"{exc}); nothing was imported") from exc
-    if log:
-        log(f"imported {len(summary.added)} models and {summary.evaluations} evaluations from {archive} into "
-            f"{summary.models}" + (f"; kept {len(summary.kept)} models the cache already had" if summary.kept else ""))
-        if summary.profile:
-            log(f"the notebooks of profile {summary.profile} now load these models instead of training them")
-    return summary
 
 
 def _refuse(archive: Path, message: str) -> ArchiveRefused:
@@ -393,13 +481,18 @@ def _unpack(tar: tarfile.TarFile, member: tarfile.TarInfo, record: dict, target:
         raise _refuse(archive, mismatch)
     target.parent.mkdir(parents=True, exist_ok=True)
     digest, size = hashlib.sha256(), 0
-    with tar.extractfile(member) as src, open(target, "xb") as dst:
-        while chunk := src.read(CHUNK):
-            size += len(chunk)
-            if size > record["size"]:
-                raise _refuse(archive, mismatch)
-            digest.update(chunk)
-            dst.write(chunk)
+    try:
+        with tar.extractfile(member) as src, open(target, "xb") as dst:
+            while chunk := src.read(CHUNK):
+                size += len(chunk)
+                if size > record["size"]:
+                    raise _refuse(archive, mismatch)
+                digest.update(chunk)
+                dst.write(chunk)
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise disk_full_error(target, record["size"]) from exc
+        raise
     if size != record["size"] or digest.hexdigest() != record["sha256"]:
         raise _refuse(archive, mismatch)
     with open(target, "rb") as fh:
@@ -420,6 +513,7 @@ def _check_checkpoint(path: Path, record: dict, archive: Path, name: str) -> Non
         _, meta = read_checkpoint(path)
     except CheckpointError as exc:
         raise _refuse(archive, f"{name!r} is not a valid checkpoint ({exc})") from exc
+    record["weights_sha256"] = meta["sha256"]
     config = meta["config"]
     if meta["kit_version"] != __version__ or not meta["complete"]:
         raise _refuse(archive, f"{name!r} is an unfinished checkpoint or one of kit version {meta['kit_version']}")
@@ -428,16 +522,24 @@ def _check_checkpoint(path: Path, record: dict, archive: Path, name: str) -> Non
         raise _refuse(archive, f"{name!r} holds a model of another config than its entry and the manifest say")
 
 
-def _commit(manifest: dict, staging: Path, models: Path) -> ImportSummary:
+def _commit(manifest: dict, staging: Path, models: Path, listed: dict, archive: Path) -> ImportSummary:
     """Move the checked files into ``models`` (each entry under its lock); keep entries that
-    already hold a checkpoint, and evaluations already present."""
-    added, kept, n_evals = [], [], 0
+    already hold a checkpoint (``kept`` with the same weights, else a conflict), and
+    evaluations already present."""
+    added, kept, conflicts, n_evals = [], [], [], 0
     for entry in manifest["entries"]:
         name, source = entry["name"], staging / "models" / entry["name"]
         target = models / name
         with entry_lock(target):
             if os.path.lexists(target / MODEL_FILE):
-                kept.append(name)
+                ours = listed[f"models/{name}/{MODEL_FILE}"]["weights_sha256"]
+                problem = _differs(target / MODEL_FILE, ours)
+                if problem is None:
+                    kept.append(name)
+                else:
+                    conflicts.append((name, f"{archive}'s models/{name}/{MODEL_FILE} (weights SHA-256 {ours[:16]}...) "
+                                            f"was not imported: {problem}; kept the cache's copy as it was. To take "
+                                            f"the archive's, delete {target} and import again"))
                 continue
             # evaluations first, the checkpoint last: a model present means its entry is complete
             for file_name in sorted(entry["files"], key=lambda f: f == MODEL_FILE):
@@ -448,4 +550,16 @@ def _commit(manifest: dict, staging: Path, models: Path) -> ImportSummary:
     profile = manifest.get("profile")
     if profile:
         add_usage(profile, added + kept)
-    return ImportSummary(added, kept, n_evals, profile, models)
+    return ImportSummary(added, kept, n_evals, profile, models, conflicts)
+
+
+def _differs(path: Path, weights_sha256: str) -> str | None:
+    """Why the cache's checkpoint ``path`` is not the archive's (None when its verified
+    weights have the SHA-256 ``weights_sha256``)."""
+    try:
+        _, meta = read_checkpoint(path)
+    except (CheckpointError, OSError) as exc:
+        return f"the cache's copy {path} cannot be read ({exc})"
+    if meta["sha256"] != weights_sha256:
+        return f"the cache's copy {path} holds other weights (SHA-256 {meta['sha256'][:16]}...)"
+    return None

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..checkpoint import CURVE_GLOB, EVAL_GLOB, MODEL_FILE
-from ..infra.files import locked, read_json, write_json
+from ..infra.files import check_regular, file_kind, locked, read_json, write_json
 from ..infra.paths import cache_dir
 
 PARTS = ("models", "evaluations", "data", "downloads", "profiles")
@@ -78,10 +78,12 @@ def entry_files(directory: Path) -> list[Path]:
 
 def read_header(path: Path) -> dict:
     """The header metadata of a ``model.safetensors`` file (JSON fields decoded), without
-    reading its tensors. ``ValueError`` when it is not a readable cmim_lab checkpoint."""
+    reading its tensors. ``ValueError`` when it is not a readable cmim_lab checkpoint (a
+    FIFO, device or folder included: never opened)."""
     from safetensors import SafetensorError, safe_open
 
     try:
+        check_regular(path, "checkpoint")
         with safe_open(str(path), framework="pt") as fh:
             raw = fh.metadata() or {}
         return {"config": json.loads(raw["config"]), "complete": json.loads(raw["complete"]),
@@ -105,9 +107,17 @@ def model_entries(root: Path | None = None) -> list[CacheEntry]:
             except ValueError as exc:
                 entry.problem = str(exc)
         else:
-            entry.problem = "no checkpoint"
+            entry.problem = _no_checkpoint(directory / MODEL_FILE)
         out.append(entry)
     return out
+
+
+def _no_checkpoint(path: Path) -> str:
+    """Why an entry's ``path`` (``model.safetensors``) is no checkpoint :func:`entry_files` keeps."""
+    if not os.path.lexists(path):
+        return "no checkpoint"
+    mode = os.lstat(path).st_mode
+    return f"{MODEL_FILE} is {'a symbolic link' if stat.S_ISLNK(mode) else file_kind(mode)}, not a regular file"
 
 
 def folder_size(path: Path) -> int:

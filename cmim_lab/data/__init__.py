@@ -27,6 +27,7 @@ import hashlib
 import json
 import math
 import numbers
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,7 +36,8 @@ import torch
 from .. import registry
 from ..errors import DataUnavailableError, check_choice
 from . import medmnist as medmnist_source
-from ..infra.files import atomic_write, locked
+from ..infra.digest import arrays_digest
+from ..infra.files import atomic_write_bytes, check_regular, locked, remove_temporaries
 from ..infra.paths import cache_dir
 from .sources import SOURCE_DEFAULTS, SOURCES, RawData
 
@@ -487,15 +489,21 @@ def _cached_raw(name: str, split_seed: int, refresh: bool) -> RawData:
 
 
 def _read_raw(path) -> RawData | None:
-    """The cache file's arrays, or None when it is missing, corrupt or of an old format."""
+    """The cache file's arrays, or None when it is missing, corrupt, changed since it was
+    written (its ``sha256``; files written before it existed carry none) or of an old format.
+    A FIFO, device or folder at ``path`` raises :class:`~cmim_lab.errors.SpecialFileError`."""
     from safetensors import SafetensorError, safe_open
 
-    if not path.exists():
+    if not check_regular(path, "dataset cache"):
         return None
     try:
         with safe_open(str(path), framework="numpy") as fh:
             meta = fh.metadata()
             arrays = {key: fh.get_tensor(key) for key in fh.keys()}
+        if "sha256" in meta and meta["sha256"] != arrays_digest(arrays):
+            warnings.warn(f"dataset cache {path} changed since it was written (its arrays do not match its "
+                          f"SHA-256); rebuilding it from its source")
+            return None
         if meta.get("format") == CACHE_FORMAT:
             return RawData(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"],
                            json.loads(meta["classes"]), meta["source"], float(meta["max_value"]))
@@ -505,7 +513,7 @@ def _read_raw(path) -> RawData | None:
 
 
 def _build_raw(name: str, split_seed: int, path) -> RawData:
-    from safetensors.numpy import save_file
+    from safetensors.numpy import save
 
     loader, _ = SOURCES[name]
     raw = loader()
@@ -515,7 +523,9 @@ def _build_raw(name: str, split_seed: int, path) -> RawData:
               "x_test": np.ascontiguousarray(raw.x_test), "y_test": raw.y_test}
     meta = {"format": CACHE_FORMAT, "classes": json.dumps(raw.classes), "source": raw.source,
             "max_value": str(raw.max_value)}
-    atomic_write(path, lambda tmp: save_file(arrays, tmp, metadata=meta))
+    meta["sha256"] = arrays_digest(arrays)
+    remove_temporaries(path)  # what killed writes left (under the file's lock)
+    atomic_write_bytes(path, save(arrays, metadata=meta))
     return raw
 
 

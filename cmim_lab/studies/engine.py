@@ -47,6 +47,7 @@ from ..config import EvalConfig, TrainConfig, check_seeds, expand_entries
 from ..data import fingerprint
 from ..errors import TrainingDivergedError
 from ..evaluation import EvalResult, evaluate
+from ..infra.digest import seal, seal_intact
 from ..infra.files import read_json, write_json
 from ..trainer import TrainResult, entry_lock, library_versions, load_or_train, outcome, planned_steps
 
@@ -160,19 +161,23 @@ def cached_evaluate(result: TrainResult, task: EvalTask, cfg: EvalConfig | None 
                     log: Callable[[str], None] | None = None) -> EvalResult:
     """Evaluate ``result.model`` on ``task`` (with ``cfg``, default ``task.eval_config``),
     cached as ``eval-<key>.json`` in the model's checkpoint folder (:func:`evaluation_key`),
-    under the entry's lock (a second process evaluating the same entry waits, then loads)."""
+    under the entry's lock (a second process evaluating the same entry waits, then loads).
+    The file names the weights it was computed from (``checkpoint_sha256``, the checkpoint's
+    ``sha256``) and is sealed (:func:`cmim_lab.infra.digest.seal`): one edited since is
+    computed again."""
     cfg = cfg or task.eval_config
     if not result.directory:
         return _evaluate(result, task, cfg, device, log)
     path = Path(result.directory) / f"eval-{evaluation_key(result, task, cfg)}.json"
     with entry_lock(result.directory):
-        blob = read_json(path) if path.exists() else None
-        if isinstance(blob, dict) and {"probes", "metrics", "info"} <= set(blob):
+        blob = read_json(path)
+        if isinstance(blob, dict) and {"probes", "metrics", "info"} <= set(blob) and seal_intact(blob):
             if log:
                 log(f"  {task.name}: evaluation loaded from cache")
             return EvalResult(blob["probes"], blob["metrics"], blob["info"])
         ev = _evaluate(result, task, cfg, device, log)
-        write_json(path, {"probes": ev.probes, "metrics": ev.metrics, "info": ev.info})
+        write_json(path, seal({"probes": ev.probes, "metrics": ev.metrics, "info": ev.info,
+                               "checkpoint_sha256": tensor_digest(result.model.state_dict())}))
     return ev
 
 
