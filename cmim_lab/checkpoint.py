@@ -27,7 +27,7 @@ an optimizer state (an unfinished one re-marked) is refused. Checkpoints written
 ``model.safetensors`` is refused unopened (:class:`~cmim_lab.errors.SpecialFileError`).
 The file is serialised in memory and written by
 :func:`cmim_lab.infra.files.atomic_write_bytes`, so safetensors leaves no temporary file
-of its own. The ``optimizer.pt`` file of kit versions before 0.3 is never read; saving
+of its own. The ``optimizer.pt`` file of format-1 checkpoints (earlier kit versions) is never read; saving
 removes it.
 """
 from __future__ import annotations
@@ -50,7 +50,7 @@ from .validation import LATENT_DIM, MAX_INPUT_DIM, MAX_LAYERS, PROJECTION_DIM, c
 MODEL_FILE = "model.safetensors"
 EVAL_GLOB = "eval-*.json"  # cached evaluations in an entry (see cmim_lab.studies.engine)
 CURVE_GLOB = "curve-*.json"  # scores along the run in an entry (see cmim_lab.studies.curves)
-OPTIMIZER_FILE = "optimizer.pt"  # the separate optimizer file of kit versions < 0.3: never read, removed on save
+OPTIMIZER_FILE = "optimizer.pt"  # the separate optimizer file of format-1 checkpoints (earlier kit versions): never read, removed on save
 FORMAT = "2"
 OPTIMIZER_PREFIX = "optimizer/"
 HEADER_DIGEST = "header_sha256"

@@ -29,18 +29,26 @@ def calls(monkeypatch):
     return seen
 
 
-def test_export_prints_the_sha256_the_library_returns(calls, tmp_path, capsys):
-    target = str(tmp_path / "models.tar.gz")
-    assert main(["cache", "export", target, "--profile", "smoke"]) == 0
-    assert calls == [("export", (target,), {"profile": "smoke"})]
+def test_export_prints_the_sha256_and_writes_it_beside_the_archive(tmp_path, monkeypatch, capsys):
+    """End to end, no fakes: a one-model cache exported; the printed digest is the archive's."""
+    import hashlib
+
+    import cmim_lab
+    from cmim_lab import TrainConfig
+
+    monkeypatch.setenv("CMIM_LAB_CACHE", str(tmp_path / "cache"))
+    cmim_lab.load_or_train(TrainConfig(dataset="digits", n_train=100, hidden_sizes=(8,), latent_dim=2, epochs=1, batch_size=50),
+                           device="cpu", progress=False)
+    target = tmp_path / "models.tar.gz"
+    assert main(["cache", "export", str(target)]) == 0
+    digest = hashlib.sha256(target.read_bytes()).hexdigest()
     out = capsys.readouterr().out
-    assert f"SHA-256 {HEX}  {target}" in out and f"--sha256 {HEX}" in out
-
-
-def test_export_prints_no_digest_when_the_library_returns_none(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(archive, "export_cache", lambda *a, **k: None)
-    assert main(["cache", "export", str(tmp_path / "models.tar.gz")]) == 0
-    assert "SHA-256" not in capsys.readouterr().out
+    assert f"sha256 {digest}" in out and f"--sha256 {digest}" in out
+    assert (tmp_path / "models.tar.gz.sha256").read_text() == f"{digest}  models.tar.gz\n"
+    other = "0" * 64
+    assert main(["cache", "import", str(target), "--sha256", other]) == 2
+    err = capsys.readouterr().err
+    assert other in err and digest in err and len(err.strip().splitlines()) == 1
 
 
 def test_import_passes_the_sha256_in_lower_case(calls, tmp_path):
@@ -48,7 +56,7 @@ def test_import_passes_the_sha256_in_lower_case(calls, tmp_path):
     assert main(["cache", "import", target, "--sha256", HEX.upper()]) == 0
     assert calls == [("import", (target,), {"sha256": HEX})]
     assert main(["cache", "import", target]) == 0  # not given: not checked
-    assert calls[1][2].get("sha256") is None
+    assert calls[1][2]["sha256"] is None
 
 
 @pytest.mark.parametrize("value", [HEX[:-1], HEX + "0", "g" * 64, HEX[:32] + " " + HEX[33:], "-" + HEX[1:], ""])

@@ -89,13 +89,9 @@ def run(args) -> int:
     from ..cache import index as cache_index
 
     if args.action == "export":
-        digest = cache_archive.export_cache(args.archive, profile=args.profile)
-        if isinstance(digest, str):
-            print(f"SHA-256 {digest}  {args.archive}\n"
-                  f"students check it on import: cmim-lab cache import ARCHIVE --sha256 {digest}")
+        cache_archive.export_cache(args.archive, profile=args.profile)  # its report names the SHA-256
     elif args.action == "import":
-        checked = {"sha256": args.sha256} if args.sha256 else {}
-        cache_archive.import_cache(args.archive, **checked)
+        cache_archive.import_cache(args.archive, sha256=args.sha256)
     elif args.action == "list":
         print(cache_index.listing())
     elif args.action == "size":
