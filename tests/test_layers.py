@@ -7,6 +7,7 @@ module may be missing from the declared order, and the longest chain of imports 
 layer 0.
 """
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -198,3 +199,29 @@ def test_every_cli_module_is_a_command_or_a_declared_helper():
         for attr in ("HELP", "EXAMPLES", "add_arguments", "run"):
             assert hasattr(module, attr), f"cmim_lab/cli/{name}.py has no {attr}"
         assert module.__doc__ and module.EXAMPLES, f"cmim_lab/cli/{name}.py has no docstring or no examples"
+
+
+def _named_references(path: Path) -> set[str]:
+    """Modules named by ``"cmim_lab.module:attribute"`` strings in ``path``: the references the
+    registry resolves at run time (dataset loaders, builders, plugin and core commands)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            match = re.fullmatch(r"(cmim_lab(?:\.\w+)*):\w+(?:\.\w+)*", node.value)
+            if match:
+                found.add(match.group(1))
+    return found
+
+
+def test_references_by_name_point_down_too():
+    """A module may reach another by name (registry.resolve) only where it could import it: the
+    import chain limit counts static imports, and these references must not hide an upward one."""
+    up = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        name = _module_name(path)
+        for target in _named_references(path):
+            assert target in LAYER_OF, f"{name} names {target!r}, which is not a declared module"
+            if LAYER_OF[target] > LAYER_OF[name]:
+                up.append(f"{name} (layer {LAYER_OF[name]}) names {target} (layer {LAYER_OF[target]})")
+    assert not up, "references by name pointing up the layer order:\n" + "\n".join(up)
+    assert "cmim_lab.studies.claims" in _named_references(PACKAGE / "cli" / "claims.py")

@@ -24,9 +24,7 @@ def add_arguments(p) -> None:
     p.add_argument("--search", action="store_true",
                    help="also tune cMIM and MIM on the same grid, choose each side's best on a validation split of "
                         "the training images, and compare the two on the test split (default: off)")
-    p.add_argument("--out", default=None,
-                   help=f"output folder, or none = {out_default('claims-<profile>')} (runs/ in the kit's home) "
-                        f"(default none)")
+    add_profile_out_flag(p, "claims", "output folder")
     add_run_flags(p)
 
 

@@ -104,6 +104,15 @@ def add_out_flag(p, name: str) -> None:
     p.add_argument("--out", default=out_default(name), help=out_help(name))
 
 
+def add_profile_out_flag(p, name: str, what: str) -> None:
+    """``--out`` of a command whose default folder names its profile: ``runs/<name>-<profile>``
+    in the kit's home, decided once the profile is known (``None`` here)."""
+    from .flags import out_default
+
+    p.add_argument("--out", default=None,
+                   help=f"{what}, or none = {out_default(f'{name}-<profile>')} (runs/ in the kit's home) (default none)")
+
+
 def add_device_flag(p) -> None:
     """``--device`` (checked while parsing: the device must exist here)."""
     from .flags import device

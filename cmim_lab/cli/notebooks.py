@@ -22,9 +22,7 @@ def add_arguments(p) -> None:
     p.add_argument("--only", type=csv(distinct=True), default=None,
                    help="notebook numbers or names, comma-separated, e.g. 0,5 or quickstart, or none = all "
                         "(default none)")
-    p.add_argument("--out", default=None,
-                   help=f"run folder for the executed copies, or none = {out_default('notebooks-<profile>')} (runs/ "
-                        f"in the kit's home) (default none)")
+    add_profile_out_flag(p, "notebooks", "run folder for the executed copies")
     add_device_flag(p)
     p.add_argument("--kernel", default=None,
                    help=f"Jupyter kernel name, or none = {KERNEL_NAME} when registered for this Python (cmim-lab "
