@@ -5,7 +5,7 @@ import json
 import pytest
 
 from cmim_lab import checkpoint, config, errors, profiles, validation
-from cmim_lab.checkpoint import read_checkpoint, save_checkpoint
+from cmim_lab.checkpoint import HEADER_DIGEST, header_digest, read_checkpoint, save_checkpoint
 from cmim_lab.config import TrainConfig
 from cmim_lab.errors import CheckpointError
 from cmim_lab.validation import MAX_LATENT_DIM, MAX_LAYERS, MAX_WIDTH
@@ -38,7 +38,8 @@ def stored(tmp_path):
 
 
 def _with_config(path, **changes):
-    """Rewrite ``path`` with config fields of its header replaced (tensors and checksum kept)."""
+    """Rewrite ``path`` with config fields of its header replaced (tensors and checksum kept),
+    the header digest recomputed as a forger would, so the size checks behind it are reached."""
     from safetensors import safe_open
     from safetensors.torch import save_file
 
@@ -46,6 +47,7 @@ def _with_config(path, **changes):
         meta = dict(fh.metadata())
         tensors = {k: fh.get_tensor(k) for k in fh.keys()}
     meta["config"] = json.dumps({**json.loads(meta["config"]), **changes})
+    meta[HEADER_DIGEST] = header_digest(meta)
     save_file(tensors, str(path), metadata=meta)
 
 

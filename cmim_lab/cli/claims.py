@@ -14,8 +14,8 @@ EXAMPLES = ["cmim-lab claims --profile smoke", "cmim-lab claims --profile defaul
 def add_arguments(p) -> None:
     """``--profile``, ``--search``, ``--out``, ``--device``, ``--no-progress``."""
     from ..profiles import PROFILE_NAMES
-    from .common import add_run_flags
-    from .flags import choice, out_default
+    from .common import add_profile_out_flag, add_run_flags
+    from .flags import choice
 
     p.add_argument("--profile", default="default", type=choice(PROFILE_NAMES, "profile"),
                    help="sizes: smoke (digits, about a minute), default (20,000 Fashion-MNIST images, 3 seeds, the "

@@ -13,8 +13,8 @@ def add_arguments(p) -> None:
     """``--profile``, ``--only``, ``--out``, ``--device``, ``--kernel``, ``--figures``, ``--cell-timeout``."""
     from ..notebook.params import PROFILE_NAMES
     from ..notebook.runner import CELL_TIMEOUT, CELL_TIMEOUTS, KERNEL_NAME
-    from .common import add_device_flag
-    from .flags import bounded, choice, csv, out_default
+    from .common import add_device_flag, add_profile_out_flag
+    from .flags import bounded, choice, csv
 
     p.add_argument("--profile", default="default", type=choice(PROFILE_NAMES, "profile"),
                    help=f"sizes: one of {', '.join(PROFILE_NAMES)} -- smoke: minutes on a CPU; default: each "
