@@ -2,7 +2,6 @@
 rows, the recommendation comes from the verdicts, a run resumes from the cache, bad inputs write
 nothing. Tiny: 150 digits, the smoke profile, 10 steps, 2 seeds."""
 import json
-import os
 
 import numpy as np
 import pandas as pd
@@ -24,8 +23,9 @@ def _digits():
 
 
 def _keys(rows):
-    """What a verdict row compares, without the dataset's name."""
-    return {(r["claim"], r["setting"].split(", ", 1)[1], r["a"], r["b"], r["probe"], r["budget"]) for r in rows}
+    """What a verdict row compares, without the dataset's name (nor which MIM was the best at a step)."""
+    return {(r["claim"], r["setting"].split(", ", 1)[1], r["a"], r["b"].split(" (")[0], r["probe"], r["budget"])
+            for r in rows}
 
 
 @pytest.fixture(scope="module")

@@ -62,6 +62,7 @@ def load_bundled_table(name: str, *, n_train: int | None = None, seed: int = 0, 
     569 x 30, 2 classes; ``iris``: 150 x 4, 3 classes) as real-valued features with a
     stratified 80/20 split (:func:`cmim_lab.data.from_arrays`)."""
     import sklearn.datasets
+
     from . import from_arrays
 
     if name not in BUNDLED_TABLES:
