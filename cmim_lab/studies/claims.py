@@ -81,6 +81,7 @@ class ClaimsProfile:
     search_budgets: tuple
     validation_fraction: float = 0.1
     margin: float = 0.0
+    train_fields: dict = field(default_factory=dict)  # more TrainConfig fields of every model (arch, likelihood)
 
     @property
     def budget(self) -> int:
@@ -112,7 +113,7 @@ class ClaimsProfile:
         """The :class:`TrainConfig` every model starts from (``cmim[sum]``, seed 0)."""
         return TrainConfig(dataset=dataset or self.dataset, n_train=self.n_train if dataset is None else n_train,
                            hidden_sizes=self.hidden_sizes, latent_dim=self.latent_dim, batch_size=self.batch_size,
-                           max_steps=steps or self.budget)
+                           max_steps=steps or self.budget, **self.train_fields)
 
 
 PROFILES = {
@@ -292,14 +293,13 @@ def claim3_rows(p: ClaimsProfile, out_dir=None, *, device="auto", progress=True,
 
 
 def claim4_rows(study, ds, p: ClaimsProfile, *, log=None) -> list[dict]:
-    """-X against mu for every method and probe (paired by seed, same model), and the layer
+    """-X against mu for every model of the study and every probe (paired by seed, same model), and the layer
     finding: mu + the first decoder layer against -X (mu + all layers), for
     :data:`LAYER_METHODS` on the kNN (cosine) and linear probes."""
     from .experiments import embedding_ablation
 
     out, rows = [], study.rows
-    for method in CLAIM4_METHODS:
-        label = f"{method}[sum]"
+    for label in dict.fromkeys(e.label for e in study.entries):  # every model of the study, in entry order
         for probe in CLASSIFICATION_PROBES:
             part = rows[(rows["entry"] == label) & (rows["metric"] == probe)]
             if part.empty:
@@ -312,6 +312,8 @@ def claim4_rows(study, ds, p: ClaimsProfile, *, log=None) -> list[dict]:
     variants = {"mu + layer 0": dict(kind="informative", layers=[0]), "-X (all layers)": dict(kind="informative")}
     for method in LAYER_METHODS:
         label = f"{method}[sum]"
+        if not any(e.label == label for e in study.entries):  # a study without this method
+            continue
         scores = []
         for seed in p.seeds:
             model = study.result(label, seed).model
@@ -346,10 +348,11 @@ def claim_readings(rows: list[dict]) -> dict[int, str]:
     return out
 
 
-def report(rows, curve_table, search_table, profile, command, seconds, times, p: ClaimsProfile) -> str:
+def report(rows, curve_table, search_table, profile, command, seconds, times, p: ClaimsProfile, *,
+           title: str = "The paper's claims, checked") -> str:
     """``claims.md``: the command and run time, one line per claim, the table of every row,
     the budget curve's reading and (with ``--search``) the search table."""
-    lines = ["# The paper's claims, checked", ""]
+    lines = [f"# {title}", ""]
     if command:
         lines += ["```", command, "```", ""]
     lines += [f"Profile **{profile}**: {p.dataset} ({p.n_train or 'all'} training images), MLP "
