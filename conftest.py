@@ -5,6 +5,7 @@ imported anywhere; nbval's kernels inherit this environment.
 
 numba's cache goes to a throwaway folder of its own, never inside the kit's cache: numba
 reads its cache index with pickle, and the kit's cache must hold nothing that runs code."""
+
 import os
 import tempfile
 

@@ -23,6 +23,7 @@ torch logistic probe at least 10 times faster than scikit-learn's. Run it on an 
 machine: other processes competing for the cores distort the timings (the load average is
 recorded before and after).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,8 +65,11 @@ def embeddings(model, ds) -> dict:
 
 
 # the benchmark's columns: label -> EvalConfig fields
-COLUMNS = {"torch": dict(backend="torch"), "torch-bf16": dict(backend="torch", mlp_precision="bfloat16"),
-           "sklearn": dict(backend="sklearn")}
+COLUMNS = {
+    "torch": dict(backend="torch"),
+    "torch-bf16": dict(backend="torch", mlp_precision="bfloat16"),
+    "sklearn": dict(backend="sklearn"),
+}
 
 
 def run_backend(column: str, train, y_train, test, y_test, device, names) -> tuple[dict, dict, float, dict]:
@@ -88,18 +92,21 @@ def run_backend(column: str, train, y_train, test, y_test, device, names) -> tup
         warnings.simplefilter("ignore")
         if cfg.backend == "torch":
             train, test = train.to(device), test.to(device)
-        scores = probes.classification_scores(train, y_train, test, y_test, cfg, times=times, progress=progress,
-                                              diagnostics=diagnostics)
+        scores = probes.classification_scores(
+            train, y_train, test, y_test, cfg, times=times, progress=progress, diagnostics=diagnostics
+        )
     if device.type == "cuda":
         torch.cuda.synchronize()
     return scores, times, time.perf_counter() - start, notes
 
 
 # the products that dominate the four probes on the 1,040-d -X of 60,000 codes: (name, M, K, N, A transposed)
-MATMULS = (("kNN block: 2,048 test x 940 features x 60,000 train", 2048, 940, 60000, False),
-           ("MLP forward: 200 x 1,040 x 256", 200, 1040, 256, False),
-           ("MLP weight gradient: (1,040 x 200) x 256", 1040, 200, 256, True),
-           ("logistic: 60,000 x 940 x 10 classes", 60000, 940, 10, False))
+MATMULS = (
+    ("kNN block: 2,048 test x 940 features x 60,000 train", 2048, 940, 60000, False),
+    ("MLP forward: 200 x 1,040 x 256", 200, 1040, 256, False),
+    ("MLP weight gradient: (1,040 x 200) x 256", 1040, 200, 256, True),
+    ("logistic: 60,000 x 940 x 10 classes", 60000, 940, 10, False),
+)
 
 
 def matmul_rates(device: torch.device, rounds: int = 3, seconds: float = 0.3) -> dict[str, float]:
@@ -143,8 +150,11 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help=f"fit on {QUICK_N_TRAIN:,} training codes")
     p.add_argument("--skip-sklearn", action="store_true", help="time the torch probes only")
     p.add_argument("--skip-bfloat16", action="store_true", help="leave out the torch run with the bfloat16 MLP")
-    p.add_argument("--matmul-only", action="store_true",
-                   help="only time torch.mm on the probes' product shapes (seconds; no data, no probes)")
+    p.add_argument(
+        "--matmul-only",
+        action="store_true",
+        help="only time torch.mm on the probes' product shapes (seconds; no data, no probes)",
+    )
     p.add_argument("--out", default=str(repo_path("runs", "probes_benchmark.json")))
     args = p.parse_args(argv)
     device = torch.device(args.device)
@@ -160,15 +170,20 @@ def main(argv=None):
     names = [n.strip() for n in args.probes.split(",") if n.strip()]
     load_before = os.getloadavg()
     ds = data.load(args.dataset, n_train=n_train)
-    print(f"{args.dataset}: {len(ds.y_train)} training / {len(ds.y_test)} test images; "
-          f"torch {torch.__version__} on {device} ({torch.get_num_threads()} threads); "
-          f"load average {load_before[0]:.1f}")
+    print(
+        f"{args.dataset}: {len(ds.y_train)} training / {len(ds.y_test)} test images; "
+        f"torch {torch.__version__} on {device} ({torch.get_num_threads()} threads); "
+        f"load average {load_before[0]:.1f}"
+    )
     model, provenance = get_model(ds, args.dataset, n_train, args.epochs, torch.device("cpu"))
     print(f"model: {provenance}")
     embeds = embeddings(model, ds)
     rows, totals = [], {}
-    backends = tuple(c for c in COLUMNS if not (c == "sklearn" and args.skip_sklearn)
-                     and not (c == "torch-bf16" and args.skip_bfloat16))
+    backends = tuple(
+        c
+        for c in COLUMNS
+        if not (c == "sklearn" and args.skip_sklearn) and not (c == "torch-bf16" and args.skip_bfloat16)
+    )
     for kind in KINDS:
         train, test = embeds[kind]
         print(f"{kind} embedding: {tuple(train.shape)} train, {tuple(test.shape)} test")
@@ -192,15 +207,29 @@ def main(argv=None):
     print()
     print(markdown(rows, totals, backends))
     print_matmul_rates(rates)
-    print(f"\nload average before {load_before[0]:.1f}, after {load_after[0]:.1f} "
-          f"(above ~0.5 the machine was busy and the seconds are inflated)")
-    record = {"dataset": args.dataset, "n_train": len(ds.y_train), "n_test": len(ds.y_test),
-              "device": str(device), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-              "platform": platform.platform(), "model": provenance, "quick": args.quick,
-              "eval_config": EvalConfig().to_dict(), "columns": {c: COLUMNS[c] for c in backends}, "rows": rows,
-              "total_seconds": totals, "matmul_gflops": rates,
-              "load_average_before": load_before, "load_average_after": load_after,
-              "command": "python benchmarks/probes.py " + " ".join(sys.argv[1:] if argv is None else argv)}
+    print(
+        f"\nload average before {load_before[0]:.1f}, after {load_after[0]:.1f} "
+        f"(above ~0.5 the machine was busy and the seconds are inflated)"
+    )
+    record = {
+        "dataset": args.dataset,
+        "n_train": len(ds.y_train),
+        "n_test": len(ds.y_test),
+        "device": str(device),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+        "model": provenance,
+        "quick": args.quick,
+        "eval_config": EvalConfig().to_dict(),
+        "columns": {c: COLUMNS[c] for c in backends},
+        "rows": rows,
+        "total_seconds": totals,
+        "matmul_gflops": rates,
+        "load_average_before": load_before,
+        "load_average_after": load_after,
+        "command": "python benchmarks/probes.py " + " ".join(sys.argv[1:] if argv is None else argv),
+    }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=2))

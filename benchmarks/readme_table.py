@@ -7,6 +7,7 @@ probes on the posterior mean (μ) and on -X, the MLP probe on μ, reconstruction
 test image), active units and k-means NMI; then the raw-pixel and PCA baselines. Every number
 is read from the file the benchmark wrote (``cmim-lab benchmark --out ...``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,10 +15,17 @@ from pathlib import Path
 
 import pandas as pd
 
-COLUMNS = [("kNN-cos μ", "mean", "knn-cosine"), ("kNN-cos -X", "informative", "knn-cosine"),
-           ("linear μ", "mean", "linear"), ("linear -X", "informative", "linear"), ("MLP μ", "mean", "mlp"),
-           ("MLP -X", "informative", "mlp"), ("recon NLL", "", "recon_nll"), ("active units", "", "active_units"),
-           ("k-means NMI", "", "kmeans_nmi")]
+COLUMNS = [
+    ("kNN-cos μ", "mean", "knn-cosine"),
+    ("kNN-cos -X", "informative", "knn-cosine"),
+    ("linear μ", "mean", "linear"),
+    ("linear -X", "informative", "linear"),
+    ("MLP μ", "mean", "mlp"),
+    ("MLP -X", "informative", "mlp"),
+    ("recon NLL", "", "recon_nll"),
+    ("active units", "", "active_units"),
+    ("k-means NMI", "", "kmeans_nmi"),
+]
 DIGITS = {"recon_nll": 1, "active_units": 1}
 
 

@@ -11,6 +11,7 @@ second (median of --repeats runs) and the trainer's overhead relative to the bar
 Run it on an otherwise idle machine: other processes competing for the cores distort
 PyTorch's CPU timings by far more than the overhead being measured.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,7 +35,7 @@ def bare_loop(config: TrainConfig, x: torch.Tensor, steps: int, device) -> float
     objective = config.objective()
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
     n_batches = len(x) // config.batch_size
-    batches = [x[order[i * config.batch_size:(i + 1) * config.batch_size]].to(device) for i in range(n_batches)]
+    batches = [x[order[i * config.batch_size : (i + 1) * config.batch_size]].to(device) for i in range(n_batches)]
     _sync(device)
     start = time.perf_counter()
     for step in range(steps):
@@ -84,12 +85,20 @@ def main(argv=None):
             quiet.append(trainer_run(config, ds, args.steps, device, progress=False))
             bar.append(trainer_run(config, ds, args.steps, device, progress=True))
         b, q, w = statistics.median(bare), statistics.median(quiet), statistics.median(bar)
-        rows.append({"method": method, "device": str(device), "batch_size": args.batch_size, "steps": args.steps,
-                     "bare_samples_per_s": round(b), "trainer_samples_per_s": round(q),
-                     "trainer_with_progress_bar_samples_per_s": round(w),
-                     "trainer_overhead_pct": round(100 * (b - q) / b, 1),
-                     "with_progress_bar_overhead_pct": round(100 * (b - w) / b, 1),
-                     "torch_threads": torch.get_num_threads()})
+        rows.append(
+            {
+                "method": method,
+                "device": str(device),
+                "batch_size": args.batch_size,
+                "steps": args.steps,
+                "bare_samples_per_s": round(b),
+                "trainer_samples_per_s": round(q),
+                "trainer_with_progress_bar_samples_per_s": round(w),
+                "trainer_overhead_pct": round(100 * (b - q) / b, 1),
+                "with_progress_bar_overhead_pct": round(100 * (b - w) / b, 1),
+                "torch_threads": torch.get_num_threads(),
+            }
+        )
     header = list(rows[0])
     print(" | ".join(header))
     for r in rows:

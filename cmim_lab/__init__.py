@@ -5,6 +5,7 @@ the functions that need them. Main entry points::
 
     from cmim_lab import data, TrainConfig, load_or_train, embed, evaluate
 """
+
 __version__ = "0.2.0"
 
 _LAZY = {
@@ -26,22 +27,63 @@ _LAZY = {
 # attribute (``cmim_lab.viz``); the 0.2 flat names map to where the module now lives, so
 # ``from cmim_lab import viz, study`` keeps working.
 MOVED = {
-    "paths": "infra.paths", "runtime": "infra.runtime", "files": "infra.files", "progress": "infra.progress",
-    "tally": "infra.tally", "sources": "data.sources", "medmnist_source": "data.medmnist", "flags": "cli.flags",
-    "doctor": "cli.doctor", "cache_index": "cache.index", "cache_archive": "cache.archive",
-    "study": "studies.engine", "curves": "studies.curves", "summary": "studies.summary", "claims": "studies.verdicts",
-    "readme_results": "studies.readme_results", "claims_study": "studies.claims", "claims_search": "studies.search",
-    "benchmark": "studies.benchmark", "sweep": "studies.sweep", "experiments": "studies.experiments",
-    "figure_style": "notebook.figure_style", "static_figures": "notebook.static_figures", "viz": "notebook.viz",
-    "widgets": "notebook.widgets", "params": "notebook.params", "notebooks": "notebook.runner",
+    "paths": "infra.paths",
+    "runtime": "infra.runtime",
+    "files": "infra.files",
+    "progress": "infra.progress",
+    "tally": "infra.tally",
+    "sources": "data.sources",
+    "medmnist_source": "data.medmnist",
+    "flags": "cli.flags",
+    "doctor": "cli.doctor",
+    "cache_index": "cache.index",
+    "cache_archive": "cache.archive",
+    "study": "studies.engine",
+    "curves": "studies.curves",
+    "summary": "studies.summary",
+    "claims": "studies.verdicts",
+    "readme_results": "studies.readme_results",
+    "claims_study": "studies.claims",
+    "claims_search": "studies.search",
+    "benchmark": "studies.benchmark",
+    "sweep": "studies.sweep",
+    "experiments": "studies.experiments",
+    "figure_style": "notebook.figure_style",
+    "static_figures": "notebook.static_figures",
+    "viz": "notebook.viz",
+    "widgets": "notebook.widgets",
+    "params": "notebook.params",
+    "notebooks": "notebook.runner",
     "notebook_kernel": "notebook.kernel",
 }
 # the modules and folders at the top of the package (tests/test_layers.py checks this list
 # against the files)
 SUBMODULES = {
-    "errors", "validation", "registry", "methods", "augment", "posterior", "model", "likelihoods", "nets", "objectives", "config",
-    "profiles", "checkpoint", "trainer", "distributed", "embeddings", "evaluation",
-    "infra", "data", "probes", "cache", "notebook", "studies", "cli", "molecules",
+    "errors",
+    "validation",
+    "registry",
+    "methods",
+    "augment",
+    "posterior",
+    "model",
+    "likelihoods",
+    "nets",
+    "objectives",
+    "config",
+    "profiles",
+    "checkpoint",
+    "trainer",
+    "distributed",
+    "embeddings",
+    "evaluation",
+    "infra",
+    "data",
+    "probes",
+    "cache",
+    "notebook",
+    "studies",
+    "cli",
+    "molecules",
 }
 
 

@@ -5,6 +5,7 @@ no PIL. ``strength`` scales every augmentation linearly (0 = identity, 1 = defau
 Intensities (images, bits) stay in [0, 1]; real-valued features are augmented in
 standardised units, unclipped (``clip=False``; see ``objectives``' InfoNCE).
 """
+
 from __future__ import annotations
 
 import math
@@ -12,16 +13,17 @@ import math
 import torch
 import torch.nn.functional as F
 
-MAX_ROTATION_DEG = 15.0   # at strength 1
-MAX_SHIFT = 0.08          # fraction of the image side (about 2 pixels at 28x28)
-NOISE_STD = 0.1           # intensity units, images in [0, 1]
-ERASE_PROB = 0.5          # chance that a sample gets one erased rectangle
+MAX_ROTATION_DEG = 15.0  # at strength 1
+MAX_SHIFT = 0.08  # fraction of the image side (about 2 pixels at 28x28)
+NOISE_STD = 0.1  # intensity units, images in [0, 1]
+ERASE_PROB = 0.5  # chance that a sample gets one erased rectangle
 ERASE_HALF_SIDE = (0.05, 0.2)  # rectangle half-sides, fraction of the image side
-VECTOR_DROP = 0.1         # fraction of features zeroed for vector data
+VECTOR_DROP = 0.1  # fraction of features zeroed for vector data
 
 
-def augment_batch(x: torch.Tensor, strength: float = 1.0,
-                  generator: torch.Generator | None = None, *, clip: bool = True) -> torch.Tensor:
+def augment_batch(
+    x: torch.Tensor, strength: float = 1.0, generator: torch.Generator | None = None, *, clip: bool = True
+) -> torch.Tensor:
     """Randomly augment a batch; returns a new tensor of the same shape, values in [0, 1]
     (``clip=False``: not clipped, for features in standardised units).
 
@@ -47,8 +49,7 @@ def augment_batch(x: torch.Tensor, strength: float = 1.0,
     angle = (rand(b) * 2 - 1) * math.radians(MAX_ROTATION_DEG) * strength
     shift = (rand(b, 2) * 2 - 1) * 2 * MAX_SHIFT * strength  # affine_grid spans [-1, 1]
     cos, sin = torch.cos(angle), torch.sin(angle)
-    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1),
-                         torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     out = F.grid_sample(x, grid, padding_mode="zeros", align_corners=False)
     out = out + torch.randn(out.shape, device=x.device, generator=generator) * NOISE_STD * strength

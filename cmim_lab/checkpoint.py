@@ -30,6 +30,7 @@ The file is serialised in memory and written by
 of its own. The ``optimizer.pt`` file of format-1 checkpoints (earlier kit versions) is never read; saving
 removes it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -50,22 +51,33 @@ from .validation import LATENT_DIM, MAX_INPUT_DIM, MAX_LAYERS, PROJECTION_DIM, c
 MODEL_FILE = "model.safetensors"
 EVAL_GLOB = "eval-*.json"  # cached evaluations in an entry (see cmim_lab.studies.engine)
 CURVE_GLOB = "curve-*.json"  # scores along the run in an entry (see cmim_lab.studies.curves)
-OPTIMIZER_FILE = "optimizer.pt"  # the separate optimizer file of format-1 checkpoints (earlier kit versions): never read, removed on save
+# the separate optimizer file of format-1 checkpoints (earlier kit versions): never read, removed on save
+OPTIMIZER_FILE = "optimizer.pt"
 FORMAT = "2"
 OPTIMIZER_PREFIX = "optimizer/"
 HEADER_DIGEST = "header_sha256"
 RETRAIN = "delete it or retrain (load_or_train(..., retrain=True))"
 # header sizes are checked with the configs' own limits (cmim_lab.validation); the two names stay for 0.2 code
-MAX_DIM = MAX_INPUT_DIM          # bound on each input dimension in a header
-MAX_INPUT_ELEMENTS = 2 ** 26     # bound on the values of one sample (e.g. 3 x 4096 x 4096 images)
+MAX_DIM = MAX_INPUT_DIM  # bound on each input dimension in a header
+MAX_INPUT_ELEMENTS = 2**26  # bound on the values of one sample (e.g. 3 x 4096 x 4096 images)
 MAX_HIDDEN_LAYERS = MAX_LAYERS
 
 
 # --- writing ------------------------------------------------------------------------------
 
-def save_checkpoint(directory: Path, model: LatentModel, config: TrainConfig, *, epochs_done: int,
-                    steps_done: int, complete: bool, history: list[dict], data_info: dict,
-                    optimizer: torch.optim.Optimizer | None = None) -> Path:
+
+def save_checkpoint(
+    directory: Path,
+    model: LatentModel,
+    config: TrainConfig,
+    *,
+    epochs_done: int,
+    steps_done: int,
+    complete: bool,
+    history: list[dict],
+    data_info: dict,
+    optimizer: torch.optim.Optimizer | None = None,
+) -> Path:
     """Write weights + metadata (and the optimizer state if given) as one file in ``directory``.
 
     One atomic rename publishes everything; a leftover ``optimizer.pt`` of an older kit
@@ -76,11 +88,18 @@ def save_checkpoint(directory: Path, model: LatentModel, config: TrainConfig, *,
 
     directory = Path(directory)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    meta = {"format": FORMAT, "config": json.dumps(config.to_dict()), "kit_version": __version__,
-            "input_shape": json.dumps(list(model.input_shape)), "epochs_done": str(epochs_done),
-            "steps_done": str(steps_done), "complete": json.dumps(complete),
-            "history": json.dumps(history), "data": json.dumps(data_info, default=str),
-            "context": json.dumps(model.context())}
+    meta = {
+        "format": FORMAT,
+        "config": json.dumps(config.to_dict()),
+        "kit_version": __version__,
+        "input_shape": json.dumps(list(model.input_shape)),
+        "epochs_done": str(epochs_done),
+        "steps_done": str(steps_done),
+        "complete": json.dumps(complete),
+        "history": json.dumps(history),
+        "data": json.dumps(data_info, default=str),
+        "context": json.dumps(model.context()),
+    }
     if optimizer is not None:
         opt_tensors, meta["optimizer"] = _flatten_optimizer(optimizer.state_dict())
         tensors.update(opt_tensors)
@@ -103,10 +122,12 @@ def remove_leftovers(directory: Path) -> list[Path]:
 
 def tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
     """SHA-256 (hex) over every tensor's name, dtype, shape and bytes, in name order."""
+
     def parts():
         for name in sorted(tensors):
             t = tensors[name].detach().cpu().contiguous()
             yield f"{name}|{t.dtype}|{list(t.shape)}|", t.reshape(-1).view(torch.uint8).numpy().data
+
     return named_bytes_digest(parts())
 
 
@@ -133,6 +154,7 @@ def _flatten_optimizer(state_dict: dict) -> tuple[dict[str, torch.Tensor], str]:
 
 # --- reading ------------------------------------------------------------------------------
 
+
 def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     """Read a ``model.safetensors`` file: (model state_dict, decoded metadata).
 
@@ -158,18 +180,24 @@ def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     except FileNotFoundError as exc:
         raise CheckpointError(f"no checkpoint at {path}") from exc
     except (SafetensorError, OSError, KeyError, ValueError, TypeError) as exc:
-        raise CheckpointError(f"checkpoint {path} is corrupt or not a cmim_lab checkpoint "
-                              f"({type(exc).__name__}: {exc}); {RETRAIN}") from exc
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt or not a cmim_lab checkpoint ({type(exc).__name__}: {exc}); {RETRAIN}"
+        ) from exc
     if tensor_digest(tensors) != raw_meta["sha256"]:
-        raise CheckpointError(f"checkpoint {path} is corrupt: its tensor bytes do not match the SHA-256 in its "
-                              f"header; {RETRAIN}")
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt: its tensor bytes do not match the SHA-256 in its header; {RETRAIN}"
+        )
     if HEADER_DIGEST in raw_meta and raw_meta[HEADER_DIGEST] != header_digest(raw_meta):
-        raise CheckpointError(f"checkpoint {path} is corrupt: its header (config, progress or complete mark) was "
-                              f"changed after it was written (it does not match its {HEADER_DIGEST}); {RETRAIN}")
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt: its header (config, progress or complete mark) was "
+            f"changed after it was written (it does not match its {HEADER_DIGEST}); {RETRAIN}"
+        )
     has_optimizer = raw_meta.get("optimizer") is not None or any(k.startswith(OPTIMIZER_PREFIX) for k in tensors)
     if meta["complete"] and has_optimizer:
-        raise CheckpointError(f"checkpoint {path} is marked complete but still holds an optimizer state, which only "
-                              f"an unfinished run saves: it was re-marked after it was written; {RETRAIN}")
+        raise CheckpointError(
+            f"checkpoint {path} is marked complete but still holds an optimizer state, which only "
+            f"an unfinished run saves: it was re-marked after it was written; {RETRAIN}"
+        )
     state = {k: v for k, v in tensors.items() if not k.startswith(OPTIMIZER_PREFIX)}
     meta["optimizer_state"] = _unflatten_optimizer(tensors, raw_meta.get("optimizer"), path)
     meta["sha256"] = raw_meta["sha256"]
@@ -180,19 +208,28 @@ def _decode_header(raw: dict) -> dict:
     """The header's metadata, decoded and checked against the stated bounds (``ValueError``
     naming the field otherwise); nothing is allocated from it here."""
     if raw.get("format") != FORMAT or "sha256" not in raw:
-        raise ValueError(f"header format {raw.get('format')!r} is not {FORMAT!r} with a checksum (written by "
-                         f"kit version {raw.get('kit_version', 'unknown')}, this is {__version__})")
-    meta = {"config": json.loads(raw["config"]), "kit_version": raw["kit_version"],
-            "input_shape": json.loads(raw["input_shape"]),
-            "epochs_done": int(raw["epochs_done"]), "steps_done": int(raw["steps_done"]),
-            "complete": json.loads(raw["complete"]), "history": json.loads(raw["history"]),
-            "data": json.loads(raw.get("data", "{}")), "context": json.loads(raw.get("context", "{}"))}
+        raise ValueError(
+            f"header format {raw.get('format')!r} is not {FORMAT!r} with a checksum (written by "
+            f"kit version {raw.get('kit_version', 'unknown')}, this is {__version__})"
+        )
+    meta = {
+        "config": json.loads(raw["config"]),
+        "kit_version": raw["kit_version"],
+        "input_shape": json.loads(raw["input_shape"]),
+        "epochs_done": int(raw["epochs_done"]),
+        "steps_done": int(raw["steps_done"]),
+        "complete": json.loads(raw["complete"]),
+        "history": json.loads(raw["history"]),
+        "data": json.loads(raw.get("data", "{}")),
+        "context": json.loads(raw.get("context", "{}")),
+    }
     shape = meta["input_shape"]
     if not isinstance(shape, list) or not 1 <= len(shape) <= 4 or not all(_is_size(s) for s in shape):
         raise ValueError(f"input_shape {shape!r} must be 1 to 4 integers in 1..{MAX_DIM}")
     if math.prod(shape) > MAX_INPUT_ELEMENTS:
-        raise ValueError(f"input_shape {shape!r} has {math.prod(shape)} values per sample, more than "
-                         f"{MAX_INPUT_ELEMENTS}")
+        raise ValueError(
+            f"input_shape {shape!r} has {math.prod(shape)} values per sample, more than {MAX_INPUT_ELEMENTS}"
+        )
     meta["input_shape"] = tuple(shape)
     config = meta["config"]
     if not isinstance(config, dict):
@@ -225,11 +262,12 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor], blob: str | None, pat
             state.setdefault(int(index), {}).update(entry)
         for name, value in tensors.items():
             if name.startswith(OPTIMIZER_PREFIX):
-                index, key = name[len(OPTIMIZER_PREFIX):].split("/", 1)
+                index, key = name[len(OPTIMIZER_PREFIX) :].split("/", 1)
                 state.setdefault(int(index), {})[key] = value
         groups = decoded["param_groups"]
-        if not isinstance(groups, list) or not all(isinstance(g, dict) and isinstance(g.get("params"), list)
-                                                   for g in groups):
+        if not isinstance(groups, list) or not all(
+            isinstance(g, dict) and isinstance(g.get("params"), list) for g in groups
+        ):
             raise ValueError("param_groups must be a list of objects with a params list")
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CheckpointError(f"checkpoint {path} holds an unreadable optimizer state ({exc}); {RETRAIN}") from exc
@@ -280,8 +318,9 @@ def _rebuild(path, config: TrainConfig, meta: dict, state: dict[str, torch.Tenso
         if wanted != found:
             diff = sorted(k for k in set(wanted) | set(found) if wanted.get(k) != found.get(k))[:5]
             shown = ", ".join(f"{k}: model {wanted.get(k)}, file {found.get(k)}" for k in diff)
-            raise CheckpointError(f"weights in {path} do not fit the architecture in its config (first "
-                                  f"differences: {shown})")
+            raise CheckpointError(
+                f"weights in {path} do not fit the architecture in its config (first differences: {shown})"
+            )
         model = config.build_model(meta["input_shape"], context=meta["context"])
         model.load_state_dict(state, strict=True)
     except CheckpointError:
@@ -291,21 +330,25 @@ def _rebuild(path, config: TrainConfig, meta: dict, state: dict[str, torch.Tenso
     return model
 
 
-def check_optimizer_state(opt_state: dict | None, model: LatentModel, steps_done: int, config: TrainConfig,
-                          path) -> None:
+def check_optimizer_state(
+    opt_state: dict | None, model: LatentModel, steps_done: int, config: TrainConfig, path
+) -> None:
     """Raise :class:`CheckpointError` unless ``opt_state`` belongs to ``model`` after
     ``steps_done`` steps: one parameter group holding every parameter, each state's
     tensors shaped like its parameter, Adam's largest ``step`` equal to ``steps_done``,
     the config's learning rate."""
     where = f"checkpoint {path} is unfinished but"
     if opt_state is None:
-        raise CheckpointError(f"{where} holds no optimizer state, so it cannot resume exactly; retrain it "
-                              f"(load_or_train(..., retrain=True))")
+        raise CheckpointError(
+            f"{where} holds no optimizer state, so it cannot resume exactly; retrain it "
+            f"(load_or_train(..., retrain=True))"
+        )
     params = list(model.parameters())
     indices = [i for g in opt_state["param_groups"] for i in g["params"]]
     if indices != list(range(len(params))):
-        raise CheckpointError(f"{where} its optimizer state covers parameters {indices[:8]}..., not the model's "
-                              f"{len(params)} parameters")
+        raise CheckpointError(
+            f"{where} its optimizer state covers parameters {indices[:8]}..., not the model's {len(params)} parameters"
+        )
     if any(g.get("lr") != config.lr for g in opt_state["param_groups"]):
         raise CheckpointError(f"{where} its optimizer's learning rate is not the config's lr {config.lr}")
     steps = []
@@ -316,12 +359,16 @@ def check_optimizer_state(opt_state: dict | None, model: LatentModel, steps_done
             if key == "step":
                 steps.append(float(value))
             elif isinstance(value, torch.Tensor) and value.shape != params[index].shape:
-                raise CheckpointError(f"{where} its optimizer's {key} of parameter {index} has shape "
-                                      f"{tuple(value.shape)}, the parameter {tuple(params[index].shape)}")
+                raise CheckpointError(
+                    f"{where} its optimizer's {key} of parameter {index} has shape "
+                    f"{tuple(value.shape)}, the parameter {tuple(params[index].shape)}"
+                )
     if steps_done > 0 and (not steps or max(steps) != steps_done or min(steps) < 0):
         found = f"{int(max(steps))} steps" if steps else "no steps"
-        raise CheckpointError(f"{where} its optimizer state has taken {found} while the model has taken "
-                              f"{steps_done}: they do not belong together")
+        raise CheckpointError(
+            f"{where} its optimizer state has taken {found} while the model has taken "
+            f"{steps_done}: they do not belong together"
+        )
 
 
 def restore_optimizer(optimizer: torch.optim.Optimizer, opt_state: dict, path) -> None:
@@ -329,8 +376,9 @@ def restore_optimizer(optimizer: torch.optim.Optimizer, opt_state: dict, path) -
     tuples (Adam's ``betas``) come back as tuples."""
     groups = []
     for saved, current in zip(opt_state["param_groups"], optimizer.param_groups):
-        groups.append({k: tuple(v) if isinstance(current.get(k), tuple) and isinstance(v, list) else v
-                       for k, v in saved.items()})
+        groups.append(
+            {k: tuple(v) if isinstance(current.get(k), tuple) and isinstance(v, list) else v for k, v in saved.items()}
+        )
     try:
         optimizer.load_state_dict({"state": opt_state["state"], "param_groups": groups})
     except (ValueError, KeyError, RuntimeError) as exc:

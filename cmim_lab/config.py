@@ -8,6 +8,7 @@ Entry labels: one spelling for a method variant everywhere -- ``cmim`` (the meth
 the config's reduction), ``cmim[normalised]`` (method and reduction), and the named
 variants of :data:`VARIANTS` such as ``infonce[pure]`` (see :func:`variant_fields`).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -19,11 +20,38 @@ from typing import ClassVar
 from . import methods, registry
 from .nets import build_model
 from .objectives import METHODS, NEGATIVES, REDUCTIONS, Objective
+
 # the bounds and checks live in cmim_lab.validation; re-exported here for code written against 0.2
 from .validation import (  # noqa: F401
-    BATCH, EPOCHS, LATENT_DIM, LOGVAR_FLOOR_RANGE, LR, MAX_BATCH, MAX_EPOCHS, MAX_INPUT_DIM, MAX_LATENT_DIM,
-    MAX_LAYERS, MAX_SAMPLES, MAX_SEED, MAX_STEPS, MAX_WIDTH, PROJECTION_DIM, SAMPLES, SEED, STEPS, WEIGHT, WIDTH,
-    Bounds, check_bounds, check_choice, check_hidden_sizes, check_list, check_names, check_seeds, check_text)
+    BATCH,
+    EPOCHS,
+    LATENT_DIM,
+    LOGVAR_FLOOR_RANGE,
+    LR,
+    MAX_BATCH,
+    MAX_EPOCHS,
+    MAX_INPUT_DIM,
+    MAX_LATENT_DIM,
+    MAX_LAYERS,
+    MAX_SAMPLES,
+    MAX_SEED,
+    MAX_STEPS,
+    MAX_WIDTH,
+    PROJECTION_DIM,
+    SAMPLES,
+    SEED,
+    STEPS,
+    WEIGHT,
+    WIDTH,
+    Bounds,
+    check_bounds,
+    check_choice,
+    check_hidden_sizes,
+    check_list,
+    check_names,
+    check_seeds,
+    check_text,
+)
 
 # fields that change nothing for a method (its row's ``unused`` in the table of methods), reset
 # before hashing so equal models share a cache entry
@@ -56,6 +84,7 @@ class TrainConfig:
     Optimisation: ``epochs`` or ``max_steps`` (optimiser steps; overrides epochs when set),
     ``batch_size``, ``lr`` (Adam), ``seed``.
     """
+
     method: str = "cmim"
     dataset: str = "fashion-mnist"
     n_train: int | None = None
@@ -82,11 +111,21 @@ class TrainConfig:
 
     # the valid range of every numeric field (flags show and check the same ranges)
     BOUNDS: ClassVar[dict[str, Bounds]] = {
-        "n_train": SAMPLES, "data_seed": SEED, "latent_dim": LATENT_DIM,
-        "logvar_floor": Bounds(float, *LOGVAR_FLOOR_RANGE), "projection_dim": PROJECTION_DIM,
-        "temperature": Bounds(float, 0.0, 1000.0, open_low=True), "recon_weight": WEIGHT, "latent_weight": WEIGHT,
-        "contrastive_weight": WEIGHT, "augment_strength": Bounds(float, 0.0, 10.0), "epochs": EPOCHS,
-        "max_steps": STEPS, "batch_size": BATCH, "lr": LR, "seed": SEED,
+        "n_train": SAMPLES,
+        "data_seed": SEED,
+        "latent_dim": LATENT_DIM,
+        "logvar_floor": Bounds(float, *LOGVAR_FLOOR_RANGE),
+        "projection_dim": PROJECTION_DIM,
+        "temperature": Bounds(float, 0.0, 1000.0, open_low=True),
+        "recon_weight": WEIGHT,
+        "latent_weight": WEIGHT,
+        "contrastive_weight": WEIGHT,
+        "augment_strength": Bounds(float, 0.0, 10.0),
+        "epochs": EPOCHS,
+        "max_steps": STEPS,
+        "batch_size": BATCH,
+        "lr": LR,
+        "seed": SEED,
     }
     ITEM_BOUNDS: ClassVar[dict[str, Bounds]] = {"hidden_sizes": WIDTH}
     NULLABLE: ClassVar[tuple[str, ...]] = ("n_train", "max_steps")
@@ -114,8 +153,10 @@ class TrainConfig:
         check_choice("negatives", self.negatives, NEGATIVES)
         registry.likelihood(self.likelihood)
         if self.likelihood not in arch.likelihoods:
-            raise ValueError(f"arch {self.arch!r} takes likelihood {' or '.join(map(repr, arch.likelihoods))}, "
-                             f"not {self.likelihood!r}")
+            raise ValueError(
+                f"arch {self.arch!r} takes likelihood {' or '.join(map(repr, arch.likelihoods))}, "
+                f"not {self.likelihood!r}"
+            )
         for name, bounds in self.BOUNDS.items():
             check_bounds(name, getattr(self, name), bounds, nullable=name in self.NULLABLE)
         check_hidden_sizes("hidden_sizes", self.hidden_sizes, min_len=self._min_hidden_layers())
@@ -124,26 +165,43 @@ class TrainConfig:
         try:
             json.dumps(self.extra, sort_keys=True)
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"extra must hold JSON values (strings, numbers, lists, dicts) with string keys; "
-                             f"got {self.extra!r} ({exc})") from None
+            raise ValueError(
+                f"extra must hold JSON values (strings, numbers, lists, dicts) with string keys; "
+                f"got {self.extra!r} ({exc})"
+            ) from None
         if self.method == "infonce" and self.contrastive_weight == 0:
-            raise ValueError("contrastive_weight must be > 0 for method infonce, got 0 (infonce without its "
-                             "NT-Xent term is a plain autoencoder)")
+            raise ValueError(
+                "contrastive_weight must be > 0 for method infonce, got 0 (infonce without its "
+                "NT-Xent term is a plain autoencoder)"
+            )
         self.objective()  # the objective's own checks
 
     def objective(self) -> Objective:
-        return Objective(self.method, reduction=self.reduction, temperature=self.temperature,
-                         recon_weight=self.recon_weight, latent_weight=self.latent_weight,
-                         contrastive_weight=self.contrastive_weight, negatives=self.negatives,
-                         likelihood=self.likelihood, augment_strength=self.augment_strength)
+        return Objective(
+            self.method,
+            reduction=self.reduction,
+            temperature=self.temperature,
+            recon_weight=self.recon_weight,
+            latent_weight=self.latent_weight,
+            contrastive_weight=self.contrastive_weight,
+            negatives=self.negatives,
+            likelihood=self.likelihood,
+            augment_strength=self.augment_strength,
+        )
 
     def build_model(self, input_shape, context: dict | None = None):
         """A fresh model (a :class:`~cmim_lab.model.LatentModel`) for samples of
         ``input_shape``; ``context``: the data's model settings (e.g. a token vocabulary)."""
-        return build_model(input_shape, arch=self.arch, latent_dim=self.latent_dim,
-                           hidden_sizes=self.hidden_sizes, logvar_floor=self.logvar_floor,
-                           projection_dim=0 if "projection_dim" in _UNUSED[self.method] else self.projection_dim,
-                           likelihood=self.likelihood, context=context)
+        return build_model(
+            input_shape,
+            arch=self.arch,
+            latent_dim=self.latent_dim,
+            hidden_sizes=self.hidden_sizes,
+            logvar_floor=self.logvar_floor,
+            projection_dim=0 if "projection_dim" in _UNUSED[self.method] else self.projection_dim,
+            likelihood=self.likelihood,
+            context=context,
+        )
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -214,8 +272,10 @@ def variant_fields(label: str) -> dict:
     if label in VARIANTS:
         return dict(VARIANTS[label])
     method, _, rest = label.partition("[")
-    valid = (f"valid are a method ({', '.join(METHODS)}), method[reduction] with a reduction in "
-             f"({', '.join(REDUCTIONS)}), or one of {', '.join(VARIANTS)}")
+    valid = (
+        f"valid are a method ({', '.join(METHODS)}), method[reduction] with a reduction in "
+        f"({', '.join(REDUCTIONS)}), or one of {', '.join(VARIANTS)}"
+    )
     if method not in METHODS or (rest and (not rest.endswith("]") or rest[:-1] not in REDUCTIONS)):
         raise ValueError(f"unknown method or variant {label!r}; {valid}")
     return {"method": method, **({"reduction": rest[:-1]} if rest else {})}
@@ -278,6 +338,7 @@ class EvalConfig:
     ``clustering``: add k-means NMI and silhouette on mu. ``seed``: probe subsets, MLP
     initialisation, k-means.
     """
+
     probes: tuple[str, ...] = CLASSIFICATION_PROBES
     embeddings: tuple[str, ...] = EMBEDDING_KINDS
     layers: tuple[int, ...] | None = None
@@ -296,20 +357,31 @@ class EvalConfig:
     mlp_patience: int = 10
     mlp_max_epochs: int = 200
     mlp_precision: str = "float32"
-    ridge_alphas: tuple[float, ...] = tuple(10.0 ** k for k in range(-3, 4))
+    ridge_alphas: tuple[float, ...] = tuple(10.0**k for k in range(-3, 4))
     clustering: bool = True
     seed: int = 0
 
     # the valid range of every numeric field (flags show and check the same ranges)
     BOUNDS: ClassVar[dict[str, Bounds]] = {
-        "probe_n_train": SAMPLES, "knn_k": Bounds(int, 1, 10_000), "knn_chunk": BATCH,
-        "linear_c": Bounds(float, 0.0, 1e12, open_low=True), "linear_tol": Bounds(float, 0.0, 1.0, True, True),
-        "linear_max_iter": Bounds(int, 1, 10 ** 6), "mlp_hidden": WIDTH, "mlp_lr": LR, "mlp_alpha": WEIGHT,
-        "mlp_batch_size": BATCH, "mlp_val_fraction": Bounds(float, 0.0, 1.0, True, True),
-        "mlp_patience": EPOCHS, "mlp_max_epochs": EPOCHS, "seed": SEED,
+        "probe_n_train": SAMPLES,
+        "knn_k": Bounds(int, 1, 10_000),
+        "knn_chunk": BATCH,
+        "linear_c": Bounds(float, 0.0, 1e12, open_low=True),
+        "linear_tol": Bounds(float, 0.0, 1.0, True, True),
+        "linear_max_iter": Bounds(int, 1, 10**6),
+        "mlp_hidden": WIDTH,
+        "mlp_lr": LR,
+        "mlp_alpha": WEIGHT,
+        "mlp_batch_size": BATCH,
+        "mlp_val_fraction": Bounds(float, 0.0, 1.0, True, True),
+        "mlp_patience": EPOCHS,
+        "mlp_max_epochs": EPOCHS,
+        "seed": SEED,
     }
-    ITEM_BOUNDS: ClassVar[dict[str, Bounds]] = {"ridge_alphas": Bounds(float, 0.0, 1e12, open_low=True),
-                                                "layers": Bounds(int, -MAX_LAYERS, MAX_LAYERS - 1)}
+    ITEM_BOUNDS: ClassVar[dict[str, Bounds]] = {
+        "ridge_alphas": Bounds(float, 0.0, 1e12, open_low=True),
+        "layers": Bounds(int, -MAX_LAYERS, MAX_LAYERS - 1),
+    }
     NULLABLE: ClassVar[tuple[str, ...]] = ("probe_n_train", "layers")
 
     def __post_init__(self):
@@ -332,8 +404,10 @@ class EvalConfig:
         check_text("mlp_precision", self.mlp_precision)
         check_choice("mlp_precision", self.mlp_precision, MLP_PRECISIONS)
         if self.mlp_precision != "float32" and self.backend != "torch":
-            raise ValueError(f"mlp_precision={self.mlp_precision!r} needs backend='torch' (scikit-learn's MLP "
-                             f"computes in float64 only); got backend={self.backend!r}")
+            raise ValueError(
+                f"mlp_precision={self.mlp_precision!r} needs backend='torch' (scikit-learn's MLP "
+                f"computes in float64 only); got backend={self.backend!r}"
+            )
         for name, bounds in self.BOUNDS.items():
             check_bounds(name, getattr(self, name), bounds, nullable=name in self.NULLABLE)
         check_list("ridge_alphas", self.ridge_alphas, self.ITEM_BOUNDS["ridge_alphas"])
@@ -347,8 +421,9 @@ class EvalConfig:
         probes of an image benchmark): checked before any model is trained."""
         bad = [p for p in self.probes if p not in valid]
         if bad:
-            raise ValueError(f"probes {', '.join(map(repr, bad))} do not apply to {task}; valid probes are: "
-                             f"{', '.join(valid)}")
+            raise ValueError(
+                f"probes {', '.join(map(repr, bad))} do not apply to {task}; valid probes are: {', '.join(valid)}"
+            )
 
     def replace(self, **changes) -> "EvalConfig":
         return dataclasses.replace(self, **changes)

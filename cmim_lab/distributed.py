@@ -19,6 +19,7 @@
   ``[rank r] ...`` with the reason, tears the process group down and exits non-zero;
   torchrun then stops the other ranks.
 """
+
 from __future__ import annotations
 
 import os
@@ -78,8 +79,13 @@ def world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", 1))
 
 
-def train_distributed(config: TrainConfig, *, checkpoint_dir=None, progress: bool = True,
-                      report: Callable[[TrainResult], None] | None = None) -> int:
+def train_distributed(
+    config: TrainConfig,
+    *,
+    checkpoint_dir=None,
+    progress: bool = True,
+    report: Callable[[TrainResult], None] | None = None,
+) -> int:
     """Train ``config`` on every process torchrun started; rank 0 writes the checkpoint
     (``checkpoint_dir``, default the model cache) and calls ``report(result)``. Returns the
     exit status: 0, or 1 after printing ``[rank r] training failed: ...``."""

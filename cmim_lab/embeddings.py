@@ -8,6 +8,7 @@ block L2-normalised (the blocks come from ``model.hidden_features(mu, x)``). Wit
 block normalised all vectors have the same norm, so Euclidean and cosine kNN agree on it --
 expected, not a bug.
 """
+
 from __future__ import annotations
 
 import torch
@@ -32,20 +33,33 @@ def check_input(model, x) -> None:
         return
     shape = tuple(getattr(model, "input_shape", ()))
     if tuple(x.shape[1:]) != shape or x.ndim != len(shape) + 1:
-        raise ValueError(f"x has shape {tuple(x.shape)}; this model encodes samples of shape {shape}, so x must be "
-                         f"[N, {', '.join(map(str, shape))}]")
+        raise ValueError(
+            f"x has shape {tuple(x.shape)}; this model encodes samples of shape {shape}, so x must be "
+            f"[N, {', '.join(map(str, shape))}]"
+        )
     if not x.is_floating_point():
         raise ValueError(f"x must hold floating-point samples, got dtype {x.dtype}")
     bad = int((~torch.isfinite(x)).sum())
     if bad:
         rows = int((~torch.isfinite(x.reshape(len(x), -1))).any(1).sum())
-        raise ValueError(f"x holds {bad} NaN or infinite values (in {rows} of {len(x)} samples); embeddings of "
-                         f"such inputs would be NaN -- drop or repair those samples first")
+        raise ValueError(
+            f"x holds {bad} NaN or infinite values (in {rows} of {len(x)} samples); embeddings of "
+            f"such inputs would be NaN -- drop or repair those samples first"
+        )
 
 
 @torch.no_grad()
-def embed(model, x: torch.Tensor, kind: str = "mean", *, layers=None, include_mu: bool = True,
-          normalise_blocks: bool = True, batch_size: int = 2048, device=None) -> torch.Tensor:
+def embed(
+    model,
+    x: torch.Tensor,
+    kind: str = "mean",
+    *,
+    layers=None,
+    include_mu: bool = True,
+    normalise_blocks: bool = True,
+    batch_size: int = 2048,
+    device=None,
+) -> torch.Tensor:
     """Embed ``x`` [N, *input_shape] with a frozen model; returns float32 [N, D] on the CPU.
 
     Args:
@@ -73,14 +87,16 @@ def embed(model, x: torch.Tensor, kind: str = "mean", *, layers=None, include_mu
     layers = list(layers)
     bad = [i for i in layers if isinstance(i, bool) or not isinstance(i, int) or not -n_layers <= i < n_layers]
     if bad:
-        raise ValueError(f"decoder layers {bad} do not exist; this decoder has layers 0..{n_layers - 1} "
-                         f"of widths {model.decoder_widths}")
+        raise ValueError(
+            f"decoder layers {bad} do not exist; this decoder has layers 0..{n_layers - 1} "
+            f"of widths {model.decoder_widths}"
+        )
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
     out = []
     for start in range(0, len(x), batch_size):
-        xb = x[start:start + batch_size].to(device)
+        xb = x[start : start + batch_size].to(device)
         mu = model.encode(xb).mu
         if kind == "mean":
             out.append(mu.float().cpu())
@@ -112,6 +128,6 @@ def reconstruct(model, x: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    out = [model.reconstruct(x[i:i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
+    out = [model.reconstruct(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
     model.train(was_training)
     return torch.cat(out)

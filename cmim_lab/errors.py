@@ -3,6 +3,7 @@
 Bad parameter values raise the built-in ``ValueError`` (its message lists the valid
 values); the classes below cover situations that are not a typo in an argument.
 """
+
 import errno
 
 

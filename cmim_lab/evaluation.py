@@ -19,6 +19,7 @@ decoder mean), ``mean_sigma`` (posterior std averaged over samples and dimension
 (k-means with one cluster per class vs labels) and ``silhouette`` (of the class labels,
 Euclidean, on up to 5,000 test samples).
 """
+
 from __future__ import annotations
 
 import time
@@ -43,13 +44,13 @@ CONSTANT_RTOL = 1e-5  # a code column varying by less than this share of its mag
 CONSTANT_NOTE = "codes are constant: probes at chance"
 
 
-def probe_scores(train_x, train_y, test_x, test_y, cfg: EvalConfig, *, probes=None, device=None,
-                 progress=None) -> dict[str, float]:
+def probe_scores(
+    train_x, train_y, test_x, test_y, cfg: EvalConfig, *, probes=None, device=None, progress=None
+) -> dict[str, float]:
     """Fit each classification probe (``probes``, default ``cfg.probes``) on (train_x [N, D],
     train_y [N]) and return the test accuracy per probe, with the backend ``cfg.backend``
     (see :mod:`cmim_lab.probes`)."""
-    return classification_scores(train_x, train_y, test_x, test_y, cfg, probes=probes, device=device,
-                                 progress=progress)
+    return classification_scores(train_x, train_y, test_x, test_y, cfg, probes=probes, device=device, progress=progress)
 
 
 def _np(t):
@@ -57,14 +58,15 @@ def _np(t):
 
 
 @torch.no_grad()
-def generative_metrics(model, x: torch.Tensor, likelihood: str = "bernoulli", batch_size: int = 2048,
-                       device=None) -> dict[str, float]:
+def generative_metrics(
+    model, x: torch.Tensor, likelihood: str = "bernoulli", batch_size: int = 2048, device=None
+) -> dict[str, float]:
     """Reconstruction and posterior statistics on ``x`` [N, *input_shape] (see module docstring)."""
     device = device or next(model.parameters()).device
     model.eval()
     nll, sq, mus, logvars = 0.0, 0.0, [], []
     for start in range(0, len(x), batch_size):
-        xb = x[start:start + batch_size].to(device)
+        xb = x[start : start + batch_size].to(device)
         post = model.encode(xb)
         nll += model.recon_nll(post.mu, xb, likelihood).sum().item()
         sq += ((model.reconstruct(xb) - xb) ** 2).sum().item()
@@ -78,10 +80,12 @@ def generative_metrics(model, x: torch.Tensor, likelihood: str = "bernoulli", ba
 def posterior_stats(mu: torch.Tensor, logvar: torch.Tensor, logvar_floor: float) -> dict[str, float]:
     """``mean_sigma``, ``frac_logvar_at_floor``, ``active_units`` and ``latent_dim`` of the
     posteriors ``mu``, ``logvar`` [N, d] (see the module docstring)."""
-    return {"mean_sigma": float(torch.exp(0.5 * logvar).mean()),
-            "frac_logvar_at_floor": float((logvar <= logvar_floor + FLOOR_TOLERANCE).float().mean()),
-            "active_units": int((mu.var(dim=0) > ACTIVE_UNIT_THRESHOLD).sum()),
-            "latent_dim": int(mu.shape[1])}
+    return {
+        "mean_sigma": float(torch.exp(0.5 * logvar).mean()),
+        "frac_logvar_at_floor": float((logvar <= logvar_floor + FLOOR_TOLERANCE).float().mean()),
+        "active_units": int((mu.var(dim=0) > ACTIVE_UNIT_THRESHOLD).sum()),
+        "latent_dim": int(mu.shape[1]),
+    }
 
 
 def clustering_metrics(z, y, seed: int = 0) -> dict[str, float]:
@@ -93,8 +97,10 @@ def clustering_metrics(z, y, seed: int = 0) -> dict[str, float]:
     n_classes = len(np.unique(y))
     clusters = KMeans(n_clusters=n_classes, n_init=4, random_state=seed).fit_predict(z)
     sample = min(len(y), SILHOUETTE_MAX)
-    return {"kmeans_nmi": float(normalized_mutual_info_score(y, clusters)),
-            "silhouette": float(silhouette_score(z, y, sample_size=sample, random_state=seed))}
+    return {
+        "kmeans_nmi": float(normalized_mutual_info_score(y, clusters)),
+        "silhouette": float(silhouette_score(z, y, sample_size=sample, random_state=seed)),
+    }
 
 
 def codes_constant(z, rtol: float = CONSTANT_RTOL) -> bool:
@@ -118,6 +124,7 @@ class EvalResult:
     model's codes mu of the probe training samples are constant (:func:`codes_constant`, a
     collapsed model), and then ``info["note"]`` = :data:`CONSTANT_NOTE`; the scores are
     reported as the probes give them (chance level)."""
+
     probes: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     info: dict = field(default_factory=dict)
@@ -125,11 +132,17 @@ class EvalResult:
     def rows(self) -> list[dict]:
         """Long format: one dict per (embedding, metric) with ``value`` and ``higher_is_better``."""
         better = bool(self.info.get("higher_is_better", True))
-        out = [{"embedding": kind, "metric": probe, "value": acc, "higher_is_better": better}
-               for kind, scores in self.probes.items() for probe, acc in scores.items()]
+        out = [
+            {"embedding": kind, "metric": probe, "value": acc, "higher_is_better": better}
+            for kind, scores in self.probes.items()
+            for probe, acc in scores.items()
+        ]
         lower = {"recon_nll", "mse"}
-        out += [{"embedding": "", "metric": k, "value": v, "higher_is_better": k not in lower}
-                for k, v in self.metrics.items() if k != "latent_dim"]
+        out += [
+            {"embedding": "", "metric": k, "value": v, "higher_is_better": k not in lower}
+            for k, v in self.metrics.items()
+            if k != "latent_dim"
+        ]
         return out
 
     @property
@@ -169,26 +182,41 @@ def check_evaluate_inputs(model, data, cfg: EvalConfig, likelihood: str) -> None
     registry.likelihood(likelihood)
     missing = [a for a in ("x_train", "y_train", "x_test", "y_test") if not hasattr(data, a)]
     if missing:
-        raise ValueError(f"data must be a labelled dataset with x_train, y_train, x_test, y_test (a "
-                         f"cmim_lab.data.Dataset); {type(data).__name__} has no {', '.join(missing)}")
+        raise ValueError(
+            f"data must be a labelled dataset with x_train, y_train, x_test, y_test (a "
+            f"cmim_lab.data.Dataset); {type(data).__name__} has no {', '.join(missing)}"
+        )
     for split in ("train", "test"):
         x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
         if len(x) != len(y) or len(x) == 0:
-            raise ValueError(f"data's {split} split must hold samples with one label each, got {len(x)} samples "
-                             f"and {len(y)} labels")
+            raise ValueError(
+                f"data's {split} split must hold samples with one label each, got {len(x)} samples and {len(y)} labels"
+            )
         check_input(model, x)
     n_fit = len(data.y_train) if cfg.probe_n_train is None else min(cfg.probe_n_train, len(data.y_train))
     n_classes = len(np.unique(_np(data.y_train)))
     if cfg.probe_n_train is not None and n_fit < len(data.y_train) and n_fit < n_classes:
-        raise ValueError(f"probe_n_train={cfg.probe_n_train} is smaller than the {n_classes} classes of "
-                         f"{getattr(data, 'name', 'the data')}: a stratified probe subset needs one sample per class")
+        raise ValueError(
+            f"probe_n_train={cfg.probe_n_train} is smaller than the {n_classes} classes of "
+            f"{getattr(data, 'name', 'the data')}: a stratified probe subset needs one sample per class"
+        )
     if any(p.startswith("knn") for p in cfg.probes) and cfg.knn_k > n_fit:
-        raise ValueError(f"knn_k={cfg.knn_k} exceeds the {n_fit} samples the probes are fitted on "
-                         f"(probe_n_train={cfg.probe_n_train}); use knn_k <= {n_fit}")
+        raise ValueError(
+            f"knn_k={cfg.knn_k} exceeds the {n_fit} samples the probes are fitted on "
+            f"(probe_n_train={cfg.probe_n_train}); use knn_k <= {n_fit}"
+        )
 
 
-def evaluate(model, data, config: EvalConfig | None = None, *, likelihood: str = "bernoulli", device=None,
-             progress: Callable[[str], None] | None = None, **overrides) -> EvalResult:
+def evaluate(
+    model,
+    data,
+    config: EvalConfig | None = None,
+    *,
+    likelihood: str = "bernoulli",
+    device=None,
+    progress: Callable[[str], None] | None = None,
+    **overrides,
+) -> EvalResult:
     """Probes on frozen embeddings plus generative and clustering metrics.
 
     Args:
@@ -212,8 +240,9 @@ def evaluate(model, data, config: EvalConfig | None = None, *, likelihood: str =
     check_evaluate_inputs(model, data, cfg, likelihood)
     idx = probe_subset(data.y_train, cfg.probe_n_train, cfg.seed)
     x_fit, y_fit = data.x_train[idx], data.y_train[idx]
-    result = EvalResult(info={"probe_n_train": len(idx), "n_test": len(data.y_test), "dataset": data.name,
-                              "backend": cfg.backend})
+    result = EvalResult(
+        info={"probe_n_train": len(idx), "n_test": len(data.y_test), "dataset": data.name, "backend": cfg.backend}
+    )
     say = progress or (lambda line: None)
     fitted = {kind: embed(model, x_fit, kind, layers=cfg.layers, device=device) for kind in cfg.embeddings}
     mu_fit = fitted["mean"] if "mean" in fitted else embed(model, x_fit, "mean", device=device)
@@ -223,8 +252,15 @@ def evaluate(model, data, config: EvalConfig | None = None, *, likelihood: str =
         say(f"{CONSTANT_NOTE} (mu does not vary over the {len(idx)} probe training samples: a collapsed model)")
     for kind, train_e in fitted.items():
         test_e = embed(model, data.x_test, kind, layers=cfg.layers, device=device)
-        result.probes[kind] = probe_scores(train_e, y_fit, test_e, data.y_test, cfg, device=device,
-                                           progress=lambda line, kind=kind: say(f"{kind}/{line}"))
+        result.probes[kind] = probe_scores(
+            train_e,
+            y_fit,
+            test_e,
+            data.y_test,
+            cfg,
+            device=device,
+            progress=lambda line, kind=kind: say(f"{kind}/{line}"),
+        )
     start = time.perf_counter()
     result.metrics = generative_metrics(model, data.x_test, likelihood, device=device)
     say(f"generative metrics ({time.perf_counter() - start:.1f} s)")
@@ -233,8 +269,9 @@ def evaluate(model, data, config: EvalConfig | None = None, *, likelihood: str =
         with warnings.catch_warnings():
             if result.info["constant_codes"]:  # k-means finds one distinct point: already said in the note
                 warnings.filterwarnings("ignore", message="Number of distinct clusters")
-            result.metrics.update(clustering_metrics(embed(model, data.x_test, "mean", device=device),
-                                                     data.y_test, cfg.seed))
+            result.metrics.update(
+                clustering_metrics(embed(model, data.x_test, "mean", device=device), data.y_test, cfg.seed)
+            )
         say(f"clustering: k-means NMI {result.metrics['kmeans_nmi']:.4f} ({time.perf_counter() - start:.1f} s)")
     return result
 

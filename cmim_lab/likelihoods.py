@@ -21,6 +21,7 @@ features the nats are those of the standardised values: the NLL in the original 
 this minus ``sum_j log std_j`` of the standardisation). All register themselves in
 :mod:`cmim_lab.registry`; a domain adds its own (tokens: ``categorical``).
 """
+
 from __future__ import annotations
 
 import math
@@ -34,8 +35,8 @@ LOG_2PI = math.log(2 * math.pi)
 GAUSSIAN_STD = 0.1  # fixed decoder std of the ``gaussian`` likelihood, intensity units
 LOG_STD_FLOOR = math.log(0.01)  # learned per-feature std >= 0.01 (standardised units): no divergent NLL
 LEARNED = "gaussian-learned"
-UNIT_INTERVAL = ("bernoulli", "gaussian")          # need values in [0, 1]; mean sigmoid(logits)
-REAL_VALUED = ("gaussian-fixed", LEARNED)          # any real values; mean = logits
+UNIT_INTERVAL = ("bernoulli", "gaussian")  # need values in [0, 1]; mean sigmoid(logits)
+REAL_VALUED = ("gaussian-fixed", LEARNED)  # any real values; mean = logits
 
 
 def gaussian_nll(mean: torch.Tensor, x: torch.Tensor, log_std) -> torch.Tensor:
@@ -64,12 +65,20 @@ def unit_gaussian_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 registry.register_likelihood("bernoulli", bernoulli_nll, "Bernoulli on intensities in [0, 1] (default)")
-registry.register_likelihood("gaussian", intensity_gaussian_nll,
-                             f"Gaussian on intensities in [0, 1], mean sigmoid(logits), std {GAUSSIAN_STD}")
-registry.register_likelihood("gaussian-fixed", unit_gaussian_nll,
-                             "Gaussian on real-valued features (standardised), mean = decoder output, fixed std 1")
-registry.register_likelihood(LEARNED, None, "Gaussian on real-valued features (standardised), mean = decoder "
-                             "output, a learned std per feature (computed by the model)")
+registry.register_likelihood(
+    "gaussian", intensity_gaussian_nll, f"Gaussian on intensities in [0, 1], mean sigmoid(logits), std {GAUSSIAN_STD}"
+)
+registry.register_likelihood(
+    "gaussian-fixed",
+    unit_gaussian_nll,
+    "Gaussian on real-valued features (standardised), mean = decoder output, fixed std 1",
+)
+registry.register_likelihood(
+    LEARNED,
+    None,
+    "Gaussian on real-valued features (standardised), mean = decoder "
+    "output, a learned std per feature (computed by the model)",
+)
 
 
 def decoder_mean(logits: torch.Tensor, likelihood: str) -> torch.Tensor:
@@ -85,7 +94,9 @@ def pixel_nll(logits: torch.Tensor, x: torch.Tensor, likelihood: str = "bernoull
     (``gaussian-learned``, tokens)."""
     spec = registry.likelihood(likelihood)
     if spec.nll is None:
-        raise ValueError(f"likelihood {likelihood!r} is computed by its own model ({spec.domain}: "
-                         f"model.recon_nll(z, x, {likelihood!r})); a function of logits alone takes "
-                         f"{', '.join(n for n, s in registry.likelihoods().items() if s.nll)}")
+        raise ValueError(
+            f"likelihood {likelihood!r} is computed by its own model ({spec.domain}: "
+            f"model.recon_nll(z, x, {likelihood!r})); a function of logits alone takes "
+            f"{', '.join(n for n, s in registry.likelihoods().items() if s.nll)}"
+        )
     return spec.nll(logits, x)

@@ -21,6 +21,7 @@ and may override ``context()``: JSON-able settings that rebuilding the model nee
 its config (a token vocabulary), stored in the checkpoint. The optional ``projector``
 (SimCLR's projection head, for InfoNCE) is created by :meth:`LatentModel.init_projector`.
 """
+
 from __future__ import annotations
 
 import torch
@@ -45,8 +46,9 @@ class LatentModel(nn.Module):
         """Create SimCLR's head latent -> 256 -> ``projection_dim`` (nothing for 0). Called by
         subclasses after their own layers, so parameter initialisation order is stable."""
         if projection_dim:
-            self.projector = nn.Sequential(nn.Linear(self.latent_dim, PROJECTOR_HIDDEN), nn.ReLU(),
-                                           nn.Linear(PROJECTOR_HIDDEN, projection_dim))
+            self.projector = nn.Sequential(
+                nn.Linear(self.latent_dim, PROJECTOR_HIDDEN), nn.ReLU(), nn.Linear(PROJECTOR_HIDDEN, projection_dim)
+            )
 
     # --- implemented by every model ----------------------------------------------------
     def encode_stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

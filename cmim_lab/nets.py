@@ -17,6 +17,7 @@ reconstructions in the original units; the statistics are stored in its checkpoi
 Both register themselves in :mod:`cmim_lab.registry`; :func:`build_model` builds any
 registered architecture by name.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -33,10 +34,10 @@ from .posterior import Posterior  # noqa: F401  (re-exported: cmim_lab.nets.Post
 
 PIXEL_LIKELIHOODS = UNIT_INTERVAL + REAL_VALUED
 
-CONV_HIDDEN = 256        # width of the fully connected layer between the conv stages and the latent
+CONV_HIDDEN = 256  # width of the fully connected layer between the conv stages and the latent
 CONV_CHANNELS = (32, 64, 128, 256)  # channels of conv stage 1, 2, 3, 4 (and 256 for every later one)
-CONV_STOP_SIDE = 8       # stride-2 stages continue while the smaller side is larger than this
-CONV_MIN_SIDE = 4        # the smallest feature map a stage may produce
+CONV_STOP_SIDE = 8  # stride-2 stages continue while the smaller side is larger than this
+CONV_MIN_SIDE = 4  # the smallest feature map a stage may produce
 
 
 class MLPEncoder(nn.Module):
@@ -93,16 +94,19 @@ def conv_plan(input_shape) -> tuple[list[int], list[tuple[int, int]]]:
     :data:`CONV_MIN_SIDE` pixels (images under 8x8)."""
     shape = tuple(int(s) for s in input_shape)
     if len(shape) != 3 or min(shape) < 1:
-        raise ValueError(f"arch 'conv' needs images [C, H, W], got samples of shape {shape}; use arch 'mlp' "
-                         f"for vectors")
+        raise ValueError(
+            f"arch 'conv' needs images [C, H, W], got samples of shape {shape}; use arch 'mlp' for vectors"
+        )
     sizes = [shape[1:]]
     while len(sizes) == 1 or min(sizes[-1]) > CONV_STOP_SIDE:
         nxt = (_halve(sizes[-1][0]), _halve(sizes[-1][1]))
         if min(nxt) < CONV_MIN_SIDE:
             if len(sizes) == 1:
-                raise ValueError(f"arch 'conv' needs images of at least {2 * CONV_MIN_SIDE}x{2 * CONV_MIN_SIDE} "
-                                 f"pixels (one stride-2 stage down to {CONV_MIN_SIDE}x{CONV_MIN_SIDE}), got samples "
-                                 f"of shape {shape}; use arch 'mlp' for smaller images")
+                raise ValueError(
+                    f"arch 'conv' needs images of at least {2 * CONV_MIN_SIDE}x{2 * CONV_MIN_SIDE} "
+                    f"pixels (one stride-2 stage down to {CONV_MIN_SIDE}x{CONV_MIN_SIDE}), got samples "
+                    f"of shape {shape}; use arch 'mlp' for smaller images"
+                )
             break
         sizes.append(nxt)
     n = len(sizes) - 1
@@ -141,15 +145,21 @@ class ConvDecoder(nn.Module):
         super().__init__()
         channels, sizes = conv_plan(input_shape)
         h, w = sizes[-1]
-        self.hidden = nn.ModuleList([
-            nn.Sequential(nn.Linear(latent_dim, CONV_HIDDEN), nn.ReLU()),
-            nn.Sequential(nn.Linear(CONV_HIDDEN, channels[-1] * h * w), nn.ReLU(),
-                          nn.Unflatten(1, (channels[-1], h, w))),
-        ])
+        self.hidden = nn.ModuleList(
+            [
+                nn.Sequential(nn.Linear(latent_dim, CONV_HIDDEN), nn.ReLU()),
+                nn.Sequential(
+                    nn.Linear(CONV_HIDDEN, channels[-1] * h * w), nn.ReLU(), nn.Unflatten(1, (channels[-1], h, w))
+                ),
+            ]
+        )
         # stage i maps sizes[i + 1] back to sizes[i]; output_padding restores odd sides (7 -> 14 -> 28, 3 -> 7)
         for i in range(len(channels) - 1, 0, -1):
-            self.hidden.append(nn.Sequential(
-                nn.ConvTranspose2d(channels[i], channels[i - 1], 4, 2, 1, output_padding=_pad(sizes, i)), nn.ReLU()))
+            self.hidden.append(
+                nn.Sequential(
+                    nn.ConvTranspose2d(channels[i], channels[i - 1], 4, 2, 1, output_padding=_pad(sizes, i)), nn.ReLU()
+                )
+            )
         self.out = nn.ConvTranspose2d(channels[0], int(input_shape[0]), 4, 2, 1, output_padding=_pad(sizes, 0))
         self.hidden_widths = [CONV_HIDDEN] + list(reversed(channels))
 
@@ -176,9 +186,18 @@ class EncoderDecoder(LatentModel):
     in [0, 1]; kept as buffers, returned by :meth:`context` (so checkpoints store it).
     """
 
-    def __init__(self, encoder: nn.Module, decoder: nn.Module, *, input_shape: tuple[int, ...],
-                 latent_dim: int, logvar_floor: float, projection_dim: int = 0, likelihood: str = "bernoulli",
-                 standardise: dict | None = None):
+    def __init__(
+        self,
+        encoder: nn.Module,
+        decoder: nn.Module,
+        *,
+        input_shape: tuple[int, ...],
+        latent_dim: int,
+        logvar_floor: float,
+        projection_dim: int = 0,
+        likelihood: str = "bernoulli",
+        standardise: dict | None = None,
+    ):
         super().__init__(input_shape=input_shape, latent_dim=latent_dim, logvar_floor=logvar_floor)
         self.encoder, self.decoder = encoder, decoder
         self.init_projector(projection_dim)
@@ -232,13 +251,18 @@ class EncoderDecoder(LatentModel):
         for a likelihood that does not fit this model (one for [0, 1] on standardised
         features, ``gaussian-learned`` on a model built without ``log_std``)."""
         if self.standardise is not None and likelihood in UNIT_INTERVAL:
-            raise ValueError(_real_valued_message(likelihood, "this model's inputs are real-valued features "
-                                                              "(standardised per feature)"))
+            raise ValueError(
+                _real_valued_message(
+                    likelihood, "this model's inputs are real-valued features (standardised per feature)"
+                )
+            )
         logits, target = self.decode(z), self.standardised(x)
         if likelihood == LEARNED:
             if self.log_std is None:
-                raise ValueError(f"likelihood {LEARNED!r} needs a model built for it (its learned per-feature std); "
-                                 f"this one was built for {self.likelihood!r}")
+                raise ValueError(
+                    f"likelihood {LEARNED!r} needs a model built for it (its learned per-feature std); "
+                    f"this one was built for {self.likelihood!r}"
+                )
             return gaussian_nll(logits, target, self.log_std.clamp(min=LOG_STD_FLOOR))
         return pixel_nll(logits, target, likelihood)
 
@@ -260,9 +284,11 @@ class EncoderDecoder(LatentModel):
 
 
 def _real_valued_message(likelihood: str, what: str) -> str:
-    return (f"likelihood {likelihood!r} models intensities in [0, 1], but {what}; use the Gaussian likelihood: "
-            f"likelihood='gaussian-fixed' (unit variance in standardised units) or 'gaussian-learned' (a learned "
-            f"variance per feature)")
+    return (
+        f"likelihood {likelihood!r} models intensities in [0, 1], but {what}; use the Gaussian likelihood: "
+        f"likelihood='gaussian-fixed' (unit variance in standardised units) or 'gaussian-learned' (a learned "
+        f"variance per feature)"
+    )
 
 
 def _check_standardise(standardise, input_shape, likelihood: str) -> dict | None:
@@ -274,27 +300,49 @@ def _check_standardise(standardise, input_shape, likelihood: str) -> dict | None
     try:
         out = {k: [float(v) for v in standardise[k]] for k in ("mean", "std")}
     except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"standardise must be {{'mean': [...], 'std': [...]}} of numbers, got an invalid one "
-                         f"({type(exc).__name__}: {exc})") from None
+        raise ValueError(
+            f"standardise must be {{'mean': [...], 'std': [...]}} of numbers, got an invalid one "
+            f"({type(exc).__name__}: {exc})"
+        ) from None
     if any(len(v) != n for v in out.values()):
-        raise ValueError(f"standardise holds {len(out['mean'])} means and {len(out['std'])} stds for samples of "
-                         f"shape {tuple(input_shape)} ({n} features)")
+        raise ValueError(
+            f"standardise holds {len(out['mean'])} means and {len(out['std'])} stds for samples of "
+            f"shape {tuple(input_shape)} ({n} features)"
+        )
     if not all(math.isfinite(m) for m in out["mean"]) or not all(math.isfinite(s) and s > 0 for s in out["std"]):
         raise ValueError("standardise needs finite means and finite stds > 0")
     if likelihood in UNIT_INTERVAL:
-        raise ValueError(_real_valued_message(likelihood, "the data are real-valued features (standardised per "
-                                                          "feature on the training split)"))
+        raise ValueError(
+            _real_valued_message(
+                likelihood, "the data are real-valued features (standardised per feature on the training split)"
+            )
+        )
     return out
 
 
 def _pixel_model(encoder, decoder, input_shape, latent_dim, logvar_floor, projection_dim, likelihood, context):
-    return EncoderDecoder(encoder, decoder, input_shape=input_shape, latent_dim=latent_dim,
-                          logvar_floor=logvar_floor, projection_dim=projection_dim, likelihood=likelihood,
-                          standardise=(context or {}).get("standardise"))
+    return EncoderDecoder(
+        encoder,
+        decoder,
+        input_shape=input_shape,
+        latent_dim=latent_dim,
+        logvar_floor=logvar_floor,
+        projection_dim=projection_dim,
+        likelihood=likelihood,
+        standardise=(context or {}).get("standardise"),
+    )
 
 
-def build_mlp(input_shape, *, latent_dim: int, hidden_sizes, logvar_floor: float, projection_dim: int = 0,
-              likelihood: str = "bernoulli", context=None) -> EncoderDecoder:
+def build_mlp(
+    input_shape,
+    *,
+    latent_dim: int,
+    hidden_sizes,
+    logvar_floor: float,
+    projection_dim: int = 0,
+    likelihood: str = "bernoulli",
+    context=None,
+) -> EncoderDecoder:
     """Fully connected encoder-decoder for samples of any shape (flattened);
     ``context["standardise"]``: see :class:`EncoderDecoder`."""
     hidden_sizes = _widths(hidden_sizes)
@@ -303,8 +351,16 @@ def build_mlp(input_shape, *, latent_dim: int, hidden_sizes, logvar_floor: float
     return _pixel_model(encoder, decoder, input_shape, latent_dim, logvar_floor, projection_dim, likelihood, context)
 
 
-def build_conv(input_shape, *, latent_dim: int, hidden_sizes=(), logvar_floor: float, projection_dim: int = 0,
-               likelihood: str = "bernoulli", context=None) -> EncoderDecoder:
+def build_conv(
+    input_shape,
+    *,
+    latent_dim: int,
+    hidden_sizes=(),
+    logvar_floor: float,
+    projection_dim: int = 0,
+    likelihood: str = "bernoulli",
+    context=None,
+) -> EncoderDecoder:
     """Convolutional encoder-decoder for [C, H, W] images of any size from 8x8 up (stages:
     :func:`conv_plan`; ``hidden_sizes`` unused)."""
     encoder, decoder = ConvEncoder(input_shape, latent_dim), ConvDecoder(latent_dim, input_shape)
@@ -318,14 +374,25 @@ def _widths(hidden_sizes) -> tuple[int, ...]:
     return hidden_sizes
 
 
-registry.register_arch("mlp", build_mlp, "fully connected encoder and decoder (any sample shape)",
-                       likelihoods=PIXEL_LIKELIHOODS)
-registry.register_arch("conv", build_conv, "strided convolutions, [C, H, W] images of any size from 8x8",
-                       likelihoods=PIXEL_LIKELIHOODS)
+registry.register_arch(
+    "mlp", build_mlp, "fully connected encoder and decoder (any sample shape)", likelihoods=PIXEL_LIKELIHOODS
+)
+registry.register_arch(
+    "conv", build_conv, "strided convolutions, [C, H, W] images of any size from 8x8", likelihoods=PIXEL_LIKELIHOODS
+)
 
 
-def build_model(input_shape, *, arch: str = "mlp", latent_dim: int, hidden_sizes, logvar_floor: float,
-                projection_dim: int = 0, likelihood: str | None = None, context: dict | None = None) -> LatentModel:
+def build_model(
+    input_shape,
+    *,
+    arch: str = "mlp",
+    latent_dim: int,
+    hidden_sizes,
+    logvar_floor: float,
+    projection_dim: int = 0,
+    likelihood: str | None = None,
+    context: dict | None = None,
+) -> LatentModel:
     """Build any registered architecture (see :func:`cmim_lab.registry.archs`) for samples of
     ``input_shape`` (e.g. (1, 28, 28) or (D,)); ``context``: data-specific settings such as
     a token vocabulary or a feature standardisation (stored in checkpoints); ``likelihood``:
@@ -339,5 +406,12 @@ def build_model(input_shape, *, arch: str = "mlp", latent_dim: int, hidden_sizes
     # builders of other domains (a token GRU) know their one likelihood and take no such argument
     if likelihood is not None and "likelihood" in inspect.signature(registry.resolve(spec.builder)).parameters:
         extra["likelihood"] = likelihood
-    return spec.build(tuple(int(s) for s in input_shape), latent_dim=latent_dim, hidden_sizes=hidden_sizes,
-                      logvar_floor=logvar_floor, projection_dim=projection_dim, context=context or {}, **extra)
+    return spec.build(
+        tuple(int(s) for s in input_shape),
+        latent_dim=latent_dim,
+        hidden_sizes=hidden_sizes,
+        logvar_floor=logvar_floor,
+        projection_dim=projection_dim,
+        context=context or {},
+        **extra,
+    )

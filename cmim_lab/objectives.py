@@ -43,6 +43,7 @@ decoder the decoder-path samples x are discrete (no reparameterisation gradient)
 objective needs log P(x) of the data distribution at generated samples, which no model
 here estimates. The authors' group trains the asymmetric form (A-MIM) in practice.
 """
+
 from __future__ import annotations
 
 import math
@@ -63,6 +64,7 @@ NEGATIVES = ("mean", "sum")
 
 # --- log-densities, per sample -------------------------------------------------------
 
+
 def gaussian_log_prob(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """log N(z; mu, diag exp(logvar)) summed over the last dim: [B, d] -> [B] (nats)."""
     return -0.5 * (LOG_2PI + logvar + (z - mu) ** 2 * torch.exp(-logvar)).sum(-1)
@@ -70,12 +72,12 @@ def gaussian_log_prob(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -
 
 def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
     """log N(z; 0, I) summed over the last dim: [B, d] -> [B] (nats)."""
-    return -0.5 * (LOG_2PI + z ** 2).sum(-1)
+    return -0.5 * (LOG_2PI + z**2).sum(-1)
 
 
 def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """Analytic KL(N(mu, diag exp(logvar)) || N(0, I)): [B, d] -> [B] (nats), >= 0."""
-    return 0.5 * (torch.exp(logvar) + mu ** 2 - 1.0 - logvar).sum(-1)
+    return 0.5 * (torch.exp(logvar) + mu**2 - 1.0 - logvar).sum(-1)
 
 
 def recon_nll(logits: torch.Tensor, x: torch.Tensor, likelihood: str = "bernoulli") -> torch.Tensor:
@@ -85,6 +87,7 @@ def recon_nll(logits: torch.Tensor, x: torch.Tensor, likelihood: str = "bernoull
 
 
 # --- the two contrastive objects ------------------------------------------------------
+
 
 def contrastive_term(z: torch.Tensor, temperature: float = 0.1, negatives: str = "mean") -> torch.Tensor:
     """cMIM's contrastive term -log p(k=1 | z_i) for each sample: [B, d] -> [B] (nats).
@@ -104,12 +107,12 @@ def contrastive_term(z: torch.Tensor, temperature: float = 0.1, negatives: str =
     if b == 1:
         return z.new_zeros(1)
     zn = F.normalize(z, dim=-1)
-    a = (zn @ zn.T - 1.0) / temperature                      # [B, B], <= 0 up to rounding
+    a = (zn @ zn.T - 1.0) / temperature  # [B, B], <= 0 up to rounding
     a = a.masked_fill(torch.eye(b, dtype=torch.bool, device=z.device), float("-inf"))
-    log_neg = torch.logsumexp(a, dim=1)                       # log sum_{j != i} exp(a_ij)
+    log_neg = torch.logsumexp(a, dim=1)  # log sum_{j != i} exp(a_ij)
     if negatives == "mean":
         log_neg = log_neg - math.log(b - 1)
-    return F.softplus(log_neg)                                # log(1 + exp(log_neg)), stable
+    return F.softplus(log_neg)  # log(1 + exp(log_neg)), stable
 
 
 def nt_xent(h1: torch.Tensor, h2: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
@@ -122,8 +125,9 @@ def nt_xent(h1: torch.Tensor, h2: torch.Tensor, temperature: float = 0.1) -> tor
     """
     check_positive("temperature", temperature)
     if h1.shape != h2.shape or h1.ndim != 2:
-        raise ValueError(f"nt_xent needs two [B, d] tensors of equal shape, got {tuple(h1.shape)} "
-                         f"and {tuple(h2.shape)}")
+        raise ValueError(
+            f"nt_xent needs two [B, d] tensors of equal shape, got {tuple(h1.shape)} and {tuple(h2.shape)}"
+        )
     b = h1.shape[0]
     z = F.normalize(torch.cat([h1, h2]), dim=-1)
     logits = (z @ z.T) / temperature
@@ -165,16 +169,30 @@ class Objective:
             their own views, e.g. randomised SMILES, through ``views=``).
     """
 
-    def __init__(self, method: str, *, reduction: str = "sum", temperature: float = 0.1,
-                 recon_weight: float = 1.0, latent_weight: float = 1.0, contrastive_weight: float = 1.0,
-                 negatives: str = "mean", likelihood: str = "bernoulli", augment_strength: float = 1.0):
+    def __init__(
+        self,
+        method: str,
+        *,
+        reduction: str = "sum",
+        temperature: float = 0.1,
+        recon_weight: float = 1.0,
+        latent_weight: float = 1.0,
+        contrastive_weight: float = 1.0,
+        negatives: str = "mean",
+        likelihood: str = "bernoulli",
+        augment_strength: float = 1.0,
+    ):
         check_choice("method", method, METHODS)
         check_choice("reduction", reduction, REDUCTIONS)
         check_choice("negatives", negatives, NEGATIVES)
         check_choice("likelihood", likelihood, registry.likelihoods())
         check_positive("temperature", temperature)
-        for name, value in [("recon_weight", recon_weight), ("latent_weight", latent_weight),
-                            ("contrastive_weight", contrastive_weight), ("augment_strength", augment_strength)]:
+        for name, value in [
+            ("recon_weight", recon_weight),
+            ("latent_weight", latent_weight),
+            ("contrastive_weight", contrastive_weight),
+            ("augment_strength", augment_strength),
+        ]:
             check_positive(name, value, allow_zero=True)
         if method == "infonce" and contrastive_weight == 0:
             raise ValueError("infonce with contrastive_weight 0 is a plain autoencoder; use a weight > 0")
@@ -191,9 +209,15 @@ class Objective:
         row = methods.method(self.method)
         return [t for t in row.terms if not (t in row.optional and getattr(self, methods.TERM_WEIGHT[t]) == 0)]
 
-    def __call__(self, model, x: torch.Tensor, *, eps: torch.Tensor | None = None,
-                 views: tuple[torch.Tensor, torch.Tensor] | None = None,
-                 gather: Gather | None = None) -> dict[str, torch.Tensor]:
+    def __call__(
+        self,
+        model,
+        x: torch.Tensor,
+        *,
+        eps: torch.Tensor | None = None,
+        views: tuple[torch.Tensor, torch.Tensor] | None = None,
+        gather: Gather | None = None,
+    ) -> dict[str, torch.Tensor]:
         """Loss and named terms on a batch ``x`` [B, *input_shape]; every value is a scalar.
 
         Terms are batch means under the chosen reduction, *unweighted*; ``loss`` applies the
@@ -232,8 +256,10 @@ class Objective:
     def _infonce(self, model, x, gather, views):
         if views is None:
             if not x.is_floating_point():
-                raise ValueError("InfoNCE on token sequences needs its two views passed as views=(v1, v2) "
-                                 "(precomputed views of the data); the built-in augmentations are for images")
+                raise ValueError(
+                    "InfoNCE on token sequences needs its two views passed as views=(v1, v2) "
+                    "(precomputed views of the data); the built-in augmentations are for images"
+                )
             views = augmented_views(model, x, self.augment_strength)
         v1, v2 = views
         mu = model.encode(torch.cat([v1, v2])).mu

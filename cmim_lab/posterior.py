@@ -1,4 +1,5 @@
 """The diagonal Gaussian posterior q(z|x) that every model's encoder returns."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ import torch
 class Posterior:
     """Diagonal Gaussian q(z|x). ``mu``, ``logvar``: [B, latent_dim] (log-variance already
     clamped at the model's floor)."""
+
     mu: torch.Tensor
     logvar: torch.Tensor
 

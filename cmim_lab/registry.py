@@ -16,6 +16,7 @@ The registry imports nothing from the kit (its messages follow :func:`cmim_lab.e
 >>> sorted(registry.datasets(role="classification"))      # image datasets, and more
 >>> registry.dataset("digits").load(n_train=None, seed=0)
 """
+
 from __future__ import annotations
 
 import importlib
@@ -23,7 +24,6 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
-
 
 PLUGIN_GROUP = "cmim_lab.plugins"
 PLUGIN_ENV = "CMIM_LAB_PLUGINS"
@@ -56,6 +56,7 @@ class DatasetSpec:
     (optional, a callable or its ``"module:function"``) says where the data is found
     without a download, see :meth:`locate`.
     """
+
     name: str
     loader: Callable[..., Any] | str
     description: str
@@ -83,6 +84,7 @@ class ArchSpec:
     :class:`~cmim_lab.model.LatentModel`; ``likelihoods`` are the decoders it supports
     (the first is its default); ``context`` holds data-specific settings the model needs
     (e.g. a token vocabulary), stored in checkpoints as JSON."""
+
     name: str
     builder: Callable[..., Any] | str
     description: str
@@ -98,6 +100,7 @@ class ArchSpec:
 class LikelihoodSpec:
     """A decoder likelihood by name: ``nll(logits, x)`` -> [B] nats per sample, or None
     when the model computes its own reconstruction term (``model.recon_nll``)."""
+
     name: str
     nll_fn: Callable[..., Any] | str | None
     description: str
@@ -113,6 +116,7 @@ class LikelihoodSpec:
 class CommandSpec:
     """A ``cmim-lab`` sub-command contributed by a plugin: ``add_arguments(parser)`` fills
     its argparse parser, ``run(args)`` executes it and returns the exit status."""
+
     name: str
     help: str
     arguments_fn: Callable[[Any], None] | str
@@ -144,9 +148,16 @@ def _put(table: dict, spec, kind: str) -> None:
     table[spec.name] = spec
 
 
-def register_dataset(name: str, load: Callable | str, description: str, *, domain: str = "images",
-                     role: str = "classification", defaults: dict | None = None,
-                     locate: Callable | str | None = None) -> None:
+def register_dataset(
+    name: str,
+    load: Callable | str,
+    description: str,
+    *,
+    domain: str = "images",
+    role: str = "classification",
+    defaults: dict | None = None,
+    locate: Callable | str | None = None,
+) -> None:
     """Make ``name`` loadable by :func:`dataset` (see :class:`DatasetSpec`)."""
     _check("dataset role", role, dict.fromkeys(ROLES))
     _put(_DATASETS, DatasetSpec(name, load, description, domain, role, dict(defaults or {}), locate), "dataset")
@@ -162,8 +173,9 @@ def register_likelihood(name: str, nll: Callable | str | None, description: str,
     _put(_LIKELIHOODS, LikelihoodSpec(name, nll, description, domain), "likelihood")
 
 
-def register_command(name: str, help: str, add_arguments: Callable | str, run: Callable | str, *, description: str = "",
-                     epilog: str = "") -> None:
+def register_command(
+    name: str, help: str, add_arguments: Callable | str, run: Callable | str, *, description: str = "", epilog: str = ""
+) -> None:
     """Add a ``cmim-lab <name>`` sub-command (see :class:`CommandSpec`)."""
     _put(_COMMANDS, CommandSpec(name, help, add_arguments, run, description, epilog), "command")
 
@@ -203,8 +215,10 @@ def load_plugins() -> None:
         try:
             getattr(importlib.import_module(module), func or "register")()
         except Exception as exc:
-            warnings.warn(f"cmim_lab plugin {name!r} ({target}) failed to load and is skipped: "
-                          f"{type(exc).__name__}: {exc}")
+            warnings.warn(
+                f"cmim_lab plugin {name!r} ({target}) failed to load and is skipped: {type(exc).__name__}: {exc}",
+                stacklevel=2,
+            )
 
 
 def _filtered(table: dict, **where) -> dict:
@@ -239,8 +253,10 @@ def dataset(name: str, *, role: str | None = None) -> DatasetSpec:
     if name not in table and name in _DATASETS:
         spec = _DATASETS[name]
         command = f" (use: cmim-lab {spec.domain} --datasets {name})" if spec.domain in _COMMANDS else ""
-        raise ValueError(f"dataset {name!r} is a {spec.domain} {spec.role} dataset, not a {role} one{command}; "
-                         f"valid datasets here are: {', '.join(table)}")
+        raise ValueError(
+            f"dataset {name!r} is a {spec.domain} {spec.role} dataset, not a {role} one{command}; "
+            f"valid datasets here are: {', '.join(table)}"
+        )
     _check("dataset", name, table)
     return table[name]
 

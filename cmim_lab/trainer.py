@@ -14,6 +14,7 @@ ends with the same weights as an uninterrupted one (on the CPU).
 Multi-process training: ``torchrun --nproc_per_node=N -m cmim_lab.cli train ...`` (or the
 ``cmim-lab`` script under torchrun), see :mod:`cmim_lab.distributed`.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -31,11 +32,20 @@ from typing import Callable
 import torch
 from torch import nn
 
-from . import __version__, data as data_module
-from .infra import tally
-from .checkpoint import (CURVE_GLOB, EVAL_GLOB, MODEL_FILE, load_model, remove_leftovers, restore_optimizer, save_checkpoint)
+from . import __version__
+from . import data as data_module
+from .checkpoint import (
+    CURVE_GLOB,
+    EVAL_GLOB,
+    MODEL_FILE,
+    load_model,
+    remove_leftovers,
+    restore_optimizer,
+    save_checkpoint,
+)
 from .config import TrainConfig
 from .errors import CheckpointError, TrainingDivergedError
+from .infra import tally
 from .infra.files import locked, remove_files, temp_name_glob
 from .infra.paths import cache_dir
 from .infra.runtime import resolve_device
@@ -47,12 +57,13 @@ LOG_EVERY = 25  # steps between progress-bar refreshes and divergence checks
 
 def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
     """Seed of the noise (reparameterisation, augmentation) in one epoch of one rank."""
-    return (seed * 1_000_003 + epoch * 1_009 + rank * 7_919 + 17) % (2 ** 63)
+    return (seed * 1_000_003 + epoch * 1_009 + rank * 7_919 + 17) % (2**63)
 
 
 @dataclass
 class TrainResult:
     """A trained (or loaded) model with its config, history table and checkpoint folder."""
+
     model: nn.Module
     config: TrainConfig
     history: "object"  # pandas.DataFrame, one row per epoch
@@ -75,6 +86,7 @@ class TrainStep(nn.Module):
 @dataclass
 class DistContext:
     """Rank information for multi-process training (see :mod:`cmim_lab.distributed`)."""
+
     rank: int
     world_size: int
     gather: Callable[[torch.Tensor], torch.Tensor]
@@ -94,6 +106,7 @@ class _Plan:
     ``batch`` samples (the last incomplete one is dropped: contrastive terms need full
     batches), ``local`` samples per process, ``total_steps`` optimiser steps over
     ``n_epochs`` epochs."""
+
     n: int
     batch: int
     local: int
@@ -117,8 +130,9 @@ def _check_data(config: TrainConfig, data) -> None:
     if data.name != config.dataset:
         raise ValueError(f"config.dataset is {config.dataset!r} but the data passed is {data.name!r}")
     if config.n_train is not None and len(data.x_train) != config.n_train:
-        raise ValueError(f"config.n_train is {config.n_train} but the data passed has "
-                         f"{len(data.x_train)} training samples")
+        raise ValueError(
+            f"config.n_train is {config.n_train} but the data passed has {len(data.x_train)} training samples"
+        )
 
 
 def _resume(directory: Path | None, config: TrainConfig, model: nn.Module, optimizer) -> tuple[int, int, list, bool]:
@@ -135,9 +149,18 @@ def _resume(directory: Path | None, config: TrainConfig, model: nn.Module, optim
     return meta["epochs_done"], meta["steps_done"], meta["history"], meta["complete"]
 
 
-def train(config: TrainConfig, data, *, device="auto", checkpoint_dir=None, progress=True,
-          resume: bool = True, callbacks: list[Callable] = (), step_callbacks: list[Callable] = (),
-          dist: DistContext | None = None) -> TrainResult:
+def train(
+    config: TrainConfig,
+    data,
+    *,
+    device="auto",
+    checkpoint_dir=None,
+    progress=True,
+    resume: bool = True,
+    callbacks: list[Callable] = (),
+    step_callbacks: list[Callable] = (),
+    dist: DistContext | None = None,
+) -> TrainResult:
     """Train one model on a ready dataset; write an epoch checkpoint to ``checkpoint_dir`` if given.
 
     Args:
@@ -185,8 +208,19 @@ def train(config: TrainConfig, data, *, device="auto", checkpoint_dir=None, prog
         return _run(config, data, dev, plan, directory, progress, resume, callbacks, step_callbacks, dist, rank)
 
 
-def _run(config: TrainConfig, data, dev, plan: _Plan, directory: Path | None, progress, resume: bool,
-         callbacks, step_callbacks, dist: DistContext | None, rank: int) -> TrainResult:
+def _run(
+    config: TrainConfig,
+    data,
+    dev,
+    plan: _Plan,
+    directory: Path | None,
+    progress,
+    resume: bool,
+    callbacks,
+    step_callbacks,
+    dist: DistContext | None,
+    rank: int,
+) -> TrainResult:
     """The body of :func:`train`: build, resume, run the epochs, checkpoint each one."""
     torch.manual_seed(config.seed)
     model = config.build_model(data.input_shape, data.model_context).to(dev)
@@ -218,7 +252,7 @@ def _run(config: TrainConfig, data, dev, plan: _Plan, directory: Path | None, pr
             for b in range(plan.steps_per_epoch):
                 if step >= plan.total_steps:
                     break
-                idx = order[b * plan.batch + rank * plan.local: b * plan.batch + (rank + 1) * plan.local]
+                idx = order[b * plan.batch + rank * plan.local : b * plan.batch + (rank + 1) * plan.local]
                 out = runner(x[idx]) if bank is None else runner(x[idx], views=pick_views(bank, idx))
                 optimizer.zero_grad(set_to_none=True)
                 out["loss"].backward()
@@ -230,8 +264,13 @@ def _run(config: TrainConfig, data, dev, plan: _Plan, directory: Path | None, pr
                 if step % LOG_EVERY == 0 or step == plan.total_steps:
                     means = (sums / done).tolist()
                     _check_finite(names, means, epoch, directory, first_step + int(finite_steps))
-                    bar.set_postfix({**({} if own_bar else {"model": config.label}),
-                                     **{k: f"{v:.4g}" for k, v in zip(names, means)}}, refresh=False)
+                    bar.set_postfix(
+                        {
+                            **({} if own_bar else {"model": config.label}),
+                            **{k: f"{v:.4g}" for k, v in zip(names, means)},
+                        },
+                        refresh=False,
+                    )
                 bar.update(1)
                 if step_callbacks:
                     _call_at_step(step_callbacks, step, model, dev)
@@ -240,14 +279,27 @@ def _run(config: TrainConfig, data, dev, plan: _Plan, directory: Path | None, pr
                 sums = dist.all_reduce_mean(sums)
             means = (sums / max(done, 1)).tolist()
             _check_finite(names, means, epoch, directory, first_step + int(finite_steps) if done else None)
-            row = {"epoch": epoch + 1, "step": step, **dict(zip(names, means)), "seconds": seconds,
-                   "samples_per_s": done * plan.batch / seconds if seconds > 0 else float("nan")}
+            row = {
+                "epoch": epoch + 1,
+                "step": step,
+                **dict(zip(names, means)),
+                "seconds": seconds,
+                "samples_per_s": done * plan.batch / seconds if seconds > 0 else float("nan"),
+            }
             rows.append(row)
             complete = epoch == plan.n_epochs - 1
             if directory is not None and rank == 0:
-                save_checkpoint(directory, model, config, epochs_done=epoch + 1, steps_done=step,
-                                complete=complete, history=rows, data_info=data.info,
-                                optimizer=None if complete else optimizer)
+                save_checkpoint(
+                    directory,
+                    model,
+                    config,
+                    epochs_done=epoch + 1,
+                    steps_done=step,
+                    complete=complete,
+                    history=rows,
+                    data_info=data.info,
+                    optimizer=None if complete else optimizer,
+                )
             for fn in callbacks:
                 fn(epoch + 1, row, model)
     finally:
@@ -277,8 +329,9 @@ def _bar(progress, total: int, done: int, desc: str, rank: int):
         return progress, False
     from .infra.progress import progress_bar
 
-    return progress_bar(total=total, initial=done, disable=not progress or rank != 0, desc=desc,
-                unit="step", dynamic_ncols=True), True
+    return progress_bar(
+        total=total, initial=done, disable=not progress or rank != 0, desc=desc, unit="step", dynamic_ncols=True
+    ), True
 
 
 def planned_steps(config: TrainConfig, data) -> int:
@@ -321,7 +374,10 @@ def _check_finite(names, values, epoch, directory, step: int | None = None):
             raise TrainingDivergedError(
                 f"{name} is {what} {at}: training diverged; {kept}. "
                 f"Try a smaller lr, a larger logvar_floor or a smaller contrastive_weight.",
-                epoch=epoch + 1, term=name, step=step)
+                epoch=epoch + 1,
+                term=name,
+                step=step,
+            )
 
 
 def library_versions() -> dict[str, str]:
@@ -363,13 +419,27 @@ def clear_entry(directory: Path) -> list[Path]:
     copies and the lock file); call it under :func:`entry_lock`. Returns what was removed."""
     directory = Path(directory)
     return remove_leftovers(directory) + remove_files(
-        [directory / MODEL_FILE, *directory.glob(EVAL_GLOB), *directory.glob(temp_name_glob(EVAL_GLOB)),
-         *directory.glob(CURVE_GLOB), *directory.glob(temp_name_glob(CURVE_GLOB))])
+        [
+            directory / MODEL_FILE,
+            *directory.glob(EVAL_GLOB),
+            *directory.glob(temp_name_glob(EVAL_GLOB)),
+            *directory.glob(CURVE_GLOB),
+            *directory.glob(temp_name_glob(CURVE_GLOB)),
+        ]
+    )
 
 
-def load_or_train(config: TrainConfig, data=None, *, device="auto", cache_root=None, retrain: bool = False,
-                  progress=True, log: Callable[[str], None] | None = None,
-                  step_callbacks: list[Callable] = ()) -> TrainResult:
+def load_or_train(
+    config: TrainConfig,
+    data=None,
+    *,
+    device="auto",
+    cache_root=None,
+    retrain: bool = False,
+    progress=True,
+    log: Callable[[str], None] | None = None,
+    step_callbacks: list[Callable] = (),
+) -> TrainResult:
     """Return the cached model for ``config`` and ``data``, or train it.
 
     ``data``: the training data; loaded from ``config`` (:func:`cmim_lab.data.load`) when
@@ -396,8 +466,9 @@ def load_or_train(config: TrainConfig, data=None, *, device="auto", cache_root=N
     with entry_lock(directory):
         result = _cached(directory, config, device, retrain)
         if result is None:
-            result = train(config, data, device=device, checkpoint_dir=directory, progress=progress,
-                           step_callbacks=step_callbacks)
+            result = train(
+                config, data, device=device, checkpoint_dir=directory, progress=progress, step_callbacks=step_callbacks
+            )
     seconds = time.perf_counter() - start
     tally.record(result.trained_now, seconds)
     for listener in list(_ENTRY_LISTENERS):
@@ -432,5 +503,5 @@ def _cached(directory: Path, config: TrainConfig, device, retrain: bool) -> Trai
         except CheckpointError as exc:
             aside = path.with_name(path.name + ".corrupt")
             os.replace(path, aside)
-            warnings.warn(f"{exc}. Moved it to {aside} and training again.")
+            warnings.warn(f"{exc}. Moved it to {aside} and training again.", stacklevel=2)
     return None

@@ -9,6 +9,7 @@ and what is valid. :func:`check_choice` and :func:`check_positive` are defined i
 gathered here with the others; ``cmim_lab.config`` re-exports the names below for code
 written against 0.2.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,14 +22,14 @@ from .errors import check_choice, check_positive  # noqa: F401  (gathered here w
 # Upper bounds are sanity limits: far beyond any run the kit is meant for, low enough that a
 # typo (an extra zero, 1e14) is refused before memory is allocated or a run starts.
 MAX_LATENT_DIM = 4096
-MAX_WIDTH = 65_536          # hidden widths, projection head, probe MLP
-MAX_LAYERS = 64             # hidden layers of a model; decoder layers an evaluation may name
-MAX_INPUT_DIM = 65_536      # each dimension of one sample (channels, height, width, features, tokens)
+MAX_WIDTH = 65_536  # hidden widths, projection head, probe MLP
+MAX_LAYERS = 64  # hidden layers of a model; decoder layers an evaluation may name
+MAX_INPUT_DIM = 65_536  # each dimension of one sample (channels, height, width, features, tokens)
 MAX_EPOCHS = 100_000
 MAX_STEPS = 10_000_000
-MAX_BATCH = 2 ** 20
-MAX_SAMPLES = 10 ** 9       # n_train, probe_n_train and other sample counts
-MAX_SEED = 2 ** 32 - 1      # numpy and scikit-learn seeds are 32-bit
+MAX_BATCH = 2**20
+MAX_SAMPLES = 10**9  # n_train, probe_n_train and other sample counts
+MAX_SEED = 2**32 - 1  # numpy and scikit-learn seeds are 32-bit
 LOGVAR_FLOOR_RANGE = (-20.0, 5.0)
 
 
@@ -43,6 +44,7 @@ class Bounds:
     Traceback (most recent call last):
     ValueError: latent_dim must be > 0, got 0; valid: an integer from 1 to 4096
     """
+
     kind: type
     low: float | None = None
     high: float | None = None
@@ -73,12 +75,14 @@ class Bounds:
         if self.kind is float and not math.isfinite(value):
             raise ValueError(f"{name} must be finite, got {value!r}; {valid}")
         if self.low is not None and (value <= self.low if self.open_low else value < self.low):
-            relation = "> 0" if self.kind is int and self.low == 1 else \
-                f"{'>' if self.open_low else '>='} {_num(self.low)}"
+            relation = (
+                "> 0" if self.kind is int and self.low == 1 else f"{'>' if self.open_low else '>='} {_num(self.low)}"
+            )
             raise ValueError(f"{name} must be {relation}, got {value!r}; {valid}")
         if self.high is not None and (value >= self.high if self.open_high else value > self.high):
-            raise ValueError(f"{name} must be {'<' if self.open_high else '<='} {_num(self.high)}, got {value!r}; "
-                             f"{valid}")
+            raise ValueError(
+                f"{name} must be {'<' if self.open_high else '<='} {_num(self.high)}, got {value!r}; {valid}"
+            )
         return value
 
     def parse(self, text: str):
@@ -104,8 +108,9 @@ def check_bounds(name: str, value, bounds: Bounds, *, nullable: bool = False):
     return None if (nullable and value is None) else bounds.check(name, value)
 
 
-def check_list(name: str, values, bounds: Bounds, *, min_len: int = 1, max_len: int | None = None,
-               distinct: bool = False) -> tuple:
+def check_list(
+    name: str, values, bounds: Bounds, *, min_len: int = 1, max_len: int | None = None, distinct: bool = False
+) -> tuple:
     """A list/tuple of numbers, each within ``bounds``, as a tuple of Python numbers;
     ``ValueError`` naming ``name`` otherwise (a string or a bare number is not a list; a 1-D
     numpy array, a tensor or a ``range`` is)."""
@@ -131,8 +136,9 @@ def check_names(name: str, values, valid, *, what: str | None = None) -> tuple[s
     item in the message, default ``name``)."""
     valid = list(valid)
     if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)):
-        raise ValueError(f"{name} must be a list of names (e.g. [{valid[0]!r}]), got {values!r}; "
-                         f"valid: {', '.join(map(str, valid))}")
+        raise ValueError(
+            f"{name} must be a list of names (e.g. [{valid[0]!r}]), got {values!r}; valid: {', '.join(map(str, valid))}"
+        )
     if not values:
         raise ValueError(f"{name} must name at least one of: {', '.join(map(str, valid))}")
     for v in values:

@@ -1,6 +1,7 @@
 """A griffe extension for ``make docs``: the kit's docstrings use reStructuredText's inline markup
 (``:func:`load```, double back-quotes, ``::`` literal blocks); mkdocstrings renders Markdown. This
 rewrites those three forms into their Markdown equivalents before rendering, nothing else."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """Shared fixtures (the session's throwaway cache and smoke profile are set in ../conftest.py)."""
+
 import pytest
 
 

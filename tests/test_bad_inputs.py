@@ -10,10 +10,9 @@
 Each case is cheap: nothing trains (``cmim_lab.trainer.train`` fails the test if called) and
 no data set is loaded by the refused calls. A few valid edge values are accepted too.
 """
+
 from __future__ import annotations
 
-import math
-import re
 import subprocess
 import sys
 import warnings
@@ -23,11 +22,11 @@ import numpy as np
 import pytest
 import torch
 
-from cmim_lab.notebook import params
 from cmim_lab.cli import build_parser, main
 from cmim_lab.config import MAX_SEED, EvalConfig, TrainConfig
 from cmim_lab.embeddings import embed
 from cmim_lab.nets import build_model
+from cmim_lab.notebook import params
 
 INF, NAN = float("inf"), float("nan")
 
@@ -217,7 +216,7 @@ def test_cli_refuses_bad_values_in_one_line(argv, flag, value, capsys):
     code, err = _run_cli(argv, capsys)
     assert code == 2, err
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in err, err           # one clean line, no traceback
+    assert len(lines) == 1 and "Traceback" not in err, err  # one clean line, no traceback
     assert lines[0].startswith(f"cmim-lab {argv[0]}: error:"), err
     assert flag in err, f"the message does not name {flag}: {err}"
     assert value in err, f"the message does not quote the bad value {value!r}: {err}"
@@ -225,23 +224,75 @@ def test_cli_refuses_bad_values_in_one_line(argv, flag, value, capsys):
 
 def test_cli_exit_status_and_stderr_of_the_console_script():
     """The real process: exit status 2 and one line on stderr, before any data is touched."""
-    proc = subprocess.run([sys.executable, "-m", "cmim_lab.cli", "batch-sweep", "--batch-sizes", "0"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "cmim_lab.cli", "batch-sweep", "--batch-sizes", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip().count("\n") == 0 and "--batch-sizes" in proc.stderr and "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize("argv", [
-    ["train", *D, "--latent-dim", "4096", "--epochs", "100000", "--lr", "10", "--logvar-floor", "-20",
-     "--seed", str(MAX_SEED), "--temperature", "1000", "--contrastive-weight", "0", "--n-train", "none"],
-    ["train", *D, "--logvar-floor", "5", "--batch-size", str(2 ** 20), "--max-steps", "10000000",
-     "--hidden-sizes", "65536,1", "--projection-dim", "0", "--augment-strength", "0"],
-    ["evaluate", *D, "--probes", "knn-cosine", "--knn-k", "10000", "--mlp-alpha", "0", "--layers=-1,0",
-     "--probe-n-train", "all", "--clustering", "false"],
-    ["benchmark", "--datasets", "digits,mnist-5k", "--seeds", f"0,{MAX_SEED}", "--methods", "cmim[normalised],vae"],
-    ["batch-sweep", "--budget", "1", "--protocol", "epochs", "--batch-sizes", "1,1048576", "--seeds", "3"],
-    ["molecules", "--n-generate", "1", "--split", "random,scaffold", "--split-seeds", "0,1"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [
+            "train",
+            *D,
+            "--latent-dim",
+            "4096",
+            "--epochs",
+            "100000",
+            "--lr",
+            "10",
+            "--logvar-floor",
+            "-20",
+            "--seed",
+            str(MAX_SEED),
+            "--temperature",
+            "1000",
+            "--contrastive-weight",
+            "0",
+            "--n-train",
+            "none",
+        ],
+        [
+            "train",
+            *D,
+            "--logvar-floor",
+            "5",
+            "--batch-size",
+            str(2**20),
+            "--max-steps",
+            "10000000",
+            "--hidden-sizes",
+            "65536,1",
+            "--projection-dim",
+            "0",
+            "--augment-strength",
+            "0",
+        ],
+        [
+            "evaluate",
+            *D,
+            "--probes",
+            "knn-cosine",
+            "--knn-k",
+            "10000",
+            "--mlp-alpha",
+            "0",
+            "--layers=-1,0",
+            "--probe-n-train",
+            "all",
+            "--clustering",
+            "false",
+        ],
+        ["benchmark", "--datasets", "digits,mnist-5k", "--seeds", f"0,{MAX_SEED}", "--methods", "cmim[normalised],vae"],
+        ["batch-sweep", "--budget", "1", "--protocol", "epochs", "--batch-sizes", "1,1048576", "--seeds", "3"],
+        ["molecules", "--n-generate", "1", "--split", "random,scaffold", "--split-seeds", "0,1"],
+    ],
+)
 def test_valid_edge_values_parse(argv):
     args = build_parser().parse_args(argv)
     assert args.command == argv[0]
@@ -250,32 +301,60 @@ def test_valid_edge_values_parse(argv):
 # --- the Python API -------------------------------------------------------------------------
 # (keyword arguments, the field the message must name, text of the bad value)
 TRAIN = [
-    (dict(seed=1.5), "seed", "1.5"), (dict(seed=-1), "seed", "-1"), (dict(seed=True), "seed", "True"),
-    (dict(seed=2 ** 32), "seed", "4294967296"), (dict(seed="0"), "seed", "'0'"), (dict(seed=None), "seed", "None"),
+    (dict(seed=1.5), "seed", "1.5"),
+    (dict(seed=-1), "seed", "-1"),
+    (dict(seed=True), "seed", "True"),
+    (dict(seed=2**32), "seed", "4294967296"),
+    (dict(seed="0"), "seed", "'0'"),
+    (dict(seed=None), "seed", "None"),
     (dict(data_seed=-1), "data_seed", "-1"),
-    (dict(latent_dim=10 ** 9), "latent_dim", "1000000000"), (dict(latent_dim=np.float64(4.0)), "latent_dim", "4.0"),
-    (dict(hidden_sizes=(1.7,)), "hidden_sizes", "1.7"), (dict(hidden_sizes="512"), "hidden_sizes", "'512'"),
-    (dict(hidden_sizes=32), "hidden_sizes", "32"), (dict(hidden_sizes=()), "hidden_sizes", "0"),
-    (dict(hidden_sizes=(0,)), "hidden_sizes", "got 0"), (dict(hidden_sizes=[True]), "hidden_sizes", "True"),
-    (dict(hidden_sizes=(32,) * 65), "hidden_sizes", "65"), (dict(hidden_sizes=(10 ** 6,)), "hidden_sizes", "1000000"),
-    (dict(logvar_floor=50), "logvar_floor", "50"), (dict(logvar_floor=NAN), "logvar_floor", "nan"),
+    (dict(latent_dim=10**9), "latent_dim", "1000000000"),
+    (dict(latent_dim=np.float64(4.0)), "latent_dim", "4.0"),
+    (dict(hidden_sizes=(1.7,)), "hidden_sizes", "1.7"),
+    (dict(hidden_sizes="512"), "hidden_sizes", "'512'"),
+    (dict(hidden_sizes=32), "hidden_sizes", "32"),
+    (dict(hidden_sizes=()), "hidden_sizes", "0"),
+    (dict(hidden_sizes=(0,)), "hidden_sizes", "got 0"),
+    (dict(hidden_sizes=[True]), "hidden_sizes", "True"),
+    (dict(hidden_sizes=(32,) * 65), "hidden_sizes", "65"),
+    (dict(hidden_sizes=(10**6,)), "hidden_sizes", "1000000"),
+    (dict(logvar_floor=50), "logvar_floor", "50"),
+    (dict(logvar_floor=NAN), "logvar_floor", "nan"),
     (dict(logvar_floor=-1e3), "logvar_floor", "-1000"),
-    (dict(temperature=INF), "temperature", "inf"), (dict(temperature=0), "temperature", "got 0"),
+    (dict(temperature=INF), "temperature", "inf"),
+    (dict(temperature=0), "temperature", "got 0"),
     (dict(temperature=-1.0), "temperature", "-1.0"),
-    (dict(lr=0), "lr", "got 0"), (dict(lr=11), "lr", "11"), (dict(lr="0.1"), "lr", "'0.1'"), (dict(lr=NAN), "lr", "nan"),
-    (dict(epochs=1e14), "epochs", "100000000000000.0"), (dict(epochs=1.5), "epochs", "1.5"), (dict(epochs=None), "epochs", "None"),
-    (dict(epochs=0), "epochs", "got 0"), (dict(epochs=np.int64(-3)), "epochs", "-3"),
-    (dict(batch_size=2 ** 21), "batch_size", "2097152"), (dict(batch_size=False), "batch_size", "False"),
-    (dict(max_steps=0), "max_steps", "got 0"), (dict(max_steps=10 ** 12), "max_steps", "1000000000000"),
-    (dict(n_train=0), "n_train", "got 0"), (dict(n_train=2.5), "n_train", "2.5"),
-    (dict(contrastive_weight=-1), "contrastive_weight", "-1"), (dict(contrastive_weight=NAN), "contrastive_weight", "nan"),
-    (dict(recon_weight=INF), "recon_weight", "inf"), (dict(latent_weight=1e7), "latent_weight", "10000000"),
-    (dict(projection_dim=-1), "projection_dim", "-1"), (dict(augment_strength=-1), "augment_strength", "-1"),
-    (dict(method="simclr"), "method", "simclr"), (dict(method=None), "method", "None"),
-    (dict(reduction="mean"), "reduction", "mean"), (dict(negatives=1), "negatives", "1"),
-    (dict(arch="resnet"), "arch", "resnet"), (dict(likelihood="poisson"), "likelihood", "poisson"),
-    (dict(dataset=""), "dataset", "''"), (dict(dataset=None), "dataset", "None"),
-    (dict(extra=[]), "extra", "[]"), (dict(extra={"a": object()}), "extra", "'a'"),
+    (dict(lr=0), "lr", "got 0"),
+    (dict(lr=11), "lr", "11"),
+    (dict(lr="0.1"), "lr", "'0.1'"),
+    (dict(lr=NAN), "lr", "nan"),
+    (dict(epochs=1e14), "epochs", "100000000000000.0"),
+    (dict(epochs=1.5), "epochs", "1.5"),
+    (dict(epochs=None), "epochs", "None"),
+    (dict(epochs=0), "epochs", "got 0"),
+    (dict(epochs=np.int64(-3)), "epochs", "-3"),
+    (dict(batch_size=2**21), "batch_size", "2097152"),
+    (dict(batch_size=False), "batch_size", "False"),
+    (dict(max_steps=0), "max_steps", "got 0"),
+    (dict(max_steps=10**12), "max_steps", "1000000000000"),
+    (dict(n_train=0), "n_train", "got 0"),
+    (dict(n_train=2.5), "n_train", "2.5"),
+    (dict(contrastive_weight=-1), "contrastive_weight", "-1"),
+    (dict(contrastive_weight=NAN), "contrastive_weight", "nan"),
+    (dict(recon_weight=INF), "recon_weight", "inf"),
+    (dict(latent_weight=1e7), "latent_weight", "10000000"),
+    (dict(projection_dim=-1), "projection_dim", "-1"),
+    (dict(augment_strength=-1), "augment_strength", "-1"),
+    (dict(method="simclr"), "method", "simclr"),
+    (dict(method=None), "method", "None"),
+    (dict(reduction="mean"), "reduction", "mean"),
+    (dict(negatives=1), "negatives", "1"),
+    (dict(arch="resnet"), "arch", "resnet"),
+    (dict(likelihood="poisson"), "likelihood", "poisson"),
+    (dict(dataset=""), "dataset", "''"),
+    (dict(dataset=None), "dataset", "None"),
+    (dict(extra=[]), "extra", "[]"),
+    (dict(extra={"a": object()}), "extra", "'a'"),
     (dict(method="infonce", contrastive_weight=0), "contrastive_weight", "got 0"),
     (dict(arch="gru"), "arch", "gru"),
 ]
@@ -296,23 +375,41 @@ def test_validate_catches_values_set_after_construction():
 
 
 EVAL = [
-    (dict(probes="linear"), "probes", "'linear'"), (dict(probes=[]), "probes", "at least one"),
-    (dict(probes=["svm"]), "probe", "svm"), (dict(probes=["linear", "linear"]), "probes", "'linear', 'linear'"),
+    (dict(probes="linear"), "probes", "'linear'"),
+    (dict(probes=[]), "probes", "at least one"),
+    (dict(probes=["svm"]), "probe", "svm"),
+    (dict(probes=["linear", "linear"]), "probes", "'linear', 'linear'"),
     (dict(probes=[3]), "probes", "3"),
-    (dict(embeddings=["hidden"]), "embedding", "hidden"), (dict(embeddings=[]), "embeddings", "at least one"),
-    (dict(backend="jax"), "backend", "jax"), (dict(backend=None), "backend", "None"),
-    (dict(knn_k=0), "knn_k", "got 0"), (dict(knn_k=1.5), "knn_k", "1.5"), (dict(knn_k=10 ** 6), "knn_k", "1000000"),
-    (dict(knn_chunk=0), "knn_chunk", "got 0"), (dict(linear_c=0), "linear_c", "got 0"),
-    (dict(linear_c=INF), "linear_c", "inf"), (dict(linear_tol=1), "linear_tol", "got 1"),
-    (dict(linear_max_iter=0), "linear_max_iter", "got 0"), (dict(mlp_hidden=10 ** 6), "mlp_hidden", "1000000"),
-    (dict(mlp_lr=INF), "mlp_lr", "inf"), (dict(mlp_alpha=-1), "mlp_alpha", "-1"),
-    (dict(mlp_batch_size=0), "mlp_batch_size", "got 0"), (dict(mlp_val_fraction=1.0), "mlp_val_fraction", "1.0"),
-    (dict(mlp_val_fraction=NAN), "mlp_val_fraction", "nan"), (dict(mlp_patience=0), "mlp_patience", "got 0"),
-    (dict(mlp_max_epochs=10 ** 6), "mlp_max_epochs", "1000000"), (dict(ridge_alphas=[]), "ridge_alphas", "[]"),
-    (dict(ridge_alphas=[0.0]), "ridge_alphas", "0.0"), (dict(ridge_alphas=[1.0, NAN]), "ridge_alphas", "nan"),
-    (dict(layers=[1.5]), "layers", "1.5"), (dict(layers=[True]), "layers", "True"), (dict(layers=[0, 0]), "layers", "[0, 0]"),
-    (dict(layers=[1000]), "layers", "1000"), (dict(clustering="yes"), "clustering", "'yes'"),
-    (dict(seed=-1), "seed", "-1"), (dict(probe_n_train=0), "probe_n_train", "got 0"),
+    (dict(embeddings=["hidden"]), "embedding", "hidden"),
+    (dict(embeddings=[]), "embeddings", "at least one"),
+    (dict(backend="jax"), "backend", "jax"),
+    (dict(backend=None), "backend", "None"),
+    (dict(knn_k=0), "knn_k", "got 0"),
+    (dict(knn_k=1.5), "knn_k", "1.5"),
+    (dict(knn_k=10**6), "knn_k", "1000000"),
+    (dict(knn_chunk=0), "knn_chunk", "got 0"),
+    (dict(linear_c=0), "linear_c", "got 0"),
+    (dict(linear_c=INF), "linear_c", "inf"),
+    (dict(linear_tol=1), "linear_tol", "got 1"),
+    (dict(linear_max_iter=0), "linear_max_iter", "got 0"),
+    (dict(mlp_hidden=10**6), "mlp_hidden", "1000000"),
+    (dict(mlp_lr=INF), "mlp_lr", "inf"),
+    (dict(mlp_alpha=-1), "mlp_alpha", "-1"),
+    (dict(mlp_batch_size=0), "mlp_batch_size", "got 0"),
+    (dict(mlp_val_fraction=1.0), "mlp_val_fraction", "1.0"),
+    (dict(mlp_val_fraction=NAN), "mlp_val_fraction", "nan"),
+    (dict(mlp_patience=0), "mlp_patience", "got 0"),
+    (dict(mlp_max_epochs=10**6), "mlp_max_epochs", "1000000"),
+    (dict(ridge_alphas=[]), "ridge_alphas", "[]"),
+    (dict(ridge_alphas=[0.0]), "ridge_alphas", "0.0"),
+    (dict(ridge_alphas=[1.0, NAN]), "ridge_alphas", "nan"),
+    (dict(layers=[1.5]), "layers", "1.5"),
+    (dict(layers=[True]), "layers", "True"),
+    (dict(layers=[0, 0]), "layers", "[0, 0]"),
+    (dict(layers=[1000]), "layers", "1000"),
+    (dict(clustering="yes"), "clustering", "'yes'"),
+    (dict(seed=-1), "seed", "-1"),
+    (dict(probe_n_train=0), "probe_n_train", "got 0"),
     (dict(probe_n_train=2.5), "probe_n_train", "2.5"),
     (dict(mlp_precision="float16"), "mlp_precision", "float16"),
     (dict(mlp_precision="bfloat16", backend="sklearn"), "mlp_precision", "sklearn"),
@@ -327,15 +424,25 @@ def test_eval_config_refuses(kwargs, field, value):
 
 
 SWEEP = [
-    (dict(budget=0), "budget", "got 0"), (dict(budget=-5), "budget", "-5"), (dict(budget=1.5), "budget", "1.5"),
-    (dict(batch_sizes=[0]), "batch_sizes", "got 0"), (dict(batch_sizes=[32, 32]), "batch_sizes", "[32, 32]"),
-    (dict(batch_sizes=[64], budget=10), "budget", "10"), (dict(batch_sizes=32), "batch_sizes", "32"),
-    (dict(seeds=[0, 0]), "seeds", "[0, 0]"), (dict(seeds=[-1]), "seeds", "-1"), (dict(seeds=[]), "seeds", "0"),
-    (dict(protocol="time"), "protocol", "time"), (dict(lr_rule="cubic"), "lr rule", "cubic"),
-    (dict(methods="cmim"), "methods", "'cmim'"), (dict(methods=[]), "methods", "[]"),
-    (dict(methods=["cmim[mean]"]), "method", "cmim[mean]"), (dict(methods=["cmim", "cmim"]), "methods", "'cmim', 'cmim'"),
-    (dict(base="digits"), "base", "str"), (dict(eval_config={"knn_k": 5}), "eval_config", "dict"),
-    (dict(protocol="steps", budget=10 ** 8), "budget", "100000000"),
+    (dict(budget=0), "budget", "got 0"),
+    (dict(budget=-5), "budget", "-5"),
+    (dict(budget=1.5), "budget", "1.5"),
+    (dict(batch_sizes=[0]), "batch_sizes", "got 0"),
+    (dict(batch_sizes=[32, 32]), "batch_sizes", "[32, 32]"),
+    (dict(batch_sizes=[64], budget=10), "budget", "10"),
+    (dict(batch_sizes=32), "batch_sizes", "32"),
+    (dict(seeds=[0, 0]), "seeds", "[0, 0]"),
+    (dict(seeds=[-1]), "seeds", "-1"),
+    (dict(seeds=[]), "seeds", "0"),
+    (dict(protocol="time"), "protocol", "time"),
+    (dict(lr_rule="cubic"), "lr rule", "cubic"),
+    (dict(methods="cmim"), "methods", "'cmim'"),
+    (dict(methods=[]), "methods", "[]"),
+    (dict(methods=["cmim[mean]"]), "method", "cmim[mean]"),
+    (dict(methods=["cmim", "cmim"]), "methods", "'cmim', 'cmim'"),
+    (dict(base="digits"), "base", "str"),
+    (dict(eval_config={"knn_k": 5}), "eval_config", "dict"),
+    (dict(protocol="steps", budget=10**8), "budget", "100000000"),
 ]
 
 
@@ -359,12 +466,18 @@ def test_batch_sweep_budget_none_means_the_protocol_default_and_zero_is_refused(
 
 
 BENCH = [
-    (dict(datasets="digits"), "datasets", "'digits'"), (dict(datasets=[]), "datasets", "[]"),
-    (dict(datasets=["cifar"]), "dataset", "cifar"), (dict(datasets=["esol"]), "dataset", "esol"),
+    (dict(datasets="digits"), "datasets", "'digits'"),
+    (dict(datasets=[]), "datasets", "[]"),
+    (dict(datasets=["cifar"]), "dataset", "cifar"),
+    (dict(datasets=["esol"]), "dataset", "esol"),
     (dict(datasets=["digits", "digits"]), "datasets", "'digits', 'digits'"),
-    (dict(methods=["simclr"]), "method", "simclr"), (dict(methods="cmim"), "methods", "'cmim'"),
-    (dict(seeds=[0, 0]), "seeds", "[0, 0]"), (dict(seeds=[1.5]), "seeds", "1.5"), (dict(seeds=[-2]), "seeds", "-2"),
-    (dict(reductions=["mean"]), "reduction", "mean"), (dict(reductions="sum"), "reductions", "'sum'"),
+    (dict(methods=["simclr"]), "method", "simclr"),
+    (dict(methods="cmim"), "methods", "'cmim'"),
+    (dict(seeds=[0, 0]), "seeds", "[0, 0]"),
+    (dict(seeds=[1.5]), "seeds", "1.5"),
+    (dict(seeds=[-2]), "seeds", "-2"),
+    (dict(reductions=["mean"]), "reduction", "mean"),
+    (dict(reductions="sum"), "reductions", "'sum'"),
     (dict(eval_config=EvalConfig(probes=["ridge"])), "probes", "ridge"),
     (dict(base={"epochs": 1}), "base", "dict"),
 ]
@@ -394,13 +507,19 @@ def _with(value, at=(0, 0, 1, 1)):
 
 
 EMBED = [
-    (dict(x=torch.rand(5, 64)), "shape", "(5, 64)"), (dict(x=torch.rand(5, 1, 8, 9)), "shape", "(5, 1, 8, 9)"),
-    (dict(x=torch.rand(1, 8, 8)), "shape", "(1, 8, 8)"), (dict(x=_with(NAN)), "NaN", "1 NaN"),
-    (dict(x=_with(INF)), "NaN or infinite", "1 NaN"), (dict(x=torch.zeros(5, 1, 8, 8, dtype=torch.long)), "dtype", "int64"),
+    (dict(x=torch.rand(5, 64)), "shape", "(5, 64)"),
+    (dict(x=torch.rand(5, 1, 8, 9)), "shape", "(5, 1, 8, 9)"),
+    (dict(x=torch.rand(1, 8, 8)), "shape", "(1, 8, 8)"),
+    (dict(x=_with(NAN)), "NaN", "1 NaN"),
+    (dict(x=_with(INF)), "NaN or infinite", "1 NaN"),
+    (dict(x=torch.zeros(5, 1, 8, 8, dtype=torch.long)), "dtype", "int64"),
     (dict(x=np.zeros((5, 1, 8, 8), dtype=np.float32)), "torch.Tensor", "ndarray"),
-    (dict(kind="hidden"), "embedding kind", "hidden"), (dict(batch_size=0), "batch_size", "got 0"),
-    (dict(batch_size=2.5), "batch_size", "2.5"), (dict(kind="informative", layers=[True]), "layers", "True"),
-    (dict(kind="informative", layers="0"), "layers", "'0'"), (dict(kind="informative", layers=[5]), "layers", "[5]"),
+    (dict(kind="hidden"), "embedding kind", "hidden"),
+    (dict(batch_size=0), "batch_size", "got 0"),
+    (dict(batch_size=2.5), "batch_size", "2.5"),
+    (dict(kind="informative", layers=[True]), "layers", "True"),
+    (dict(kind="informative", layers="0"), "layers", "'0'"),
+    (dict(kind="informative", layers=[5]), "layers", "[5]"),
 ]
 
 
@@ -421,9 +540,13 @@ def test_embed_never_returns_nan_codes_and_accepts_valid_input(image_model):
 # evaluate(): inputs checked before any probe or metric
 def _fake(n_train=40, n_test=10, classes=4, x_test=None):
     y_tr = torch.arange(n_train) % classes
-    return SimpleNamespace(name="fake", x_train=torch.rand(n_train, 1, 8, 8), y_train=y_tr,
-                           x_test=torch.rand(n_test, 1, 8, 8) if x_test is None else x_test,
-                           y_test=torch.arange(n_test) % classes)
+    return SimpleNamespace(
+        name="fake",
+        x_train=torch.rand(n_train, 1, 8, 8),
+        y_train=y_tr,
+        x_test=torch.rand(n_test, 1, 8, 8) if x_test is None else x_test,
+        y_test=torch.arange(n_test) % classes,
+    )
 
 
 EVALUATE = [
@@ -498,8 +621,10 @@ def test_molecule_embedding_can_skip_invalid_smiles_with_a_warning(gru_model):
 
 
 TOKENS = [
-    (torch.rand(3, 5), "dtype", "float32"), (torch.zeros(3, 5, 2, dtype=torch.long), "shape", "(3, 5, 2)"),
-    (torch.full((3, 5), 999, dtype=torch.long), "token ids", "999"), (torch.full((3, 5), -1, dtype=torch.long), "token ids", "-1"),
+    (torch.rand(3, 5), "dtype", "float32"),
+    (torch.zeros(3, 5, 2, dtype=torch.long), "shape", "(3, 5, 2)"),
+    (torch.full((3, 5), 999, dtype=torch.long), "token ids", "999"),
+    (torch.full((3, 5), -1, dtype=torch.long), "token ids", "-1"),
 ]
 
 
@@ -510,8 +635,16 @@ def test_sequence_model_checks_token_ids(x, field, value, gru_model):
     assert field in str(exc.value) and value in str(exc.value), str(exc.value)
 
 
-@pytest.mark.parametrize("kwargs, value", [(dict(n_prior=-5), "-5"), (dict(n_prior=0), "0"), (dict(n_prior=2.5), "2.5"),
-                                           (dict(n_recon=0), "0"), (dict(n_prior=True), "True")])
+@pytest.mark.parametrize(
+    "kwargs, value",
+    [
+        (dict(n_prior=-5), "-5"),
+        (dict(n_prior=0), "0"),
+        (dict(n_prior=2.5), "2.5"),
+        (dict(n_recon=0), "0"),
+        (dict(n_prior=True), "True"),
+    ],
+)
 def test_generation_metrics_refuse_bad_counts(kwargs, value, gru_model):
     from cmim_lab.molecules.evaluation import generation_metrics
 
@@ -521,34 +654,60 @@ def test_generation_metrics_refuse_bad_counts(kwargs, value, gru_model):
 
 
 # --- papermill notebook parameters (cmim_lab.notebook.params.setup, the first call of every notebook) ---
-NOTEBOOK = dict(dataset="digits", n_train=600, n_test=None, epochs=1, latent_dim=4, n_umap=100, probe_n_train=300,
-                device="cpu")
+NOTEBOOK = dict(
+    dataset="digits", n_train=600, n_test=None, epochs=1, latent_dim=4, n_umap=100, probe_n_train=300, device="cpu"
+)
 PARAMS = [
-    (dict(epochs=0), "epochs", "got 0"), (dict(epochs=1.5), "epochs", "1.5"), (dict(epochs=10.0), "epochs", "10.0"),
-    (dict(epochs=True), "epochs", "True"), (dict(epochs="3"), "epochs", "'3'"),
-    (dict(latent_dim=10 ** 9), "latent_dim", "1000000000"), (dict(n_train=-5), "n_train", "-5"),
-    (dict(n_test=0), "n_test", "got 0"), (dict(probe_n_train=0), "probe_n_train", "got 0"),
-    (dict(seeds=[0, 0]), "seeds", "[0, 0]"), (dict(seeds=[-1]), "seeds", "-1"), (dict(seeds=[1.5]), "seeds", "1.5"),
-    (dict(seeds=[]), "seeds", "non-empty"), (dict(seeds="0"), "seeds", "'0'"),
-    (dict(temperatures=[INF]), "temperatures", "inf"), (dict(temperatures=[0.1, 0.0]), "temperatures", "got 0.0"),
-    (dict(weights=[-1.0]), "weights", "-1.0"), (dict(weights=[NAN]), "weights", "nan"),
-    (dict(latent_sizes=[0]), "latent_sizes", "got 0"), (dict(latent_sizes=[10 ** 6]), "latent_sizes", "1000000"),
-    (dict(batch_sizes=[0]), "batch_sizes", "got 0"), (dict(batch_sizes=[32, 32]), "batch_sizes", "[32, 32]"),
-    (dict(samples_seen=0), "samples_seen", "got 0"), (dict(n_umap=0), "n_umap", "got 0"),
-    (dict(n_umap=10 ** 9), "n_umap", "1000000000"), (dict(n_explore=-1), "n_explore", "-1"),
-    (dict(dataset="cifar"), "dataset", "cifar"), (dict(dataset=["digits"]), "dataset", "['digits']"),
-    (dict(datasets=["esol"]), "dataset", "esol"), (dict(methods=["simclr"]), "method", "simclr"),
-    (dict(methods="cmim"), "methods", "'cmim'"), (dict(reductions=["mean"]), "reduction", "mean"),
+    (dict(epochs=0), "epochs", "got 0"),
+    (dict(epochs=1.5), "epochs", "1.5"),
+    (dict(epochs=10.0), "epochs", "10.0"),
+    (dict(epochs=True), "epochs", "True"),
+    (dict(epochs="3"), "epochs", "'3'"),
+    (dict(latent_dim=10**9), "latent_dim", "1000000000"),
+    (dict(n_train=-5), "n_train", "-5"),
+    (dict(n_test=0), "n_test", "got 0"),
+    (dict(probe_n_train=0), "probe_n_train", "got 0"),
+    (dict(seeds=[0, 0]), "seeds", "[0, 0]"),
+    (dict(seeds=[-1]), "seeds", "-1"),
+    (dict(seeds=[1.5]), "seeds", "1.5"),
+    (dict(seeds=[]), "seeds", "non-empty"),
+    (dict(seeds="0"), "seeds", "'0'"),
+    (dict(temperatures=[INF]), "temperatures", "inf"),
+    (dict(temperatures=[0.1, 0.0]), "temperatures", "got 0.0"),
+    (dict(weights=[-1.0]), "weights", "-1.0"),
+    (dict(weights=[NAN]), "weights", "nan"),
+    (dict(latent_sizes=[0]), "latent_sizes", "got 0"),
+    (dict(latent_sizes=[10**6]), "latent_sizes", "1000000"),
+    (dict(batch_sizes=[0]), "batch_sizes", "got 0"),
+    (dict(batch_sizes=[32, 32]), "batch_sizes", "[32, 32]"),
+    (dict(samples_seen=0), "samples_seen", "got 0"),
+    (dict(n_umap=0), "n_umap", "got 0"),
+    (dict(n_umap=10**9), "n_umap", "1000000000"),
+    (dict(n_explore=-1), "n_explore", "-1"),
+    (dict(dataset="cifar"), "dataset", "cifar"),
+    (dict(dataset=["digits"]), "dataset", "['digits']"),
+    (dict(datasets=["esol"]), "dataset", "esol"),
+    (dict(methods=["simclr"]), "method", "simclr"),
+    (dict(methods="cmim"), "methods", "'cmim'"),
+    (dict(reductions=["mean"]), "reduction", "mean"),
     (dict(methods=["cmim"], ablation_methods=["vae"]), "ablation_methods", "['vae']"),
     (dict(ablation_probe_n_train=0), "ablation_probe_n_train", "got 0"),
-    (dict(device="tpu"), "device", "tpu"), (dict(profile="huge"), "profile", "huge"),
-    (dict(pretrain_size=0), "pretrain_size", "got 0"), (dict(mol_epochs=0), "mol_epochs", "got 0"),
-    (dict(split_seeds=[0, 0]), "split_seeds", "[0, 0]"), (dict(neighbour_radius=NAN), "neighbour_radius", "nan"),
-    (dict(lr=INF), "lr", "inf"), (dict(temperature=NAN), "temperature", "nan"),
-    (dict(hidden_sizes=[1.7]), "hidden_sizes", "1.7"), (dict(logvar_floor=50), "logvar_floor", "50"),
-    (dict(seed=-1), "seed", "-1"), (dict(knn_k=0), "knn_k", "got 0"),
-    (dict(search="yes"), "search", "'yes'"), (dict(search=1), "search", "1"),
-    (dict(search_budgets=[0, 4]), "search_budgets", "got 0"), (dict(search_budgets=[4, 4]), "search_budgets", "[4, 4]"),
+    (dict(device="tpu"), "device", "tpu"),
+    (dict(profile="huge"), "profile", "huge"),
+    (dict(pretrain_size=0), "pretrain_size", "got 0"),
+    (dict(mol_epochs=0), "mol_epochs", "got 0"),
+    (dict(split_seeds=[0, 0]), "split_seeds", "[0, 0]"),
+    (dict(neighbour_radius=NAN), "neighbour_radius", "nan"),
+    (dict(lr=INF), "lr", "inf"),
+    (dict(temperature=NAN), "temperature", "nan"),
+    (dict(hidden_sizes=[1.7]), "hidden_sizes", "1.7"),
+    (dict(logvar_floor=50), "logvar_floor", "50"),
+    (dict(seed=-1), "seed", "-1"),
+    (dict(knn_k=0), "knn_k", "got 0"),
+    (dict(search="yes"), "search", "'yes'"),
+    (dict(search=1), "search", "1"),
+    (dict(search_budgets=[0, 4]), "search_budgets", "got 0"),
+    (dict(search_budgets=[4, 4]), "search_budgets", "[4, 4]"),
 ]
 
 
@@ -562,15 +721,35 @@ def test_notebook_parameters_are_refused_by_name(values, name, value, monkeypatc
 
 def test_valid_notebook_parameters_and_edge_values_pass(monkeypatch):
     monkeypatch.delenv("CMIM_LAB_PROFILE", raising=False)
-    P = params.setup(verbose=False, **{**NOTEBOOK, "seeds": [0, MAX_SEED], "latent_dim": np.int64(4096),
-                                       "temperatures": [1000.0], "n_train": None, "query": "CCO"})
+    P = params.setup(
+        verbose=False,
+        **{
+            **NOTEBOOK,
+            "seeds": [0, MAX_SEED],
+            "latent_dim": np.int64(4096),
+            "temperatures": [1000.0],
+            "n_train": None,
+            "query": "CCO",
+        },
+    )
     assert P.latent_dim == 4096 and P.device == "cpu"
 
 
 def test_valid_edge_values_are_accepted_and_numpy_numbers_become_python_numbers():
-    config = TrainConfig(dataset="digits", latent_dim=np.int64(4096), epochs=100_000, lr=10, logvar_floor=-20.0,
-                         seed=MAX_SEED, data_seed=0, batch_size=2 ** 20, temperature=np.float32(0.5),
-                         hidden_sizes=np.array([32, 65536]), contrastive_weight=0, max_steps=10 ** 7)
+    config = TrainConfig(
+        dataset="digits",
+        latent_dim=np.int64(4096),
+        epochs=100_000,
+        lr=10,
+        logvar_floor=-20.0,
+        seed=MAX_SEED,
+        data_seed=0,
+        batch_size=2**20,
+        temperature=np.float32(0.5),
+        hidden_sizes=np.array([32, 65536]),
+        contrastive_weight=0,
+        max_steps=10**7,
+    )
     assert type(config.latent_dim) is int and type(config.temperature) is float
     assert config.hidden_sizes == (32, 65536) and isinstance(config.key("0"), str)  # JSON-able cache key
     assert TrainConfig(dataset="digits", logvar_floor=5).logvar_floor == 5
@@ -580,22 +759,36 @@ def test_valid_edge_values_are_accepted_and_numpy_numbers_become_python_numbers(
 
 def test_the_case_count_covers_the_issue():
     """At least 200 bad inputs across the three surfaces (the issue's probe tried 200)."""
-    n = (len(CLI) + len(TRAIN) + len(EVAL) + len(SWEEP) + len(BENCH) + len(EMBED) + len(EVALUATE) + len(MOLECULES)
-         + len(TOKENS) + 5 + len(PARAMS))
+    n = (
+        len(CLI)
+        + len(TRAIN)
+        + len(EVAL)
+        + len(SWEEP)
+        + len(BENCH)
+        + len(EMBED)
+        + len(EVALUATE)
+        + len(MOLECULES)
+        + len(TOKENS)
+        + 5
+        + len(PARAMS)
+    )
     assert n >= 200, n
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(seeds=[0, 0]), "seeds"),
-    (dict(seeds=[-1]), "seeds"),
-    (dict(split_seeds=[1, 1]), "split_seeds"),
-    (dict(datasets=["tox21"]), "tox21"),
-    (dict(datasets="esol"), "datasets"),
-    (dict(methods=[]), "methods"),
-    (dict(methods=["bogus"]), "bogus"),
-    (dict(n_generate=-5), "n_generate"),
-    (dict(n_generate=1.5), "n_generate"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(seeds=[0, 0]), "seeds"),
+        (dict(seeds=[-1]), "seeds"),
+        (dict(split_seeds=[1, 1]), "split_seeds"),
+        (dict(datasets=["tox21"]), "tox21"),
+        (dict(datasets="esol"), "datasets"),
+        (dict(methods=[]), "methods"),
+        (dict(methods=["bogus"]), "bogus"),
+        (dict(n_generate=-5), "n_generate"),
+        (dict(n_generate=1.5), "n_generate"),
+    ],
+)
 def test_molecule_benchmark_arguments_are_checked_before_any_work(monkeypatch, kwargs, match):
     from cmim_lab.molecules import benchmark as mb
 
@@ -639,19 +832,24 @@ def _data(call):
 
 
 def _molecules(call):
-    from cmim_lab.molecules import data as mdata, smiles
+    from cmim_lab.molecules import data as mdata
+    from cmim_lab.molecules import smiles
 
     return lambda: call(smiles, mdata)
 
 
 ONE_OF_CLASS_7 = (_images(np.uint8, 255)[0], np.r_[np.arange(49) % 5, 7])
 BELOW_ZERO = (_images(np.int64, 255)[0] - 1, _images(np.int64, 255)[1])
-PAPERMILL = ["", 'profile = "default"\ndataset = "digits"\nepochs = 10\n', "# Parameters\nepochz = 3\n",
-             "P = params.setup(profile=profile, dataset=dataset, epochs=epochs)"]
+PAPERMILL = [
+    "",
+    'profile = "default"\ndataset = "digits"\nepochs = 10\n',
+    "# Parameters\nepochz = 3\n",
+    "P = params.setup(profile=profile, dataset=dataset, epochs=epochs)",
+]
 UNCLEAR = [
     (_data(lambda d: d.load("digits", seed=-1)), ["seed", "-1", "0 to 4294967295"]),
     (_data(lambda d: d.load("digits", split_seed=-1)), ["split_seed", "-1", "0 to 4294967295"]),
-    (_data(lambda d: d.load("digits", seed=2 ** 32)), ["seed", "4294967296"]),
+    (_data(lambda d: d.load("digits", seed=2**32)), ["seed", "4294967296"]),
     (_data(lambda d: d.load("digits", seed=1.5)), ["seed", "1.5"]),
     (_data(lambda d: d.load_images("digits", split_seed=-7)), ["split_seed", "-7"]),
     (_data(lambda d: d.load("digits", n_train=1430)), ["n_train=1430", "n_train <= 1427"]),
@@ -664,8 +862,10 @@ UNCLEAR = [
     (_from_arrays(_images(np.uint8, 255, n=12)), ["3 and 9", "5 classes"]),
     (_molecules(lambda s, m: s.scaffold("C1CC")), ["'C1CC'", "not a valid SMILES"]),
     (_molecules(lambda s, m: s.scaffold("")), ["''", "not a valid SMILES"]),
-    (_molecules(lambda s, m: m.split_indices(["CCO", "c1ccccc1", "C1CC", "CCN", "CCC"], "scaffold")),
-     ["'C1CC' (index 2)", "scaffold split"]),
+    (
+        _molecules(lambda s, m: m.split_indices(["CCO", "c1ccccc1", "C1CC", "CCN", "CCC"], "scaffold")),
+        ["'C1CC' (index 2)", "scaffold split"],
+    ),
     (_molecules(lambda s, m: s.Vocabulary.from_json("{bad")), ["'{bad'", "not JSON", '{"tokens"']),
     (_molecules(lambda s, m: s.Vocabulary.from_json('{"tokens": 3}')), ["'{\"tokens\": 3}'", "Vocabulary.to_json"]),
     (_molecules(lambda s, m: s.Vocabulary.from_json(None)), ["None", "not JSON"]),
@@ -703,8 +903,11 @@ def test_a_token_outside_the_vocabulary_is_encoded_with_a_warning_naming_it_and_
     vocab = Vocabulary.build(["CCO", "c1ccccc1"])
     with pytest.warns(UserWarning, match=r"a token outside the vocabulary \('\[Xe\]'\).*'\[Xe\]'"):
         assert vocab.encode("[Xe]")[1:-1] == [UNK_ID]
-    with pytest.warns(UserWarning, match=r"2 SMILES hold tokens .*'\[Xe\]', 'Br'.*'C\[Xe\]C' \(index 1\), 'CBr' "
-                                         r"\(index 2\)"):
+    with pytest.warns(
+        UserWarning,
+        match=r"2 SMILES hold tokens .*'\[Xe\]', 'Br'.*'C\[Xe\]C' \(index 1\), 'CBr' "
+        r"\(index 2\)",
+    ):
         vocab.encode_batch(["CCO", "C[Xe]C", "CBr"])
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # known tokens only: no warning
@@ -713,12 +916,12 @@ def test_a_token_outside_the_vocabulary_is_encoded_with_a_warning_naming_it_and_
 
 
 def test_papermill_parameters_the_notebook_declares_pass_and_only_papermill_cells_are_read():
-    declared = PAPERMILL[:2] + ["# Parameters\nepochs = 3\nprofile = \"smoke\"\n", PAPERMILL[3]]
-    params.check_injected(declared)                        # a known name
-    params.check_injected(PAPERMILL[:2] + PAPERMILL[3:])   # run by hand or by nbval: nothing injected
+    declared = PAPERMILL[:2] + ['# Parameters\nepochs = 3\nprofile = "smoke"\n', PAPERMILL[3]]
+    params.check_injected(declared)  # a known name
+    params.check_injected(PAPERMILL[:2] + PAPERMILL[3:])  # run by hand or by nbval: nothing injected
     params.check_injected(["", "# Parameters: plain literals\nepochz = 3\n", "x = 1"])  # not papermill's header
     params.check_injected([])
-    assert params._kernel_history() == []                  # outside a kernel: nothing to read
+    assert params._kernel_history() == []  # outside a kernel: nothing to read
 
 
 def test_the_cache_folder_message_reads_as_one_sentence(tmp_path, monkeypatch):

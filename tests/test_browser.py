@@ -25,6 +25,7 @@ cache, so the second test reuses the first one's models and compiled UMAP.
 ``CMIM_LAB_WRITE_SCREENSHOT=1`` also writes the explorer's screenshot to
 ``figures/05_latent_explorer_browser.png`` (otherwise it only goes to the test's tmp_path).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -50,16 +51,23 @@ NOTEBOOK = REPO / "notebooks" / "05_latent_explorer.ipynb"
 FIGURE = REPO / "figures" / "05_latent_explorer_browser.png"
 WRITE_SCREENSHOT_ENV = "CMIM_LAB_WRITE_SCREENSHOT"
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 # seconds
 SERVER_START_TIMEOUT = 60
 KERNEL_TIMEOUT = 60
-RUN_ALL_TIMEOUT = 240       # cold cache: trains three smoke models and compiles UMAP
-UPDATE_TIMEOUT = 30         # browser -> kernel callback -> readout, on a loaded 2-core machine
-IMAGE_TIMEOUT = 5           # the image is sent before the readout, so this only covers decoding
+RUN_ALL_TIMEOUT = 240  # cold cache: trains three smoke models and compiles UMAP
+UPDATE_TIMEOUT = 30  # browser -> kernel callback -> readout, on a loaded 2-core machine
+IMAGE_TIMEOUT = 5  # the image is sent before the readout, so this only covers decoding
 
 pytestmark = [
     pytest.mark.browser,
@@ -76,9 +84,11 @@ class ExplorerCheckFailed(AssertionError):
 
 # --------------------------------------------------------------------------- JupyterLab server
 
+
 @dataclass
 class LabServer:
     """A running JupyterLab: ``url`` (no trailing slash), ``token``, ``root`` (its notebook folder)."""
+
     url: str
     token: str
     root: Path
@@ -100,8 +110,10 @@ def _free_port() -> int:
 def _lab_settings(settings_dir: Path) -> None:
     """User settings for the throwaway JupyterLab: no news pop-up, every cell in the DOM."""
     files = {
-        "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
-            {"fetchNews": "false", "checkForUpdates": False},
+        "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+            "fetchNews": "false",
+            "checkForUpdates": False,
+        },
         "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
     }
     for rel, content in files.items():
@@ -115,17 +127,19 @@ def _server_env(work: Path) -> dict:
     one thread, and Jupyter folders of its own (the venv's share/jupyter stays visible)."""
     env = dict(os.environ)
     cache = Path(os.environ.get("CMIM_LAB_CACHE") or work / "cache")
-    env.update({
-        # smoke by default; CMIM_LAB_BROWSER_PROFILE=default makes the committed screenshot with real models
-        "CMIM_LAB_PROFILE": os.environ.get("CMIM_LAB_BROWSER_PROFILE", "smoke"),
-        "CMIM_LAB_CACHE": str(cache),
-        "NUMBA_CACHE_DIR": os.environ.get("NUMBA_CACHE_DIR") or str(cache / "numba"),
-        "JUPYTER_CONFIG_DIR": str(work / "config"),
-        "JUPYTER_RUNTIME_DIR": str(work / "runtime"),
-        "JUPYTER_DATA_DIR": str(work / "data"),
-        "IPYTHONDIR": str(work / "ipython"),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    })
+    env.update(
+        {
+            # smoke by default; CMIM_LAB_BROWSER_PROFILE=default makes the committed screenshot with real models
+            "CMIM_LAB_PROFILE": os.environ.get("CMIM_LAB_BROWSER_PROFILE", "smoke"),
+            "CMIM_LAB_CACHE": str(cache),
+            "NUMBA_CACHE_DIR": os.environ.get("NUMBA_CACHE_DIR") or str(cache / "numba"),
+            "JUPYTER_CONFIG_DIR": str(work / "config"),
+            "JUPYTER_RUNTIME_DIR": str(work / "runtime"),
+            "JUPYTER_DATA_DIR": str(work / "data"),
+            "IPYTHONDIR": str(work / "ipython"),
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        }
+    )
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(var, "1")
     return env
@@ -181,15 +195,32 @@ def jupyter_lab(work: Path) -> Iterator[LabServer]:
     _lab_settings(settings)
     port, token = _free_port(), secrets.token_hex(16)
     server = LabServer(f"http://127.0.0.1:{port}", token, root, work / "jupyterlab.log")
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-           "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-           f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={work / 'workspaces'}",
-           "--ServerApp.terminals_enabled=False"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        f"--LabApp.user_settings_dir={settings}",
+        f"--LabApp.workspaces_dir={work / 'workspaces'}",
+        "--ServerApp.terminals_enabled=False",
+    ]
     if os.geteuid() == 0:
         cmd.append("--allow-root")
     with open(server.log, "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=root, env=_server_env(work), stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            cwd=root,
+            env=_server_env(work),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         _wait_until_serving(server, proc)
         yield server
@@ -282,6 +313,7 @@ def _press(page, slider: str, *keys: str) -> None:
 
 # --------------------------------------------------------------------------- the driver
 
+
 def drive_explorer(page, server: LabServer, notebook: str, screenshot: Path) -> dict:
     """Open ``notebook`` in JupyterLab, Run All, and use the latent explorer like a user.
 
@@ -316,8 +348,9 @@ def _drive(page, server, notebook, screenshot, seen, phase) -> None:
     _wait(page, RUN_ALL_DONE_JS, None, RUN_ALL_TIMEOUT, "Run All did not finish")
     prompts = page.evaluate(PROMPTS_JS)
     if not all(p[1:-2].isdigit() for p in prompts):
-        raise ExplorerCheckFailed(f"Run All stopped early (prompts {prompts}); stderr outputs:\n"
-                                  + "\n---\n".join(page.evaluate(ERRORS_JS)))
+        raise ExplorerCheckFailed(
+            f"Run All stopped early (prompts {prompts}); stderr outputs:\n" + "\n---\n".join(page.evaluate(ERRORS_JS))
+        )
     phase("run all")
 
     # the explorer rendered: five sliders, two decoded images, readouts naming the first method
@@ -381,6 +414,7 @@ def _drive(page, server, notebook, screenshot, seen, phase) -> None:
 
 # --------------------------------------------------------------------------- fixtures and tests
 
+
 @pytest.fixture
 def lab(tmp_path) -> Iterator[LabServer]:
     """A JupyterLab server of this test's own, stopped (with its kernels) afterwards."""
@@ -393,8 +427,12 @@ def page(tmp_path):
     """A page in Debian's headless Chromium with a fresh profile."""
     with sync_api.sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True,
-            viewport={"width": 1400, "height": 1000})
+            str(tmp_path / "chromium-profile"),
+            executable_path=str(CHROMIUM),
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 1400, "height": 1000},
+        )
         try:
             page = context.pages[0] if context.pages else context.new_page()
             page.set_default_timeout(30_000)
@@ -420,7 +458,7 @@ def _broken_copy(dst: Path) -> None:
 
     nb = nbformat.read(NOTEBOOK, as_version=4)
     last = max(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "explorer" in c.source)
-    nb.cells = nb.cells[:last + 1] + [nbformat.v4.new_code_cell(BROKEN_CALLBACK, id="broken-callback")]
+    nb.cells = nb.cells[: last + 1] + [nbformat.v4.new_code_cell(BROKEN_CALLBACK, id="broken-callback")]
     nbformat.write(nb, dst)
 
 
@@ -439,7 +477,8 @@ def test_latent_explorer_in_jupyterlab(lab, page, tmp_path):
 def test_driver_catches_a_frozen_image(lab, page, tmp_path):
     """The test of the test: with the slider callback broken, the driver fails where it should."""
     _broken_copy(lab.root / "broken_explorer.ipynb")
-    with pytest.raises(ExplorerCheckFailed, match="decoded image did not change after three ArrowRight steps on PC1"
-                       ) as failure:
+    with pytest.raises(
+        ExplorerCheckFailed, match="decoded image did not change after three ArrowRight steps on PC1"
+    ) as failure:
         drive_explorer(page, lab, "broken_explorer.ipynb", tmp_path / "broken.png")
     print(failure.value)

@@ -1,6 +1,7 @@
 """cmim-lab cache: export -> clear -> import restores every file byte for byte, the imported
 models are loaded (nothing trains, the numbers are the same), and every kind of malicious or
 broken archive is refused with its own message while the cache stays as it was."""
+
 import hashlib
 import io
 import json
@@ -11,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from cmim_lab.cache import index as cache_index
-from cmim_lab.notebook import params
 from cmim_lab.cache.archive import ArchiveRefused, export_cache, import_cache, pack_cache
 from cmim_lab.cli import main
 from cmim_lab.config import EvalConfig, TrainConfig
+from cmim_lab.notebook import params
 from cmim_lab.studies.engine import EvalTask, grid, run_study
 
 BASE = TrainConfig(dataset="digits", hidden_sizes=(32,), latent_dim=4, batch_size=64, epochs=1)
@@ -33,8 +34,11 @@ def _sorted(rows):
 
 def snapshot(root: Path) -> dict[str, str]:
     """{relative path: SHA-256} of every regular file under ``root`` (lock files left out)."""
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and not p.is_symlink() and p.name != ".lock"}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.is_symlink() and p.name != ".lock"
+    }
 
 
 @pytest.fixture(autouse=True)
@@ -54,8 +58,13 @@ def teacher(tmp_path_factory, digits):
         cache_index.record_usage(None)
         archive = root / "models.tar.gz"
         summary = pack_cache(archive, profile="smoke", log=None)
-    return {"cache": root / "cache", "archive": archive, "rows": study.rows, "summary": summary,
-            "files": snapshot(root / "cache" / "models")}
+    return {
+        "cache": root / "cache",
+        "archive": archive,
+        "rows": study.rows,
+        "summary": summary,
+        "files": snapshot(root / "cache" / "models"),
+    }
 
 
 def test_export_packs_the_profiles_models_with_a_manifest(teacher):
@@ -148,6 +157,7 @@ def test_an_import_removes_the_staging_folders_of_killed_imports_only(teacher, f
 
 # --- provenance: the archive's SHA-256, conflicts instead of "already had" ------------------------
 
+
 def test_export_writes_and_returns_the_archives_sha256(teacher, tmp_path, monkeypatch):
     import shutil
     import subprocess
@@ -194,7 +204,7 @@ def _forged(members):
     tensors = load(blob)
     first = sorted(tensors)[0]
     tensors[first] = tensors[first] + 0.5
-    meta = json.loads(blob[8:8 + int.from_bytes(blob[:8], "little")])["__metadata__"]  # the safetensors header
+    meta = json.loads(blob[8 : 8 + int.from_bytes(blob[:8], "little")])["__metadata__"]  # the safetensors header
     meta["sha256"] = tensor_digest(tensors)
     meta[HEADER_DIGEST] = header_digest(meta)
     evil = save(tensors, metadata=meta)
@@ -204,6 +214,7 @@ def _forged(members):
     def vouch(manifest):
         record = next(e for e in manifest["entries"] if e["name"] == entry)["files"][file_name]
         record.update(sha256=hashlib.sha256(evil).hexdigest(), size=len(evil))
+
     return _edit_manifest(out, vouch), entry
 
 
@@ -225,6 +236,7 @@ def test_an_entry_with_other_weights_is_a_conflict_never_already_had(teacher, fr
 
 
 # --- refused archives: each with its own message, the cache unchanged ---------------------------
+
 
 def _members(archive: Path) -> list[tuple[tarfile.TarInfo, bytes | None]]:
     with tarfile.open(archive) as tar:
@@ -272,6 +284,7 @@ def _pickle_as_model(members):
     def vouch(manifest):
         record = next(e for e in manifest["entries"] if e["name"] == entry)["files"][file_name]
         record.update(sha256=hashlib.sha256(evil).hexdigest(), size=len(evil))
+
     return _edit_manifest(out, vouch)
 
 
@@ -287,20 +300,29 @@ def _unlisted_evaluation(members):
 
 
 def _versions(**changes):
-    return lambda members: _edit_manifest(members, lambda m: m.update(changes) if "kit_version" in changes
-                                          else m["versions"].update(changes))
+    return lambda members: _edit_manifest(
+        members, lambda m: m.update(changes) if "kit_version" in changes else m["versions"].update(changes)
+    )
 
 
 MALICIOUS = {
     "path traversal": (lambda ms: ms + [(tarfile.TarInfo("../escaped.json"), b"{}")], "climbs out of the cache"),
     "nested traversal": (lambda ms: ms + [(tarfile.TarInfo("models/../../x"), b"x")], "climbs out of the cache"),
     "absolute path": (lambda ms: ms + [(tarfile.TarInfo("/tmp/cmim_lab_owned.json"), b"{}")], "is an absolute path"),
-    "symlink": (lambda ms: ms + [(_link("models/x-s0-0123456789ab/model.safetensors", "/etc/passwd",
-                                       tarfile.SYMTYPE), None)], "is a symbolic link"),
-    "hardlink": (lambda ms: ms + [(_link("models/x-s0-0123456789ab/model.safetensors", "/etc/passwd",
-                                        tarfile.LNKTYPE), None)], "is a hard link"),
-    "pt file": (lambda ms: ms + [(tarfile.TarInfo(_model_name(ms).replace("model.safetensors", "optimizer.pt")),
-                                  pickle.dumps({}))], "is a pickle file"),
+    "symlink": (
+        lambda ms: ms + [(_link("models/x-s0-0123456789ab/model.safetensors", "/etc/passwd", tarfile.SYMTYPE), None)],
+        "is a symbolic link",
+    ),
+    "hardlink": (
+        lambda ms: ms + [(_link("models/x-s0-0123456789ab/model.safetensors", "/etc/passwd", tarfile.LNKTYPE), None)],
+        "is a hard link",
+    ),
+    "pt file": (
+        lambda ms: (
+            ms + [(tarfile.TarInfo(_model_name(ms).replace("model.safetensors", "optimizer.pt")), pickle.dumps({}))]
+        ),
+        "is a pickle file",
+    ),
     "pickle disguised as a checkpoint": (_pickle_as_model, r"holds pickle \(torch.save\) bytes"),
     "tampered checksum": (_tampered, "does not match the manifest's SHA-256"),
     "other kit version": (_versions(kit_version="0.1.0"), "written by cmim-lab 0.1.0"),
@@ -334,6 +356,7 @@ def test_a_file_that_is_no_archive_is_refused_in_one_line(tmp_path, fresh_cache,
 
 
 # --- the notebooks load what was imported ---------------------------------------------------------
+
 
 def _outputs(notebook: Path) -> tuple[str, list[str]]:
     """(every printed line, the text of every table a cell returned) of an executed notebook."""

@@ -8,6 +8,7 @@ move with the modules. The keys hold the versions of the kit, torch and scikit-l
 check runs where those match the recording (on other versions every entry is retrained by
 design, and the test says so).
 """
+
 import json
 import shutil
 from pathlib import Path
@@ -25,8 +26,10 @@ RECORDED = json.loads((FIXTURES / "cache_before_move.json").read_text())
 @pytest.fixture
 def old_cache(tmp_path, monkeypatch):
     if trainer.library_versions() != RECORDED["versions"]:
-        pytest.skip(f"cache keys hold library versions; recorded with {RECORDED['versions']}, "
-                    f"running {trainer.library_versions()}")
+        pytest.skip(
+            f"cache keys hold library versions; recorded with {RECORDED['versions']}, "
+            f"running {trainer.library_versions()}"
+        )
     root = tmp_path / "cache"
     shutil.copytree(FIXTURES / "cache_before_move", root)
     root.chmod(0o700)

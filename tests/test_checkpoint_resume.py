@@ -7,6 +7,7 @@ interrupted save cannot tidy up after itself (a temporary file stays behind, as 
 real SIGKILL). The test first counts the file operations of a whole run, then kills at
 each of them in turn.
 """
+
 import os
 import tempfile
 
@@ -14,15 +15,16 @@ import pytest
 import torch
 
 from cmim_lab import data
-from cmim_lab.infra import files
 from cmim_lab.checkpoint import MODEL_FILE, OPTIMIZER_FILE, load_model, save_checkpoint
 from cmim_lab.config import TrainConfig
 from cmim_lab.errors import CheckpointError
+from cmim_lab.infra import files
 from cmim_lab.trainer import LOCK_FILE, load_or_train, model_dir, train
 
 N_TRAIN = 320  # five steps of 64 per epoch: tiny, so every kill point runs in well under a second
-TINY = TrainConfig(method="cmim", dataset="digits", hidden_sizes=(32,), latent_dim=4, epochs=3, batch_size=64,
-                   n_train=N_TRAIN)
+TINY = TrainConfig(
+    method="cmim", dataset="digits", hidden_sizes=(32,), latent_dim=4, epochs=3, batch_size=64, n_train=N_TRAIN
+)
 
 
 class Killed(BaseException):
@@ -116,8 +118,7 @@ def test_a_save_is_one_rename_of_one_file(tmp_path, small_digits, monkeypatch):
     assert {op for op, _ in log} == {"mkstemp", "write", "fsync", "rename", "unlink"}
 
 
-def test_a_kill_between_any_two_file_operations_resumes_bit_identically(tmp_path, small_digits, reference,
-                                                                         monkeypatch):
+def test_a_kill_between_any_two_file_operations_resumes_bit_identically(tmp_path, small_digits, reference, monkeypatch):
     n_ops = len(_count_ops(tmp_path, small_digits, monkeypatch))
     assert n_ops >= 4 * TINY.epochs
     for kill_at in range(1, n_ops + 1):
@@ -135,8 +136,7 @@ def test_a_kill_between_any_two_file_operations_resumes_bit_identically(tmp_path
         assert meta["complete"] and meta["optimizer_state"] is None and _same(reference, model)
 
 
-def test_load_or_train_resumes_after_a_kill_and_leaves_nothing_stale(fresh_cache, small_digits, reference,
-                                                                     monkeypatch):
+def test_load_or_train_resumes_after_a_kill_and_leaves_nothing_stale(fresh_cache, small_digits, reference, monkeypatch):
     folder = model_dir(TINY, data=small_digits)
     with monkeypatch.context() as m:
         FileOps(folder, kill_at=8).install(m)  # writing the second epoch's temporary file
@@ -152,7 +152,7 @@ def _adam_after(model, steps: int):
     opt = torch.optim.Adam(model.parameters(), lr=TINY.lr)
     for _ in range(steps):
         opt.zero_grad()
-        sum((p ** 2).sum() for p in model.parameters()).backward()
+        sum((p**2).sum() for p in model.parameters()).backward()
         opt.step()
     return opt
 
@@ -161,8 +161,17 @@ def test_an_optimizer_state_of_another_step_is_refused(tmp_path, small_digits):
     """The defect of issue 15: a 62-step model resumed with a 93-step optimizer. Written by
     hand here (the trainer cannot produce it any more): refused with a clear message."""
     model = TINY.build_model(small_digits.input_shape)
-    save_checkpoint(tmp_path, model, TINY, epochs_done=1, steps_done=2, complete=False, history=[{"epoch": 1}],
-                    data_info=small_digits.info, optimizer=_adam_after(model, 3))
+    save_checkpoint(
+        tmp_path,
+        model,
+        TINY,
+        epochs_done=1,
+        steps_done=2,
+        complete=False,
+        history=[{"epoch": 1}],
+        data_info=small_digits.info,
+        optimizer=_adam_after(model, 3),
+    )
     with pytest.raises(CheckpointError, match="taken 3 steps while the model has taken 2"):
         load_model(tmp_path)
     with pytest.raises(CheckpointError, match="do not belong together"):
@@ -171,8 +180,16 @@ def test_an_optimizer_state_of_another_step_is_refused(tmp_path, small_digits):
 
 def test_an_unfinished_checkpoint_without_optimizer_state_is_refused(tmp_path, small_digits):
     model = TINY.build_model(small_digits.input_shape)
-    save_checkpoint(tmp_path, model, TINY, epochs_done=1, steps_done=5, complete=False, history=[{"epoch": 1}],
-                    data_info=small_digits.info)
+    save_checkpoint(
+        tmp_path,
+        model,
+        TINY,
+        epochs_done=1,
+        steps_done=5,
+        complete=False,
+        history=[{"epoch": 1}],
+        data_info=small_digits.info,
+    )
     with pytest.raises(CheckpointError, match="holds no optimizer state"):
         load_model(tmp_path)
 
@@ -180,8 +197,17 @@ def test_an_unfinished_checkpoint_without_optimizer_state_is_refused(tmp_path, s
 def test_load_or_train_sets_a_mismatched_optimizer_aside_and_retrains(fresh_cache, small_digits, reference):
     folder = model_dir(TINY, data=small_digits)
     model = TINY.build_model(small_digits.input_shape)
-    save_checkpoint(folder, model, TINY, epochs_done=1, steps_done=2, complete=False, history=[{"epoch": 1}],
-                    data_info=small_digits.info, optimizer=_adam_after(model, 3))
+    save_checkpoint(
+        folder,
+        model,
+        TINY,
+        epochs_done=1,
+        steps_done=2,
+        complete=False,
+        history=[{"epoch": 1}],
+        data_info=small_digits.info,
+        optimizer=_adam_after(model, 3),
+    )
     with pytest.warns(UserWarning, match="do not belong together") as caught:
         result = load_or_train(TINY, small_digits, device="cpu", progress=False)
     assert len([w for w in caught if "Moved it to" in str(w.message)]) == 1
@@ -192,8 +218,17 @@ def test_load_or_train_sets_a_mismatched_optimizer_aside_and_retrains(fresh_cach
 def test_resume_restores_adam_exactly(tmp_path, small_digits):
     model = TINY.build_model(small_digits.input_shape)
     opt = _adam_after(model, 5)
-    save_checkpoint(tmp_path, model, TINY, epochs_done=1, steps_done=5, complete=False, history=[{"epoch": 1}],
-                    data_info=small_digits.info, optimizer=opt)
+    save_checkpoint(
+        tmp_path,
+        model,
+        TINY,
+        epochs_done=1,
+        steps_done=5,
+        complete=False,
+        history=[{"epoch": 1}],
+        data_info=small_digits.info,
+        optimizer=opt,
+    )
     _, meta = load_model(tmp_path)
     fresh = torch.optim.Adam(TINY.build_model(small_digits.input_shape).parameters(), lr=TINY.lr)
     from cmim_lab.checkpoint import restore_optimizer

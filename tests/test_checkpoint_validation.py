@@ -2,6 +2,7 @@
 bytes and of the header, any failure to rebuild = a corrupt checkpoint (moved aside once, retrained), a config
 mismatch in the cache treated the same way, and divergence messages that name a checkpoint
 only where one exists."""
+
 import json
 import math
 import struct
@@ -16,8 +17,9 @@ from cmim_lab.errors import CheckpointError, TrainingDivergedError
 from cmim_lab.trainer import _check_finite, load_or_train, model_dir, train
 
 N_TRAIN = 320
-TINY = TrainConfig(method="vae", dataset="digits", hidden_sizes=(32,), latent_dim=4, epochs=1, batch_size=64,
-                   n_train=N_TRAIN)
+TINY = TrainConfig(
+    method="vae", dataset="digits", hidden_sizes=(32,), latent_dim=4, epochs=1, batch_size=64, n_train=N_TRAIN
+)
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +73,9 @@ def _expect_set_aside(path, small_digits, weights, match):
     assert not load_or_train(TINY, small_digits, device="cpu", progress=False).trained_now  # and cached again
 
 
-@pytest.mark.parametrize("shape", [[1, 100_000, 100_000], [0, 8, 8], [1, 8, 8, 8, 8], [1.5, 8], "[1, 8, 8",
-                                   [2 ** 13, 2 ** 13, 2 ** 13]])
+@pytest.mark.parametrize(
+    "shape", [[1, 100_000, 100_000], [0, 8, 8], [1, 8, 8, 8, 8], [1.5, 8], "[1, 8, 8", [2**13, 2**13, 2**13]]
+)
 def test_absurd_input_shape_is_refused_before_any_allocation(cached, small_digits, shape, monkeypatch):
     path, weights = cached
     _rewrite_header(path, input_shape=shape if not isinstance(shape, str) else shape)
@@ -85,13 +88,16 @@ def test_absurd_input_shape_is_refused_before_any_allocation(cached, small_digit
     _expect_set_aside(path, small_digits, weights, "input_shape|corrupt")
 
 
-@pytest.mark.parametrize("changes, match", [
-    ({"latent_dim": 10 ** 9}, "latent_dim"),
-    ({"hidden_sizes": [0]}, "hidden_sizes"),
-    ({"hidden_sizes": [65_536] * 2}, "do not fit the architecture"),  # within bounds: caught on the meta device
-    ({"latent_dim": 5}, "do not fit the architecture"),
-    ({"method": "simclr"}, "invalid config"),
-])
+@pytest.mark.parametrize(
+    "changes, match",
+    [
+        ({"latent_dim": 10**9}, "latent_dim"),
+        ({"hidden_sizes": [0]}, "hidden_sizes"),
+        ({"hidden_sizes": [65_536] * 2}, "do not fit the architecture"),  # within bounds: caught on the meta device
+        ({"latent_dim": 5}, "do not fit the architecture"),
+        ({"method": "simclr"}, "invalid config"),
+    ],
+)
 def test_config_sizes_in_the_header_are_checked_before_allocation(cached, changes, match, small_digits):
     path, _ = cached
     _rewrite_header(path, config=changes)
@@ -193,12 +199,19 @@ def test_divergence_in_the_first_epoch_does_not_point_at_an_empty_folder(tmp_pat
     assert "last good checkpoint" not in str(err.value)
 
 
-@pytest.mark.parametrize("fields", [dict(arch="conv", hidden_sizes=()), dict(method="infonce", projection_dim=16),
-                                    dict(arch="mlp", hidden_sizes=(32, 16))])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        dict(arch="conv", hidden_sizes=()),
+        dict(method="infonce", projection_dim=16),
+        dict(arch="mlp", hidden_sizes=(32, 16)),
+    ],
+)
 def test_every_architecture_rebuilds_through_the_meta_device_check(tmp_path, small_digits, fields):
     config = TINY.replace(**fields)
     model = config.build_model((1, 28, 28) if config.arch == "conv" else small_digits.input_shape)
-    save_checkpoint(tmp_path, model, config, epochs_done=1, steps_done=5, complete=True, history=[],
-                    data_info=small_digits.info)
+    save_checkpoint(
+        tmp_path, model, config, epochs_done=1, steps_done=5, complete=True, history=[], data_info=small_digits.info
+    )
     loaded, meta = load_model(tmp_path, config)
     assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in model.state_dict().items())

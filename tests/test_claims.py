@@ -1,10 +1,19 @@
 """The verdict logic of cmim_lab.studies.verdicts.compare on synthetic paired scores."""
+
 import math
 
 import pandas as pd
 import pytest
 
-from cmim_lab.studies.verdicts import (BEST, VERDICTS, compare, compare_entries, curve_reading, curve_verdicts, verdict_report)
+from cmim_lab.studies.verdicts import (
+    BEST,
+    VERDICTS,
+    compare,
+    compare_entries,
+    curve_reading,
+    curve_verdicts,
+    verdict_report,
+)
 
 
 def test_hand_worked_interval():
@@ -48,13 +57,16 @@ def test_unequal_seed_sets_are_refused_with_the_seeds_named():
         compare({0: 0.8, 1: 0.8, 2: 0.8}, {0: 0.8, 1: 0.8})
 
 
-@pytest.mark.parametrize("a, b, match", [
-    ({}, {}, "at least one seed"),
-    ([0.8, 0.9], {0: 0.8, 1: 0.9}, "must map seed"),
-    ({0: float("nan"), 1: 0.8}, {0: 0.8, 1: 0.8}, "finite"),
-    ({0: "high", 1: 0.8}, {0: 0.8, 1: 0.8}, "must be a number"),
-    (pd.Series([0.8, 0.9], index=[0, 0]), {0: 0.8}, "more than once"),
-])
+@pytest.mark.parametrize(
+    "a, b, match",
+    [
+        ({}, {}, "at least one seed"),
+        ([0.8, 0.9], {0: 0.8, 1: 0.9}, "must map seed"),
+        ({0: float("nan"), 1: 0.8}, {0: 0.8, 1: 0.8}, "finite"),
+        ({0: "high", 1: 0.8}, {0: 0.8, 1: 0.8}, "must be a number"),
+        (pd.Series([0.8, 0.9], index=[0, 0]), {0: 0.8}, "more than once"),
+    ],
+)
 def test_bad_scores_are_refused(a, b, match):
     with pytest.raises(ValueError, match=match):
         compare(a, b)
@@ -76,6 +88,7 @@ def test_pandas_series_by_seed_and_json_dict():
 
 # --- paired_by, tables, curves and the verdict cell -------------------------------------------------
 
+
 def test_paired_by_names_the_key_in_errors_and_text():
     with pytest.raises(ValueError, match=r"same split_seeds on both sides \(paired by split_seed\).*in a: \[3\]"):
         compare({1: 0.8, 2: 0.8}, {1: 0.8, 2: 0.8, 3: 0.7}, paired_by="split_seed")
@@ -95,10 +108,15 @@ def test_a_dataframe_side_and_the_per_seed_values_are_kept():
 
 
 def test_compare_entries_reads_a_table_and_takes_the_direction_from_it():
-    rows = pd.DataFrame({"entry": ["mim", "mim", "vae", "vae"] * 2, "seed": [0, 1, 0, 1] * 2,
-                         "metric": ["recon_nll"] * 4 + ["knn"] * 4,
-                         "value": [80.0, 81.0, 90.0, 92.0, 0.90, 0.91, 0.80, 0.82],
-                         "higher_is_better": [False] * 4 + [True] * 4})
+    rows = pd.DataFrame(
+        {
+            "entry": ["mim", "mim", "vae", "vae"] * 2,
+            "seed": [0, 1, 0, 1] * 2,
+            "metric": ["recon_nll"] * 4 + ["knn"] * 4,
+            "value": [80.0, 81.0, 90.0, 92.0, 0.90, 0.91, 0.80, 0.82],
+            "higher_is_better": [False] * 4 + [True] * 4,
+        }
+    )
     nll = compare_entries(rows, "mim", "vae", where={"metric": "recon_nll"})
     assert nll.mean_diff == pytest.approx(10.5) and not nll.higher_is_better and nll.names == ("mim", "vae")
     knn = compare_entries(rows, "mim", "vae", where={"metric": "knn"})
@@ -118,18 +136,34 @@ def _curve(diffs_by_step: dict) -> pd.DataFrame:
     for step, diffs in diffs_by_step.items():
         for seed, d in enumerate(diffs):
             base = 0.80 + seed / 100
-            for entry, value in (("mim[sum]", base), ("mim[normalised]", base - 0.01),
-                                 ("cmim[normalised]", base - 0.01 + d)):
-                rows.append({"step": step, "entry": entry, "seed": seed, "embedding": "mean", "metric": "knn-cosine",
-                             "value": value, "higher_is_better": True})
+            for entry, value in (
+                ("mim[sum]", base),
+                ("mim[normalised]", base - 0.01),
+                ("cmim[normalised]", base - 0.01 + d),
+            ):
+                rows.append(
+                    {
+                        "step": step,
+                        "entry": entry,
+                        "seed": seed,
+                        "embedding": "mean",
+                        "metric": "knn-cosine",
+                        "value": value,
+                        "higher_is_better": True,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
 def test_curve_verdicts_against_matched_and_best_and_the_reading():
-    rows = _curve({100: [0.001, -0.001, 0.0], 200: [0.04, 0.05, 0.045], 400: [0.03, 0.035, 0.032],
-                   800: [0.01, -0.01, 0.004]})
-    table = curve_verdicts(rows, [("cmim[normalised]", "mim[normalised]"), ("cmim[normalised]", BEST)],
-                           best_of=("mim[sum]", "mim[normalised]"))
+    rows = _curve(
+        {100: [0.001, -0.001, 0.0], 200: [0.04, 0.05, 0.045], 400: [0.03, 0.035, 0.032], 800: [0.01, -0.01, 0.004]}
+    )
+    table = curve_verdicts(
+        rows,
+        [("cmim[normalised]", "mim[normalised]"), ("cmim[normalised]", BEST)],
+        best_of=("mim[sum]", "mim[normalised]"),
+    )
     matched = table[table["comparison"] == "cmim[normalised] - mim[normalised]"].set_index("step")
     assert matched["verdict"].to_dict() == {100: "within noise", 200: "holds", 400: "holds", 800: "within noise"}
     best = table[table["comparison"] == "cmim[normalised] - best MIM"].set_index("step")

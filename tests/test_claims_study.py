@@ -1,4 +1,5 @@
 """``cmim-lab claims``: every claim gets rows with verdicts; the pieces it is built from."""
+
 import json
 import math
 
@@ -6,21 +7,48 @@ import pandas as pd
 import pytest
 import torch
 
-from cmim_lab.studies.verdicts import claim_row, compare as paired_compare
-from cmim_lab.studies.search import search_grid, search_reading, validation_split
-from cmim_lab.studies.claims import PROFILES, rows_frame, search_profile
 from cmim_lab.cli import main
 from cmim_lab.config import TrainConfig
+from cmim_lab.studies.claims import PROFILES, rows_frame, search_profile
 from cmim_lab.studies.experiments import compare
+from cmim_lab.studies.search import search_grid, search_reading, validation_split
 from cmim_lab.studies.sweep import seed_gaps
+from cmim_lab.studies.verdicts import claim_row
+from cmim_lab.studies.verdicts import compare as paired_compare
 
-ROW_FIELDS = {"claim", "setting", "statement", "a", "b", "entries", "dataset", "probe", "embedding", "budget",
-              "mean_diff", "std", "low", "high", "n_seeds", "verdict", "margin", "per_seed", "a_per_seed", "b_per_seed"}
+ROW_FIELDS = {
+    "claim",
+    "setting",
+    "statement",
+    "a",
+    "b",
+    "entries",
+    "dataset",
+    "probe",
+    "embedding",
+    "budget",
+    "mean_diff",
+    "std",
+    "low",
+    "high",
+    "n_seeds",
+    "verdict",
+    "margin",
+    "per_seed",
+    "a_per_seed",
+    "b_per_seed",
+}
 
 
 def test_seed_gaps_is_best_minus_worst_batch_size_per_seed():
-    table = pd.DataFrame({"variant": ["a"] * 4 + ["b"] * 4, "seed": [0, 0, 1, 1] * 2, "batch_size": [32, 512] * 4,
-                          "knn-cosine": [0.80, 0.70, 0.81, 0.75, 0.60, 0.61, 0.62, 0.62]})
+    table = pd.DataFrame(
+        {
+            "variant": ["a"] * 4 + ["b"] * 4,
+            "seed": [0, 0, 1, 1] * 2,
+            "batch_size": [32, 512] * 4,
+            "knn-cosine": [0.80, 0.70, 0.81, 0.75, 0.60, 0.61, 0.62, 0.62],
+        }
+    )
     gaps = seed_gaps(table).set_index(["variant", "seed"])["gap"]
     assert gaps.to_dict() == pytest.approx({("a", 0): 0.10, ("a", 1): 0.06, ("b", 0): 0.01, ("b", 1): 0.0})
     with pytest.raises(ValueError, match="probe 'mlp' is not in the sweep table"):
@@ -55,13 +83,33 @@ def test_the_search_grid_crosses_the_same_axes_for_both_sides():
 
 
 def test_a_notebooks_search_profile_takes_its_sizes_and_is_checked():
-    p = search_profile("digits", seeds=[0, 1], temperatures=[0.1, 1.0], weights=[1.0], latent_sizes=[2, 8],
-                       budgets=[2, 4], latent_dim=4, probe_n_train=300)
-    assert (p.dataset, p.seeds, p.search_temperatures, p.search_weights, p.search_latent_sizes, p.search_budgets,
-            p.latent_dim, p.probe_n_train) == ("digits", (0, 1), (0.1, 1.0), (1.0,), (2, 8), (2, 4), 4, 300)
+    p = search_profile(
+        "digits",
+        seeds=[0, 1],
+        temperatures=[0.1, 1.0],
+        weights=[1.0],
+        latent_sizes=[2, 8],
+        budgets=[2, 4],
+        latent_dim=4,
+        probe_n_train=300,
+    )
+    assert (
+        p.dataset,
+        p.seeds,
+        p.search_temperatures,
+        p.search_weights,
+        p.search_latent_sizes,
+        p.search_budgets,
+        p.latent_dim,
+        p.probe_n_train,
+    ) == ("digits", (0, 1), (0.1, 1.0), (1.0,), (2, 8), (2, 4), 4, 300)
     assert len(search_grid(p)) == 2 * 2 * 1 * 2 + 2 * 2
-    for bad, message in ((dict(budgets=[4]), "search_budgets"), (dict(budgets=[4, 4]), "search_budgets"),
-                         (dict(seeds=[0, 0]), "seeds"), (dict(temperatures=[0.0]), "temperature")):
+    for bad, message in (
+        (dict(budgets=[4]), "search_budgets"),
+        (dict(budgets=[4, 4]), "search_budgets"),
+        (dict(seeds=[0, 0]), "seeds"),
+        (dict(temperatures=[0.0]), "temperature"),
+    ):
         kwargs = {**dict(seeds=[0, 1], temperatures=[0.1], weights=[1.0], latent_sizes=[2], budgets=[2, 4]), **bad}
         with pytest.raises(ValueError, match=message):
             search_profile("digits", **kwargs)
@@ -69,14 +117,24 @@ def test_a_notebooks_search_profile_takes_its_sizes_and_is_checked():
 
 def _search_row(budget, a, b, probe="knn-cosine"):
     v = paired_compare(a, b, names=("best cMIM: cmim[normalised] tau=0.1 w=1 d=64", "best MIM: mim[sum] d=64"))
-    return claim_row(2, f"digits, search, best cMIM vs best MIM, {probe}, step {budget}", v, statement="s",
-                     dataset="digits", probe=probe, embedding="mean", budget=f"{budget} steps")
+    return claim_row(
+        2,
+        f"digits, search, best cMIM vs best MIM, {probe}, step {budget}",
+        v,
+        statement="s",
+        dataset="digits",
+        probe=probe,
+        embedding="mean",
+        budget=f"{budget} steps",
+    )
 
 
 def test_the_search_reading_gives_each_budget_in_points_with_interval_and_word():
-    rows = [_search_row(2000, {0: 0.85, 1: 0.84, 2: 0.86}, {0: 0.85, 1: 0.85, 2: 0.84}),
-            _search_row(500, {0: 0.83, 1: 0.82, 2: 0.83}, {0: 0.80, 1: 0.80, 2: 0.81}),
-            _search_row(500, {0: 0.5}, {0: 0.6}, probe="linear")]
+    rows = [
+        _search_row(2000, {0: 0.85, 1: 0.84, 2: 0.86}, {0: 0.85, 1: 0.85, 2: 0.84}),
+        _search_row(500, {0: 0.83, 1: 0.82, 2: 0.83}, {0: 0.80, 1: 0.80, 2: 0.81}),
+        _search_row(500, {0: 0.5}, {0: 0.6}, probe="linear"),
+    ]
     text = search_reading(rows)
     assert text.index("at 500 steps") < text.index("at 2000 steps")  # by budget, not by row order
     assert "best cMIM (cmim[normalised] tau=0.1 w=1 d=64) against the best MIM (mim[sum] d=64): +2.3 points" in text
@@ -107,9 +165,16 @@ def test_a_bad_profile_setting_is_named_before_any_work():
 
 def test_compare_over_seeds_gives_one_row_per_label_and_seed(fresh_cache, digits):
     base = TrainConfig(dataset="digits", hidden_sizes=(32,), latent_dim=4, batch_size=64, max_steps=10)
-    models, table = compare({"MIM": base.replace(method="mim"), "VAE": base.replace(method="vae")}, digits,
-                            seeds=[3, 5], embeddings=("mean",), probes=("knn-cosine",), clustering=False,
-                            progress=False, log=None)
+    models, table = compare(
+        {"MIM": base.replace(method="mim"), "VAE": base.replace(method="vae")},
+        digits,
+        seeds=[3, 5],
+        embeddings=("mean",),
+        probes=("knn-cosine",),
+        clustering=False,
+        progress=False,
+        log=None,
+    )
     assert list(zip(table["label"], table["seed"])) == [("MIM", 3), ("MIM", 5), ("VAE", 3), ("VAE", 5)]
     assert models["MIM"].config.seed == 3 and set(models) == {"MIM", "VAE"}
 
@@ -130,12 +195,19 @@ def test_the_smoke_profile_writes_every_claim_row(fresh_cache, tmp_path, capsys)
         assert r["mean_diff"] == pytest.approx(sum(diffs) / len(diffs))
         assert r["low"] <= r["mean_diff"] <= r["high"]
     settings = " | ".join(r["setting"] for r in rows)
-    for needle in ("kmeans_nmi", "active_units", "recon_nll",                      # claim 1
-                   "cmim[normalised] - mim[normalised], knn-cosine, step 10",      # claim 2, the curve
-                   "cmim[normalised] - best MIM", "search, best cMIM vs best MIM",
-                   "protocol samples, cmim[normalised] vs mim[normalised]",        # claim 3
-                   "protocol steps, cmim[sum] vs infonce[pure]", "cmim[normalised] vs infonce[recon]",
-                   "infonce[sum], mlp", "vae[sum], layers, linear"):                # claim 4
+    for needle in (
+        "kmeans_nmi",
+        "active_units",
+        "recon_nll",  # claim 1
+        "cmim[normalised] - mim[normalised], knn-cosine, step 10",  # claim 2, the curve
+        "cmim[normalised] - best MIM",
+        "search, best cMIM vs best MIM",
+        "protocol samples, cmim[normalised] vs mim[normalised]",  # claim 3
+        "protocol steps, cmim[sum] vs infonce[pure]",
+        "cmim[normalised] vs infonce[recon]",
+        "infonce[sum], mlp",
+        "vae[sum], layers, linear",
+    ):  # claim 4
         assert needle in settings, needle
     steps = {int(r["budget"].split()[0]) for r in rows if r["claim"] == 2 and "search" not in r["setting"]}
     assert steps == set(PROFILES["smoke"].curve_steps)

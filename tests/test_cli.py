@@ -1,4 +1,5 @@
 """Every cmim-lab command end to end on the small digits dataset."""
+
 import argparse
 import subprocess
 import sys
@@ -8,8 +9,7 @@ import pytest
 
 from cmim_lab.cli import main
 
-TINY = ["--dataset", "digits", "--hidden-sizes", "32", "--latent-dim", "4", "--batch-size", "64",
-        "--no-progress"]
+TINY = ["--dataset", "digits", "--hidden-sizes", "32", "--latent-dim", "4", "--batch-size", "64", "--no-progress"]
 
 
 def test_data_lists_sources(capsys):
@@ -32,16 +32,37 @@ def test_train_then_evaluate_from_the_cache(fresh_cache, capsys):
 def test_evaluate_a_checkpoint_folder(tmp_path, capsys):
     assert main(["train", "--method", "vae", "--epochs", "1", *TINY, "--checkpoint-dir", str(tmp_path)]) == 0
     capsys.readouterr()
-    assert main(["evaluate", "--checkpoint", str(tmp_path), "--probes", "knn-euclidean",
-                 "--embeddings", "mean"]) == 0
+    assert main(["evaluate", "--checkpoint", str(tmp_path), "--probes", "knn-euclidean", "--embeddings", "mean"]) == 0
     assert "vae[sum] on digits" in capsys.readouterr().out
 
 
 def test_benchmark_writes_every_output(fresh_cache, tmp_path, capsys):
     out = tmp_path / "bench"
-    assert main(["benchmark", "--datasets", "digits", "--methods", "vae,cmim", "--seeds", "0,1", "--epochs", "2",
-                 "--batch-size", "64", "--latent-dim", "4", "--probes", "knn-euclidean,linear",
-                 "--out", str(out), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "benchmark",
+                "--datasets",
+                "digits",
+                "--methods",
+                "vae,cmim",
+                "--seeds",
+                "0,1",
+                "--epochs",
+                "2",
+                "--batch-size",
+                "64",
+                "--latent-dim",
+                "4",
+                "--probes",
+                "knn-euclidean,linear",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     for name in ["raw.csv", "zscores.csv", "ranks.csv", "summary.md"]:
         assert (out / name).exists(), name
@@ -57,31 +78,69 @@ def test_benchmark_writes_every_output(fresh_cache, tmp_path, capsys):
 
 def test_batch_sweep_writes_table_and_figure(fresh_cache, tmp_path, capsys):
     out = tmp_path / "sweep"
-    assert main(["batch-sweep", "--methods", "cmim[sum],infonce[pure]", "--batch-sizes", "32,64", "--seeds", "0",
-                 "--dataset", "digits", "--n-train", "none", "--budget", "640", "--out", str(out),
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "batch-sweep",
+                "--methods",
+                "cmim[sum],infonce[pure]",
+                "--batch-sizes",
+                "32,64",
+                "--seeds",
+                "0",
+                "--dataset",
+                "digits",
+                "--n-train",
+                "none",
+                "--budget",
+                "640",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     table = pd.read_csv(out / "sweep.csv")
     assert len(table) == 4 and set(table["batch_size"]) == {32, 64}
     assert (table[table["batch_size"] == 32]["steps"] == 20).all()  # 640 samples / 32
-    assert (table.dropna(subset=["nt_xent"])["nt_xent_collapsed"].round(4) == [round(__import__("math").log(63), 4),
-                                                                                round(__import__("math").log(127), 4)]).all()
+    assert (
+        table.dropna(subset=["nt_xent"])["nt_xent_collapsed"].round(4)
+        == [round(__import__("math").log(63), 4), round(__import__("math").log(127), 4)]
+    ).all()
     assert (out / "sensitivity.csv").exists() and (out / "summary.md").exists()
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["train", "--method", "simclr", "--dataset", "digits"], "valid methods are"),
-    (["train", "--dataset", "cifar"], "valid datasets are"),
-    (["train", "--dataset", "digits", "--epochs", "0"], "epochs must be > 0"),
-    (["train", "--dataset", "digits", "--lr", "-1"], "lr must be > 0"),
-    (["evaluate", "--dataset", "digits", "--epochs", "1", "--probes", "svm", "--no-progress", "--batch-size", "64"],
-     "valid probes are"),
-    (["batch-sweep", "--methods", "cmim[mean]", "--dataset", "digits"], "unknown method or variant 'cmim[mean]'"),
-    (["benchmark", "--datasets", "digits", "--methods", "cmim[mean]"], "unknown method or variant 'cmim[mean]'"),
-    (["benchmark", "--datasets", "esol"], "cmim-lab molecules"),
-    (["batch-sweep", "--methods", "cmim", "--dataset", "digits", "--protocol", "time"], "valid protocols are"),
-    (["notebooks", "--profile", "huge"], "valid profiles are: smoke, default, full"),
-    (["notebooks", "--only", "42"], "no notebook matches '42'"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--method", "simclr", "--dataset", "digits"], "valid methods are"),
+        (["train", "--dataset", "cifar"], "valid datasets are"),
+        (["train", "--dataset", "digits", "--epochs", "0"], "epochs must be > 0"),
+        (["train", "--dataset", "digits", "--lr", "-1"], "lr must be > 0"),
+        (
+            [
+                "evaluate",
+                "--dataset",
+                "digits",
+                "--epochs",
+                "1",
+                "--probes",
+                "svm",
+                "--no-progress",
+                "--batch-size",
+                "64",
+            ],
+            "valid probes are",
+        ),
+        (["batch-sweep", "--methods", "cmim[mean]", "--dataset", "digits"], "unknown method or variant 'cmim[mean]'"),
+        (["benchmark", "--datasets", "digits", "--methods", "cmim[mean]"], "unknown method or variant 'cmim[mean]'"),
+        (["benchmark", "--datasets", "esol"], "cmim-lab molecules"),
+        (["batch-sweep", "--methods", "cmim", "--dataset", "digits", "--protocol", "time"], "valid protocols are"),
+        (["notebooks", "--profile", "huge"], "valid profiles are: smoke, default, full"),
+        (["notebooks", "--only", "42"], "no notebook matches '42'"),
+    ],
+)
 def test_bad_input_is_a_clear_error_not_a_traceback(argv, message, fresh_cache, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
@@ -143,8 +202,10 @@ def test_run_notebooks_restores_the_environment(tmp_path, monkeypatch):
     assert len(seen) == 2  # refused before any notebook started
 
 
-@pytest.mark.parametrize("command, folder", [("benchmark", "benchmark"), ("batch-sweep", "batch-sweep"),
-                                             ("molecules", "benchmark-molecules")])
+@pytest.mark.parametrize(
+    "command, folder",
+    [("benchmark", "benchmark"), ("batch-sweep", "batch-sweep"), ("molecules", "benchmark-molecules")],
+)
 def test_out_defaults_are_absolute_under_the_kits_home(command, folder, tmp_path, monkeypatch, capsys):
     from pathlib import Path
 
@@ -165,8 +226,8 @@ def test_out_defaults_are_absolute_under_the_kits_home(command, folder, tmp_path
 
 def test_benchmark_reports_the_figure_it_really_wrote(tmp_path, monkeypatch, capsys):
     """PNG export failed -> the HTML file is what gets reported, never benchmark.png (#15)."""
-    import cmim_lab.studies.benchmark as benchmark
     import cmim_lab.notebook.viz as viz
+    import cmim_lab.studies.benchmark as benchmark
 
     monkeypatch.setattr(viz, "benchmark_figure", lambda raw, probes: object())
     monkeypatch.setattr(viz, "save_figure", lambda fig, path, **kw: [path.with_suffix(".html")])
@@ -187,16 +248,28 @@ def test_benchmark_reports_the_figure_it_really_wrote(tmp_path, monkeypatch, cap
 def _choices() -> dict:
     from cmim_lab import registry
     from cmim_lab.config import CLASSIFICATION_PROBES, EMBEDDING_KINDS, REDUCTIONS
-    from cmim_lab.objectives import METHODS, NEGATIVES
     from cmim_lab.notebook.params import PROFILE_NAMES
+    from cmim_lab.objectives import METHODS, NEGATIVES
     from cmim_lab.studies.sweep import LR_RULES, PROTOCOLS
 
-    return {"method": METHODS, "methods": METHODS, "reduction": REDUCTIONS, "reductions": REDUCTIONS,
-            "negatives": NEGATIVES, "arch": ["mlp", "conv"], "likelihood": ["bernoulli", "gaussian"],
-            "backend": ["torch", "sklearn"], "embeddings": EMBEDDING_KINDS, "protocol": PROTOCOLS,
-            "lr_rule": LR_RULES, "profile": PROFILE_NAMES, "datasets": ["mnist-5k", "digits"],
-            "dataset": ["fashion-mnist", "digits"], "load": list(registry.datasets()),
-            "probes": CLASSIFICATION_PROBES}
+    return {
+        "method": METHODS,
+        "methods": METHODS,
+        "reduction": REDUCTIONS,
+        "reductions": REDUCTIONS,
+        "negatives": NEGATIVES,
+        "arch": ["mlp", "conv"],
+        "likelihood": ["bernoulli", "gaussian"],
+        "backend": ["torch", "sklearn"],
+        "embeddings": EMBEDDING_KINDS,
+        "protocol": PROTOCOLS,
+        "lr_rule": LR_RULES,
+        "profile": PROFILE_NAMES,
+        "datasets": ["mnist-5k", "digits"],
+        "dataset": ["fashion-mnist", "digits"],
+        "load": list(registry.datasets()),
+        "probes": CLASSIFICATION_PROBES,
+    }
 
 
 def _subcommands():
@@ -205,8 +278,9 @@ def _subcommands():
     return subcommand_parsers(build_parser())
 
 
-@pytest.mark.parametrize("command", ["data", "train", "evaluate", "benchmark", "batch-sweep", "notebooks", "kernel",
-                                     "molecules"])
+@pytest.mark.parametrize(
+    "command", ["data", "train", "evaluate", "benchmark", "batch-sweep", "notebooks", "kernel", "molecules"]
+)
 def test_every_option_shows_its_default_its_choices_and_what_none_means(command):
     parser = _subcommands()[command]
     choices = _choices()
@@ -237,8 +311,10 @@ def test_method_variants_have_one_spelling_in_every_command(capsys):
     args.argv = []
     assert (train_config(args).recon_weight, train_config(args).projection_dim) == (0.0, 128)
     for command in ("benchmark", "batch-sweep", "molecules"):
-        assert build_parser().parse_args([command, "--methods", "cmim[normalised],mim"]).methods == \
-            ["cmim[normalised]", "mim"]
+        assert build_parser().parse_args([command, "--methods", "cmim[normalised],mim"]).methods == [
+            "cmim[normalised]",
+            "mim",
+        ]
     # a variant and an explicit flag that disagree: refused, naming both
     assert main(["train", "--dataset", "digits", "--method", "cmim[normalised]", "--reduction", "sum"]) == 2
     err = capsys.readouterr().err
@@ -246,14 +322,16 @@ def test_method_variants_have_one_spelling_in_every_command(capsys):
 
 
 def test_top_level_help_imports_neither_torch_nor_the_datasets():
-    code = ("import sys, contextlib, io\nfrom cmim_lab.cli import main\n"
-            "with contextlib.redirect_stdout(io.StringIO()) as out: main([])\n"
-            "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'numpy', 'pandas', 'sklearn', "
-            "'plotly', 'umap', 'cmim_lab') and m not in ('cmim_lab', 'cmim_lab.cli', 'cmim_lab.registry', "
-            "'cmim_lab.infra', 'cmim_lab.infra.paths', 'cmim_lab.errors', 'cmim_lab.molecules', "
-            "'cmim_lab.molecules.plugin')"
-            " and not m.startswith('cmim_lab.cli.'))\n"  # the command modules: their kit imports are inside functions
-            "print(heavy, 'getting started' in out.getvalue())")
+    code = (
+        "import sys, contextlib, io\nfrom cmim_lab.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out: main([])\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'numpy', 'pandas', 'sklearn', "
+        "'plotly', 'umap', 'cmim_lab') and m not in ('cmim_lab', 'cmim_lab.cli', 'cmim_lab.registry', "
+        "'cmim_lab.infra', 'cmim_lab.infra.paths', 'cmim_lab.errors', 'cmim_lab.molecules', "
+        "'cmim_lab.molecules.plugin')"
+        " and not m.startswith('cmim_lab.cli.'))\n"  # the command modules: their kit imports are inside functions
+        "print(heavy, 'getting started' in out.getvalue())"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.stdout.strip() == "[] True", proc.stdout + proc.stderr
 

@@ -1,6 +1,7 @@
 """``cmim-lab cache``: the wiring of export's SHA-256, ``import --sha256`` and ``verify`` to the
 library (:mod:`cmim_lab.cache.archive`, :mod:`cmim_lab.cache.verify`), with the library
 replaced by recording fakes: what the CLI passes, prints and returns."""
+
 import sys
 import types
 
@@ -37,8 +38,11 @@ def test_export_prints_the_sha256_and_writes_it_beside_the_archive(tmp_path, mon
     from cmim_lab import TrainConfig
 
     monkeypatch.setenv("CMIM_LAB_CACHE", str(tmp_path / "cache"))
-    cmim_lab.load_or_train(TrainConfig(dataset="digits", n_train=100, hidden_sizes=(8,), latent_dim=2, epochs=1, batch_size=50),
-                           device="cpu", progress=False)
+    cmim_lab.load_or_train(
+        TrainConfig(dataset="digits", n_train=100, hidden_sizes=(8,), latent_dim=2, epochs=1, batch_size=50),
+        device="cpu",
+        progress=False,
+    )
     target = tmp_path / "models.tar.gz"
     assert main(["cache", "export", str(target)]) == 0
     digest = hashlib.sha256(target.read_bytes()).hexdigest()
@@ -74,8 +78,10 @@ def _fake_verify(monkeypatch, lines):
 
 
 def test_verify_reports_every_changed_entry_and_exits_1(monkeypatch, capsys):
-    changed = ["models/abc: model.safetensors tensors differ from the recorded digest",
-               "models/def: eval-123.json names a checkpoint digest the checkpoint does not have"]
+    changed = [
+        "models/abc: model.safetensors tensors differ from the recorded digest",
+        "models/def: eval-123.json names a checkpoint digest the checkpoint does not have",
+    ]
     _fake_verify(monkeypatch, changed)
     assert main(["cache", "verify"]) == 1
     out = capsys.readouterr().out.splitlines()

@@ -1,6 +1,7 @@
 """Values that look like options (``--hidden-sizes -5,10``, ``--lr -1e-3``): argparse alone
 takes them for an unknown option and says "expected one argument"; the CLI passes them to the
 flag's own check, which names the flag, the value and what is valid (issue #30, item 6)."""
+
 import pytest
 
 from cmim_lab.cli import build_parser, main

@@ -1,18 +1,22 @@
 """``cmim-lab claims --dataset``: the flags of your own data reach
 :func:`cmim_lab.studies.your_data.run`, and are refused without ``--dataset``."""
+
 import pytest
 
 from cmim_lab.cli import main
 from cmim_lab.studies import your_data
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--label", "y"], "--label only applies to your own data: add --dataset"),
-    (["--budget", "100", "--dry-run"], "--budget, --dry-run only apply to your own data"),
-    (["--dataset", "wine", "--search"], "--search runs on the paper's datasets only"),
-    (["--dataset", "wine", "--methods", "mim,bogus"], "bogus"),
-    (["--dataset", "wine", "--seeds", "0,0"], "seeds"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--label", "y"], "--label only applies to your own data: add --dataset"),
+        (["--budget", "100", "--dry-run"], "--budget, --dry-run only apply to your own data"),
+        (["--dataset", "wine", "--search"], "--search runs on the paper's datasets only"),
+        (["--dataset", "wine", "--methods", "mim,bogus"], "bogus"),
+        (["--dataset", "wine", "--seeds", "0,0"], "seeds"),
+    ],
+)
 def test_misplaced_or_bad_flags_are_one_line_errors(argv, message, fresh_cache, capsys):
     assert main(["claims", *argv]) == 2
     err = capsys.readouterr().err
@@ -28,8 +32,26 @@ def test_the_flags_reach_the_library(monkeypatch, tmp_path, capsys):
         return your_data.YourDataResult([], "", None, seconds=0.0)
 
     monkeypatch.setattr(your_data, "run", fake_run)
-    argv = ["claims", "--dataset", "table.csv", "--label", "species", "--budget", "300", "--seeds", "0,1",
-            "--methods", "mim,cmim", "--n-train", "100", "--profile", "smoke", "--out", str(tmp_path), "--no-progress"]
+    argv = [
+        "claims",
+        "--dataset",
+        "table.csv",
+        "--label",
+        "species",
+        "--budget",
+        "300",
+        "--seeds",
+        "0,1",
+        "--methods",
+        "mim,cmim",
+        "--n-train",
+        "100",
+        "--profile",
+        "smoke",
+        "--out",
+        str(tmp_path),
+        "--no-progress",
+    ]
     assert main(argv) == 0
     assert seen["dataset"] == "table.csv" and seen["label"] == "species" and seen["budget"] == 300
     assert seen["seeds"] == (0, 1) and seen["methods"] == ["mim", "cmim"] and seen["n_train"] == 100

@@ -1,5 +1,6 @@
 """The conv architecture derives its stages from the input shape: any size from 8x8 and any
 channel count, a decoder that mirrors the encoder exactly, and -X widths for every stage."""
+
 import pytest
 import torch
 
@@ -54,11 +55,14 @@ def test_odd_and_large_sizes_round_trip(shape):
     assert model.decode(model.encode(x).mu).shape == x.shape
 
 
-@pytest.mark.parametrize("shape, message", [
-    ((1, 7, 7), r"at least 8x8 pixels"),
-    ((3, 4, 40), r"at least 8x8 pixels"),
-    ((13,), r"needs images \[C, H, W\]"),
-])
+@pytest.mark.parametrize(
+    "shape, message",
+    [
+        ((1, 7, 7), r"at least 8x8 pixels"),
+        ((3, 4, 40), r"at least 8x8 pixels"),
+        ((13,), r"needs images \[C, H, W\]"),
+    ],
+)
 def test_too_small_or_flat_inputs_are_clear_errors(shape, message):
     with pytest.raises(ValueError, match=message):
         _conv(shape)
@@ -74,7 +78,6 @@ def test_mlp_stays_the_default_and_colour_sets_start_from_conv():
 def test_conv_trains_on_colour_images(fresh_cache):
     ds = data.load("colour-digits", n_train=200)
     assert ds.input_shape == (3, 16, 16) and 0 <= float(ds.x_train.min()) and float(ds.x_train.max()) <= 1
-    config = TrainConfig.for_dataset("colour-digits", method="cmim", n_train=200, batch_size=50, epochs=1,
-                                     latent_dim=4)
+    config = TrainConfig.for_dataset("colour-digits", method="cmim", n_train=200, batch_size=50, epochs=1, latent_dim=4)
     result = train(config, ds, device="cpu", progress=False)
     assert result.history["recon_nll"].notna().all() and result.model.decoder_widths == [256, 32]

@@ -1,10 +1,11 @@
 """The budget curve: scores taken at several steps of one run, through the trainer's step callbacks."""
+
 import pytest
 import torch
 
 from cmim_lab.config import EvalConfig, TrainConfig
-from cmim_lab.studies.curves import check_curve_steps, total_steps, train_with_curve
 from cmim_lab.evaluation import evaluate
+from cmim_lab.studies.curves import check_curve_steps, total_steps, train_with_curve
 from cmim_lab.trainer import load_or_train, train
 
 TINY = dict(dataset="digits", hidden_sizes=(32,), latent_dim=4, batch_size=64)

@@ -1,4 +1,5 @@
 """The data layer: offline sources, splits, subsets, cache, user arrays and error messages."""
+
 import time
 
 import numpy as np
@@ -22,8 +23,10 @@ def _check(ds, n_train, n_test, shape, n_classes):
 
 def test_fashion_mnist_full_from_debian_package():
     if not all((d / "train-images-idx3-ubyte.gz").exists() for d in sources.DEBIAN_FASHION_DIRS):
-        pytest.fail("Debian's dataset-fashion-mnist is not installed (apt-get install dataset-fashion-mnist); "
-                    ".ci/run installs it, so this test must run, not skip")
+        pytest.fail(
+            "Debian's dataset-fashion-mnist is not installed (apt-get install dataset-fashion-mnist); "
+            ".ci/run installs it, so this test must run, not skip"
+        )
     ds = data.load("fashion-mnist")
     _check(ds, 60_000, 10_000, (1, 28, 28), 10)
     assert "dataset-fashion-mnist" in ds.info["source"]
@@ -146,16 +149,19 @@ def test_from_arrays_accepts_images_and_vectors():
     assert v.x_train.shape == (50, 7) and v.input_shape == (7,)
 
 
-@pytest.mark.parametrize("x, y, message", [
-    (np.zeros((10, 5)), np.zeros(9, dtype=int), "9 labels for 10 samples"),
-    (np.full((10, 5), np.nan), np.zeros(10, dtype=int), "NaN"),
-    (np.zeros((10,)), np.zeros(10, dtype=int), r"must be \[N, D\]"),
-    (np.array([["a"] * 3] * 4), np.zeros(4, dtype=int), "numeric"),
-    (np.full((10, 5), np.inf), np.zeros(10, dtype=int), "NaN or inf"),
-    (np.full((10, 5), 1e300), np.zeros(10, dtype=int), "beyond float32's range"),
-    (np.zeros((10, 5)), np.full(10, 0.5), "integer class labels"),
-    (np.zeros((10, 5)), -np.ones(10, dtype=int), ">= 0"),
-])
+@pytest.mark.parametrize(
+    "x, y, message",
+    [
+        (np.zeros((10, 5)), np.zeros(9, dtype=int), "9 labels for 10 samples"),
+        (np.full((10, 5), np.nan), np.zeros(10, dtype=int), "NaN"),
+        (np.zeros((10,)), np.zeros(10, dtype=int), r"must be \[N, D\]"),
+        (np.array([["a"] * 3] * 4), np.zeros(4, dtype=int), "numeric"),
+        (np.full((10, 5), np.inf), np.zeros(10, dtype=int), "NaN or inf"),
+        (np.full((10, 5), 1e300), np.zeros(10, dtype=int), "beyond float32's range"),
+        (np.zeros((10, 5)), np.full(10, 0.5), "integer class labels"),
+        (np.zeros((10, 5)), -np.ones(10, dtype=int), ">= 0"),
+    ],
+)
 def test_from_arrays_rejects_bad_input_with_clear_messages(x, y, message):
     with pytest.raises(ValueError, match=message):
         data.from_arrays(x, y, x_test=x, y_test=y)
@@ -171,8 +177,10 @@ def test_import_stays_light():
     import subprocess
     import sys
 
-    code = ("import sys, cmim_lab, cmim_lab.data; "
-            "heavy = [m for m in ('umap', 'plotly', 'ipywidgets', 'jupyter_core', 'papermill', 'pandas') "
-            "if m in sys.modules]; print(heavy)")
+    code = (
+        "import sys, cmim_lab, cmim_lab.data; "
+        "heavy = [m for m in ('umap', 'plotly', 'ipywidgets', 'jupyter_core', 'papermill', 'pandas') "
+        "if m in sys.modules]; print(heavy)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

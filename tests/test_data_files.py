@@ -1,4 +1,5 @@
 """A researcher's own dataset from a path (cmim_lab.data.files): every form, every bad input."""
+
 import numpy as np
 import pandas as pd
 import pytest

@@ -1,10 +1,12 @@
 """docs/design.md's layer table is the declaration tests/test_layers.py enforces, and its
 layout names every folder and top-level module of the package."""
+
 import re
 from pathlib import Path
 
-import cmim_lab
 from test_layers import LAYERS
+
+import cmim_lab
 
 PAGE = (Path(__file__).resolve().parents[1] / "docs" / "design.md").read_text()
 

@@ -1,4 +1,5 @@
 """Two gloo processes on the CPU compute the same loss and gradients as one process."""
+
 import os
 import shutil
 import socket
@@ -26,8 +27,9 @@ def _free_port() -> int:
 
 def _inputs(method):
     """Model config, global batch, and the fixed noise of one step (identical in every process)."""
-    cfg = TrainConfig(method=method, dataset="digits", hidden_sizes=(32,), latent_dim=6, projection_dim=4,
-                      temperature=0.5)
+    cfg = TrainConfig(
+        method=method, dataset="digits", hidden_sizes=(32,), latent_dim=6, projection_dim=4, temperature=0.5
+    )
     g = torch.Generator().manual_seed(1)
     x = torch.rand(GLOBAL_BATCH, 1, 8, 8, generator=g)
     eps = torch.randn(GLOBAL_BATCH, 6, generator=g)
@@ -93,10 +95,29 @@ def test_torchrun_two_processes_write_a_checkpoint_that_loads(tmp_path):
     from cmim_lab.checkpoint import load_model
 
     ckpt = tmp_path / "ckpt"
-    cmd = _torchrun() + ["--nproc_per_node=2", "--master_port", str(_free_port()), "-m", "cmim_lab.cli", "train",
-                         "--method", "cmim", "--dataset", "digits", "--epochs", "2", "--batch-size", "64",
-                         "--hidden-sizes", "32", "--latent-dim", "4", "--checkpoint-dir", str(ckpt),
-                         "--no-progress"]
+    cmd = _torchrun() + [
+        "--nproc_per_node=2",
+        "--master_port",
+        str(_free_port()),
+        "-m",
+        "cmim_lab.cli",
+        "train",
+        "--method",
+        "cmim",
+        "--dataset",
+        "digits",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "64",
+        "--hidden-sizes",
+        "32",
+        "--latent-dim",
+        "4",
+        "--checkpoint-dir",
+        str(ckpt),
+        "--no-progress",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -107,9 +128,25 @@ def test_torchrun_two_processes_write_a_checkpoint_that_loads(tmp_path):
 
 
 def test_torchrun_bad_batch_fails_cleanly_on_every_rank(tmp_path):
-    cmd = _torchrun() + ["--nproc_per_node=2", "--master_port", str(_free_port()), "-m", "cmim_lab.cli", "train",
-                         "--method", "infonce", "--dataset", "digits", "--epochs", "1", "--batch-size", "63",
-                         "--checkpoint-dir", str(tmp_path), "--no-progress"]
+    cmd = _torchrun() + [
+        "--nproc_per_node=2",
+        "--master_port",
+        str(_free_port()),
+        "-m",
+        "cmim_lab.cli",
+        "train",
+        "--method",
+        "infonce",
+        "--dataset",
+        "digits",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "63",
+        "--checkpoint-dir",
+        str(tmp_path),
+        "--no-progress",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
     assert proc.returncode != 0
@@ -121,6 +158,10 @@ def test_torchrun_bad_batch_fails_cleanly_on_every_rank(tmp_path):
 def test_cuda_training_smoke(tmp_path):
     from cmim_lab.trainer import train
 
-    res = train(TrainConfig(method="cmim", dataset="digits", epochs=1, batch_size=64), device="cuda",
-                checkpoint_dir=tmp_path, progress=False)
+    res = train(
+        TrainConfig(method="cmim", dataset="digits", epochs=1, batch_size=64),
+        device="cuda",
+        checkpoint_dir=tmp_path,
+        progress=False,
+    )
     assert next(res.model.parameters()).is_cuda

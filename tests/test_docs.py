@@ -11,6 +11,7 @@
 ``CMIM_LAB_WRITE_SCREENSHOT=1`` also writes the notebook page's screenshot to
 ``figures/docs_notebook_page.png`` (otherwise it goes to the test's tmp_path only).
 """
+
 from __future__ import annotations
 
 import os
@@ -90,16 +91,34 @@ def site(tmp_path_factory):
     """The site built from the smoke profile (``build_site.py`` finds the throwaway notebook folder
     empty and executes every notebook into it first, as ``make docs`` does)."""
     root = tmp_path_factory.mktemp("docs")
-    done = subprocess.run([sys.executable, str(REPO / "docs" / "build_site.py"), "--profile", "smoke",
-                           "--notebooks", str(root / "notebooks"), "--out", str(root / "site")],
-                          capture_output=True, text=True, cwd=REPO, timeout=1800)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "docs" / "build_site.py"),
+            "--profile",
+            "smoke",
+            "--notebooks",
+            str(root / "notebooks"),
+            "--out",
+            str(root / "site"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=1800,
+    )
     assert done.returncode == 0, f"make docs failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
     return root / "site"
 
 
 def test_site_has_every_page(site):
-    for page in ["index.html", "docs/results.html", "docs/api.html", "notebooks/00_quickstart.html",
-                 "notebooks/05_latent_explorer.html"]:
+    for page in [
+        "index.html",
+        "docs/results.html",
+        "docs/api.html",
+        "notebooks/00_quickstart.html",
+        "notebooks/05_latent_explorer.html",
+    ]:
         assert (site / page).is_file(), f"{page} missing from the site"
     api = (site / "docs" / "api.html").read_text()
     assert "load_or_train" in api and "cmim_lab.objectives" in api, "the API reference has no docstrings"
@@ -108,7 +127,9 @@ def test_site_has_every_page(site):
 def _check_page(page, url: str, site: Path, min_images: int) -> None:
     page.goto(url)
     page.wait_for_load_state("load")
-    sizes = page.eval_on_selector_all("img", "els => els.map(e => [e.getAttribute('src'), e.naturalWidth, e.naturalHeight])")
+    sizes = page.eval_on_selector_all(
+        "img", "els => els.map(e => [e.getAttribute('src'), e.naturalWidth, e.naturalHeight])"
+    )
     assert len(sizes) >= min_images, f"{url}: {len(sizes)} images, expected at least {min_images}"
     empty = [src[:80] for src, w, h in sizes if not (w > 0 and h > 0)]
     assert not empty, f"{url}: images that did not load: {empty}"
@@ -129,8 +150,11 @@ def _check_page(page, url: str, site: Path, min_images: int) -> None:
 def test_site_opens_from_file_urls_in_chromium(site, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                     args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+        )
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             _check_page(page, (site / "index.html").as_uri(), site, min_images=0)
@@ -146,6 +170,7 @@ def test_site_opens_from_file_urls_in_chromium(site, tmp_path):
 
 def test_docstring_markup_becomes_markdown():
     import importlib.util
+
     spec = importlib.util.spec_from_file_location("griffe_rst", REPO / "docs" / "griffe_rst.py")
     if importlib.util.find_spec("griffe") is None:
         pytest.skip("griffe (docs extra) is not installed")
@@ -154,14 +179,15 @@ def test_docstring_markup_becomes_markdown():
     text = "Use :func:`load` on ``x``. Entry points::\n\n    a = 1\n    b = 2\n\nAfter.\n\n>>> f(1)\n>>> g()\n\nEnd."
     assert module.rst_to_markdown(text) == (
         "Use `load` on `x`. Entry points:\n\n```python\na = 1\nb = 2\n```\n\nAfter.\n\n"
-        "```pycon\n>>> f(1)\n>>> g()\n```\n\nEnd.")
+        "```pycon\n>>> f(1)\n>>> g()\n```\n\nEnd."
+    )
 
 
 def test_the_readmes_own_data_snippet_runs_as_printed():
     """The three lines under "Your own data" work on a real-valued table (scikit-learn's wine:
     13 features in their own units) and the codes classify far above chance (3 classes)."""
     text = (REPO / "README.md").read_text()
-    section = text[text.index("## Your own data"):]
+    section = text[text.index("## Your own data") :]
     code = re.search(r"```python\n(.*?)```", section, flags=re.S).group(1)
     from sklearn.datasets import load_wine
 

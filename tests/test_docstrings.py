@@ -1,5 +1,6 @@
 """Every public function and class of the library says what it does (shapes and units where
 they apply): the notebooks teach from these docstrings."""
+
 import importlib
 import inspect
 import pkgutil
@@ -28,7 +29,14 @@ def test_public_api_is_documented(name):
 def test_core_docstrings_state_shapes_and_units():
     from cmim_lab import embeddings, evaluation, objectives
 
-    for fn in [objectives.contrastive_term, objectives.nt_xent, objectives.recon_nll, objectives.gaussian_log_prob,
-               objectives.kl_to_standard_normal, embeddings.embed, evaluation.generative_metrics]:
+    for fn in [
+        objectives.contrastive_term,
+        objectives.nt_xent,
+        objectives.recon_nll,
+        objectives.gaussian_log_prob,
+        objectives.kl_to_standard_normal,
+        embeddings.embed,
+        evaluation.generative_metrics,
+    ]:
         doc = fn.__doc__
         assert "[" in doc and ("nats" in doc or "float32" in doc or "module docstring" in doc), fn.__name__

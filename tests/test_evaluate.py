@@ -1,4 +1,5 @@
 """Embeddings, probes, metrics, Z-scores and ranks."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -6,7 +7,7 @@ import torch
 
 from cmim_lab.config import EvalConfig, TrainConfig
 from cmim_lab.embeddings import embed, embedding_width
-from cmim_lab.evaluation import (PROBES, baseline_scores, clustering_metrics, evaluate, generative_metrics, probe_scores)
+from cmim_lab.evaluation import PROBES, baseline_scores, clustering_metrics, evaluate, generative_metrics, probe_scores
 from cmim_lab.objectives import recon_nll
 from cmim_lab.studies.summary import ranks, zscores
 from cmim_lab.trainer import train
@@ -19,8 +20,7 @@ def build_model(shape, **fields):
 
 @pytest.fixture(scope="module")
 def trained_cmim(digits):
-    cfg = TrainConfig(method="cmim", dataset="digits", hidden_sizes=(64,), latent_dim=8, batch_size=64,
-                      max_steps=600)
+    cfg = TrainConfig(method="cmim", dataset="digits", hidden_sizes=(64,), latent_dim=8, batch_size=64, max_steps=600)
     return train(cfg, digits, device="cpu", progress=False).model
 
 
@@ -135,19 +135,23 @@ def test_zscores_and_ranks_match_a_hand_worked_example():
     rows = []
     for entry, vals in {"A": (0.85, 0.95), "B": (0.8, 0.8), "C": (0.6, 0.8)}.items():
         for seed, v in enumerate(vals):
-            rows.append(dict(entry=entry, dataset="d", metric="knn", embedding="mean", seed=seed, value=v,
-                             higher_is_better=True))
+            rows.append(
+                dict(
+                    entry=entry, dataset="d", metric="knn", embedding="mean", seed=seed, value=v, higher_is_better=True
+                )
+            )
     # a lower-is-better group where C is best: nll A 30, B 20, C 10
     for entry, v in {"A": 30.0, "B": 20.0, "C": 10.0}.items():
-        rows.append(dict(entry=entry, dataset="d", metric="nll", embedding="", seed=0, value=v,
-                         higher_is_better=False))
+        rows.append(dict(entry=entry, dataset="d", metric="nll", embedding="", seed=0, value=v, higher_is_better=False))
     z = zscores(pd.DataFrame(rows))
     knn = z[z["metric"] == "knn"].set_index("entry")
-    s = np.sqrt(((0.1 ** 2) * 2) / 3)  # population std of (0.9, 0.8, 0.7)
+    s = np.sqrt(((0.1**2) * 2) / 3)  # population std of (0.9, 0.8, 0.7)
     assert knn.loc["A", "z"] == pytest.approx(0.1 / s)
     assert knn.loc["B", "z"] == pytest.approx(0.0, abs=1e-12)
     assert knn.loc["C", "z"] == pytest.approx(-0.1 / s)
-    assert knn.loc["A", "mean"] == pytest.approx(0.9) and knn.loc["C", "std"] == pytest.approx(np.std([0.6, 0.8], ddof=1))
+    assert knn.loc["A", "mean"] == pytest.approx(0.9) and knn.loc["C", "std"] == pytest.approx(
+        np.std([0.6, 0.8], ddof=1)
+    )
     nll = z[z["metric"] == "nll"].set_index("entry")
     assert nll.loc["C", "z"] == pytest.approx(10 / np.std([30, 20, 10]))  # sign flipped: lower is better
     r = ranks(z).set_index("entry")
@@ -160,9 +164,15 @@ def test_zscores_and_ranks_match_a_hand_worked_example():
 def test_pooled_ranks_let_x_entries_compete_with_plain_ones():
     from cmim_lab.studies.summary import pooled_ranks
 
-    rows = [dict(entry=e, dataset="d", metric="knn", embedding=k, seed=0, value=v, higher_is_better=True)
-            for (e, k), v in {("A", "mean"): 0.5, ("A", "informative"): 0.9,
-                              ("B", "mean"): 0.7, ("B", "informative"): 0.7}.items()]
+    rows = [
+        dict(entry=e, dataset="d", metric="knn", embedding=k, seed=0, value=v, higher_is_better=True)
+        for (e, k), v in {
+            ("A", "mean"): 0.5,
+            ("A", "informative"): 0.9,
+            ("B", "mean"): 0.7,
+            ("B", "informative"): 0.7,
+        }.items()
+    ]
     r = pooled_ranks(pd.DataFrame(rows)).set_index("entry")
     assert list(r.sort_values("rank").index) == ["A-X", "B", "B-X", "A"] or r.loc["A-X", "rank"] == 1
     s = np.std([0.5, 0.9, 0.7, 0.7])
@@ -172,8 +182,12 @@ def test_pooled_ranks_let_x_entries_compete_with_plain_ones():
 
 
 def test_identical_scores_give_zero_z():
-    df = pd.DataFrame([dict(entry=e, dataset="d", metric="m", embedding="mean", seed=0, value=0.5,
-                            higher_is_better=True) for e in "ABC"])
+    df = pd.DataFrame(
+        [
+            dict(entry=e, dataset="d", metric="m", embedding="mean", seed=0, value=0.5, higher_is_better=True)
+            for e in "ABC"
+        ]
+    )
     assert zscores(df)["z"].tolist() == [0.0, 0.0, 0.0]
 
 
@@ -186,8 +200,14 @@ def test_evaluate_reports_each_probe_and_step_as_it_finishes(trained_cmim, digit
     lines = []
     ev = evaluate(trained_cmim, digits, probes=("knn-cosine", "linear"), progress=lines.append)
     assert ev.info["probe_n_train"] == len(digits.y_train)  # the whole training split by default
-    expected = ["mean/knn-cosine", "mean/linear", "informative/knn-cosine", "informative/linear",
-                "generative metrics", "clustering"]
+    expected = [
+        "mean/knn-cosine",
+        "mean/linear",
+        "informative/knn-cosine",
+        "informative/linear",
+        "generative metrics",
+        "clustering",
+    ]
     assert [next((line for line in lines if line.startswith(e)), None) is not None for e in expected] == [True] * 6
     assert all(line.rstrip().endswith("s)") for line in lines)  # every line carries its time
     assert f"{ev.probes['mean']['linear']:.4f}" in next(line for line in lines if line.startswith("mean/linear"))

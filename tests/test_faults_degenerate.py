@@ -12,6 +12,7 @@ Faults are planted: an objective that turns NaN at a chosen step, an encoder who
 is zero and frozen (mu = its bias for every input). Models are tiny (digits, one hidden
 layer of 32, a few dozen steps).
 """
+
 from __future__ import annotations
 
 import math
@@ -58,8 +59,10 @@ def diverge(monkeypatch):
     real = TrainConfig.objective
 
     def plant(at: int, when=lambda config: True):
-        monkeypatch.setattr(TrainConfig, "objective",
-                            lambda self: _NaNAfter(real(self), at) if when(self) else real(self))
+        monkeypatch.setattr(
+            TrainConfig, "objective", lambda self: _NaNAfter(real(self), at) if when(self) else real(self)
+        )
+
     return plant
 
 
@@ -77,11 +80,14 @@ def collapse(monkeypatch):
                     model.encoder.head.weight.zero_()
                 model.encoder.head.weight.requires_grad_(False)
             return model
+
         monkeypatch.setattr(TrainConfig, "build_model", build)
+
     return plant
 
 
 # --- the trainer ------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("at", [1, 7, 30])  # the first step, inside the first epoch, in the second epoch
 def test_divergence_names_the_first_step_with_a_nan_loss(at, diverge, digits):
@@ -98,22 +104,26 @@ def test_divergence_names_the_first_step_with_a_nan_loss(at, diverge, digits):
 
 # --- constant codes -----------------------------------------------------------------------------
 
+
 def test_codes_constant_against_a_column_by_column_reference():
     rng = np.random.default_rng(0)
 
     def reference(z, rtol=1e-5):
         z = np.asarray(z, dtype=np.float64)
-        return len(z) >= 2 and all(z[:, j].max() - z[:, j].min() <= rtol * np.abs(z[:, j]).max()
-                                   for j in range(z.shape[1]))
+        return len(z) >= 2 and all(
+            z[:, j].max() - z[:, j].min() <= rtol * np.abs(z[:, j]).max() for j in range(z.shape[1])
+        )
 
     base = rng.normal(size=(1, 6)) * 100
-    cases = [np.repeat(base, 50, 0),                                  # exactly constant
-             np.repeat(base, 50, 0) * (1 + 1e-7 * rng.normal(size=(50, 6))),  # float rounding noise
-             np.zeros((30, 3)),                                       # all-dead units
-             rng.normal(size=(40, 5)),                                # ordinary codes
-             np.c_[np.zeros((40, 2)), rng.normal(size=(40, 1))],      # one live column is enough
-             np.repeat(base, 50, 0) * (1 + 1e-3 * rng.normal(size=(50, 6))),  # small but real spread
-             base]                                                    # one sample: nothing to compare
+    cases = [
+        np.repeat(base, 50, 0),  # exactly constant
+        np.repeat(base, 50, 0) * (1 + 1e-7 * rng.normal(size=(50, 6))),  # float rounding noise
+        np.zeros((30, 3)),  # all-dead units
+        rng.normal(size=(40, 5)),  # ordinary codes
+        np.c_[np.zeros((40, 2)), rng.normal(size=(40, 1))],  # one live column is enough
+        np.repeat(base, 50, 0) * (1 + 1e-3 * rng.normal(size=(50, 6))),  # small but real spread
+        base,
+    ]  # one sample: nothing to compare
     for z in cases:
         assert codes_constant(torch.as_tensor(z, dtype=torch.float32)) == reference(z.astype(np.float32)), z[:2]
     assert [codes_constant(z) for z in cases] == [True, True, True, False, False, False, False]
@@ -150,11 +160,17 @@ def test_constant_codes_through_the_default_torch_linear_probe(collapse, digits)
 
 # --- a study and a benchmark go on past a diverged or collapsed entry -------------------------
 
+
 def test_a_study_reports_a_diverged_entry_and_evaluates_every_other(diverge, fresh_cache, digits):
     diverge(5, when=lambda c: c.seed == 1)
     lines = []
-    study = run_study(grid(TrainConfig(**SHORT), ["cmim"], seeds=[0, 1, 2]), digits,
-                      [EvalTask("digits", digits, EvalConfig(**PROBES))], progress=False, log=lines.append)
+    study = run_study(
+        grid(TrainConfig(**SHORT), ["cmim"], seeds=[0, 1, 2]),
+        digits,
+        [EvalTask("digits", digits, EvalConfig(**PROBES))],
+        progress=False,
+        log=lines.append,
+    )
     training = study.training.set_index("seed")
     assert training["diverged"].tolist() == [False, True, False]
     assert training.loc[1, "note"].startswith("loss is NaN at step 5 (epoch 1)")
@@ -172,30 +188,49 @@ def test_a_study_reports_a_diverged_entry_and_evaluates_every_other(diverge, fre
 def test_a_study_notes_a_collapsed_entry_in_its_log_and_training_table(collapse, fresh_cache, digits):
     collapse(when=lambda c: c.method == "vae")
     lines = []
-    study = run_study(grid(TrainConfig(**SHORT), ["cmim", "vae"]), digits,
-                      [EvalTask("digits", digits, EvalConfig(**PROBES))], progress=False, log=lines.append)
+    study = run_study(
+        grid(TrainConfig(**SHORT), ["cmim", "vae"]),
+        digits,
+        [EvalTask("digits", digits, EvalConfig(**PROBES))],
+        progress=False,
+        log=lines.append,
+    )
     notes = dict(zip(study.training["entry"], study.training["note"]))
     assert notes == {"cmim[sum]": "", "vae[sum]": CONSTANT_NOTE}
     assert f"  digits: {CONSTANT_NOTE}" in lines
     scores = study.rows[study.rows["metric"] == "knn-euclidean"].set_index("entry")["value"]
     assert scores["vae[sum]"] <= 0.12 and scores["cmim[sum]"] > 0.2  # chance: 0.1
     # loaded from the cache the next time: the note comes back with the cached evaluation
-    again = run_study(grid(TrainConfig(**SHORT), ["cmim", "vae"]), digits,
-                      [EvalTask("digits", digits, EvalConfig(**PROBES))], progress=False)
+    again = run_study(
+        grid(TrainConfig(**SHORT), ["cmim", "vae"]),
+        digits,
+        [EvalTask("digits", digits, EvalConfig(**PROBES))],
+        progress=False,
+    )
     assert not again.training["trained_now"].any()
     assert dict(zip(again.training["entry"], again.training["note"])) == notes
 
 
-def test_a_benchmark_with_a_diverged_and_a_collapsed_entry_writes_every_other_row(diverge, collapse, fresh_cache,
-                                                                                tmp_path):
+def test_a_benchmark_with_a_diverged_and_a_collapsed_entry_writes_every_other_row(
+    diverge, collapse, fresh_cache, tmp_path
+):
     diverge(3, when=lambda c: c.method == "mim")
     collapse(when=lambda c: c.method == "vae")
     out = tmp_path / "bench"
     lines = []
-    result = run_benchmark(["digits"], ["cmim", "mim", "vae"], seeds=[0], base=TrainConfig(**SHORT),
-                           eval_config=EvalConfig(probes=("knn-euclidean", "linear"), embeddings=("mean",),
-                                                  backend="sklearn", clustering=False),
-                           baselines=False, out_dir=out, progress=False, log=lines.append)
+    result = run_benchmark(
+        ["digits"],
+        ["cmim", "mim", "vae"],
+        seeds=[0],
+        base=TrainConfig(**SHORT),
+        eval_config=EvalConfig(
+            probes=("knn-euclidean", "linear"), embeddings=("mean",), backend="sklearn", clustering=False
+        ),
+        baselines=False,
+        out_dir=out,
+        progress=False,
+        log=lines.append,
+    )
     raw = pd.read_csv(out / "raw.csv")
     assert set(raw["entry"]) == {"cmim[sum]", "vae[sum]"}  # the diverged entry has no scores
     probes = raw[raw["metric"].isin(["knn-euclidean", "linear"])]
@@ -213,8 +248,16 @@ def test_a_batch_sweep_keeps_a_diverged_run_as_a_row_without_scores(diverge, fre
     from cmim_lab.studies.sweep import SWEEP_PROBES, run_batch_sweep
 
     diverge(2, when=lambda c: c.batch_size == 64)
-    result = run_batch_sweep(["cmim[sum]"], [32, 64], [0], base=TrainConfig(**{**TINY, "n_train": None}),
-                             protocol="steps", budget=4, out_dir=tmp_path / "sweep", progress=False)
+    result = run_batch_sweep(
+        ["cmim[sum]"],
+        [32, 64],
+        [0],
+        base=TrainConfig(**{**TINY, "n_train": None}),
+        protocol="steps",
+        budget=4,
+        out_dir=tmp_path / "sweep",
+        progress=False,
+    )
     table = result.table.set_index("batch_size")
     assert sorted(table.index) == [32, 64]
     assert table.loc[64, list(SWEEP_PROBES)].isna().all() and table.loc[64, "note"].startswith("loss is NaN at step 2")

@@ -16,6 +16,7 @@ it was written.
   evaluation and a dataset cache with shifted labels, and nothing for an untouched cache
   (nor for the cache written before the folder move, which carries fewer digests).
 """
+
 import errno
 import json
 import os
@@ -35,8 +36,7 @@ import torch
 from cmim_lab import data
 from cmim_lab.cache.archive import export_cache
 from cmim_lab.cache.verify import verify_cache
-from cmim_lab.checkpoint import (HEADER_DIGEST, MODEL_FILE, header_digest, load_model, read_checkpoint,
-                                 save_checkpoint)
+from cmim_lab.checkpoint import HEADER_DIGEST, MODEL_FILE, header_digest, load_model, read_checkpoint, save_checkpoint
 from cmim_lab.cli import main
 from cmim_lab.config import EvalConfig, TrainConfig
 from cmim_lab.errors import CheckpointError, DiskFullError, SpecialFileError
@@ -46,8 +46,9 @@ from cmim_lab.studies.engine import EvalTask, grid, run_study
 from cmim_lab.trainer import LOCK_FILE, load_or_train, model_dir, train
 
 N_TRAIN = 320
-TINY = TrainConfig(method="vae", dataset="digits", hidden_sizes=(16,), latent_dim=2, epochs=1, batch_size=64,
-                   n_train=N_TRAIN)
+TINY = TrainConfig(
+    method="vae", dataset="digits", hidden_sizes=(16,), latent_dim=2, epochs=1, batch_size=64, n_train=N_TRAIN
+)
 EVAL = EvalConfig(probes=["knn-cosine"], embeddings=["mean"], clustering=False)
 HANG_S = 30  # a call that takes longer than this is waiting on a FIFO
 FIXTURE = Path(__file__).parent / "fixtures" / "cache_before_move"
@@ -60,16 +61,21 @@ def small_digits():
 
 def _leftovers(folder: Path) -> list[str]:
     """Temporary files in ``folder``: the kit's (``.<name>.*.tmp``) and safetensors' (``.tmpXXXXXX``)."""
-    return sorted(p.name for p in Path(folder).iterdir()
-                  if p.name.endswith(files.TMP_SUFFIX) or files.SAFETENSORS_TEMP.fullmatch(p.name))
+    return sorted(
+        p.name
+        for p in Path(folder).iterdir()
+        if p.name.endswith(files.TMP_SUFFIX) or files.SAFETENSORS_TEMP.fullmatch(p.name)
+    )
 
 
 def _disk_full_after(half: bool = True):
     """A stand-in for the kit's byte writer that writes half of the bytes, then finds the disk full."""
+
     def write(tmp, blob):
         with open(tmp, "wb") as fh:
             fh.write(blob[: len(blob) // 2] if half else b"")
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
     return write
 
 
@@ -85,6 +91,7 @@ def _one_line_disk_full(exc: DiskFullError, folder: Path, needed: int | None = N
 
 # --- a full disk -------------------------------------------------------------------------------------
 
+
 def test_a_full_disk_during_a_checkpoint_save_keeps_the_previous_one(tmp_path, small_digits, monkeypatch):
     from safetensors.torch import save
 
@@ -93,16 +100,16 @@ def test_a_full_disk_during_a_checkpoint_save_keeps_the_previous_one(tmp_path, s
     model, meta = load_model(tmp_path)
     monkeypatch.setattr(files, "_write_bytes", _disk_full_after())
     with pytest.raises(DiskFullError) as full:
-        save_checkpoint(tmp_path, model, TINY, epochs_done=2, steps_done=10, complete=True, history=[],
-                        data_info={})
+        save_checkpoint(tmp_path, model, TINY, epochs_done=2, steps_done=10, complete=True, history=[], data_info={})
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     assert full.value.needed > len(save(tensors)) // 2  # the whole serialised file, header included
     _one_line_disk_full(full.value, tmp_path, full.value.needed)
     assert (tmp_path / MODEL_FILE).read_bytes() == before and _leftovers(tmp_path) == []
 
 
-def test_a_full_disk_while_training_releases_the_lock_and_leaves_nothing_half_written(fresh_cache, small_digits,
-                                                                                       monkeypatch):
+def test_a_full_disk_while_training_releases_the_lock_and_leaves_nothing_half_written(
+    fresh_cache, small_digits, monkeypatch
+):
     from filelock import FileLock
 
     monkeypatch.setattr(files, "_write_bytes", _disk_full_after())
@@ -123,8 +130,9 @@ def test_a_full_disk_reported_by_a_library_or_by_fsync_is_one_line_too(tmp_path,
 
     def library_writer(tmp):
         Path(tmp).write_bytes(b"x" * 1000)
-        raise SafetensorError("Error while serializing: IoError(Os { code: 28, kind: StorageFull, "
-                              "message: \"No space left on device\" })")
+        raise SafetensorError(
+            'Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: "No space left on device" })'
+        )
 
     with pytest.raises(DiskFullError) as full:
         atomic_write(target, library_writer)
@@ -140,8 +148,7 @@ def test_a_full_disk_reported_by_a_library_or_by_fsync_is_one_line_too(tmp_path,
     assert read_json(target) == {"old": 1} and _leftovers(tmp_path) == []
 
 
-def test_a_full_disk_for_an_evaluation_a_dataset_cache_and_an_archive(fresh_cache, small_digits, tmp_path,
-                                                                     monkeypatch):
+def test_a_full_disk_for_an_evaluation_a_dataset_cache_and_an_archive(fresh_cache, small_digits, tmp_path, monkeypatch):
     result = load_or_train(TINY, small_digits, device="cpu", progress=False)
     task = EvalTask("digits", small_digits, EVAL)
     with monkeypatch.context() as m:
@@ -163,8 +170,9 @@ def test_a_full_disk_for_an_evaluation_a_dataset_cache_and_an_archive(fresh_cach
         raise OSError(errno.ENOSPC, "No space left on device")
 
     real_atomic_write = files.atomic_write
-    monkeypatch.setattr("cmim_lab.cache.archive.atomic_write",
-                        lambda path, write, **kw: real_atomic_write(path, tar_writer_fails, **kw))
+    monkeypatch.setattr(
+        "cmim_lab.cache.archive.atomic_write", lambda path, write, **kw: real_atomic_write(path, tar_writer_fails, **kw)
+    )
     with pytest.raises(DiskFullError, match="needs more than the 4,096 bytes"):  # the archive
         export_cache(tmp_path / "models.tar.gz", log=None)
     assert sorted(os.listdir(tmp_path)) == ["cache"]  # no archive, no checksum file, no temporary
@@ -172,13 +180,33 @@ def test_a_full_disk_for_an_evaluation_a_dataset_cache_and_an_archive(fresh_cach
 
 def test_the_cli_prints_a_full_disk_in_one_line(fresh_cache, monkeypatch, capsys):
     monkeypatch.setattr(files, "_write_bytes", _disk_full_after())
-    code = main(["train", "--dataset", "digits", "--method", "vae", "--n-train", str(N_TRAIN), "--epochs", "1",
-                 "--batch-size", "64", "--hidden-sizes", "16", "--latent-dim", "2", "--device", "cpu"])
+    code = main(
+        [
+            "train",
+            "--dataset",
+            "digits",
+            "--method",
+            "vae",
+            "--n-train",
+            str(N_TRAIN),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "64",
+            "--hidden-sizes",
+            "16",
+            "--latent-dim",
+            "2",
+            "--device",
+            "cpu",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "disk full: writing" in err and "bytes free" in err
 
 
 # --- a special file where a cache file should be ----------------------------------------------------
+
 
 def _promptly(fn):
     """Run ``fn`` in a thread; the exception it raised (None if none). Fails if it hangs."""
@@ -189,6 +217,7 @@ def _promptly(fn):
             fn()
         except BaseException as exc:  # noqa: BLE001 - handed to the test
             outcome["exc"] = exc
+
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     thread.join(HANG_S)
@@ -202,9 +231,12 @@ def test_a_fifo_at_a_checkpoint_path_is_refused_at_once_and_the_lock_released(fr
     folder = model_dir(TINY, data=small_digits)
     folder.mkdir(parents=True)
     os.mkfifo(folder / MODEL_FILE)
-    for call in (lambda: load_model(folder), lambda: read_checkpoint(folder / MODEL_FILE),
-                 lambda: load_or_train(TINY, small_digits, device="cpu", progress=False),
-                 lambda: train(TINY, small_digits, device="cpu", checkpoint_dir=folder, progress=False)):
+    for call in (
+        lambda: load_model(folder),
+        lambda: read_checkpoint(folder / MODEL_FILE),
+        lambda: load_or_train(TINY, small_digits, device="cpu", progress=False),
+        lambda: train(TINY, small_digits, device="cpu", checkpoint_dir=folder, progress=False),
+    ):
         exc = _promptly(call)
         assert isinstance(exc, SpecialFileError) and isinstance(exc, OSError), exc
         assert f"{folder / MODEL_FILE} is a FIFO (named pipe), not a regular file" in str(exc)
@@ -212,8 +244,9 @@ def test_a_fifo_at_a_checkpoint_path_is_refused_at_once_and_the_lock_released(fr
     lock = FileLock(str(folder / LOCK_FILE))
     lock.acquire(timeout=0)
     lock.release()
-    assert verify_cache(fresh_cache) == [f"models/{folder.name}/{MODEL_FILE}: is a FIFO (named pipe), not a regular "
-                                         f"file (never opened); remove it"]
+    assert verify_cache(fresh_cache) == [
+        f"models/{folder.name}/{MODEL_FILE}: is a FIFO (named pipe), not a regular file (never opened); remove it"
+    ]
 
 
 def test_a_folder_at_a_checkpoint_path_and_fifos_at_other_cache_files(fresh_cache, small_digits, tmp_path):
@@ -271,8 +304,7 @@ KILLED_INSIDE_THE_KIT = textwrap.dedent("""
 
 def _run(script: str, *args) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    return subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_a_kill_inside_safetensors_own_save_leaves_nothing_after_the_next_run(fresh_cache, small_digits):
@@ -314,12 +346,12 @@ def test_safetensors_leftovers_in_the_data_folder_are_removed_only_when_stale(fr
 
 # --- what changed since it was written ------------------------------------------------------------
 
+
 @pytest.fixture
 def studied(fresh_cache, small_digits):
     """A fresh cache with a dataset cache, one trained model and one cached evaluation."""
     data.load("digits", n_train=N_TRAIN)
-    run_study(grid(TINY, ["vae"]), small_digits, [EvalTask("digits", small_digits, EVAL)], device="cpu",
-              progress=False)
+    run_study(grid(TINY, ["vae"]), small_digits, [EvalTask("digits", small_digits, EVAL)], device="cpu", progress=False)
     entry = model_dir(TINY, data=small_digits)
     return {"cache": fresh_cache, "entry": entry, "eval": next(entry.glob("eval-*.json"))}
 
@@ -346,19 +378,28 @@ def test_an_edited_evaluation_is_reported_and_computed_again(studied, small_digi
     blob["probes"][key] = {k: 0.99 if isinstance(v, float) else v for k, v in blob["probes"][key].items()}
     studied["eval"].write_text(json.dumps(blob))
     lines = verify_cache(studied["cache"])
-    assert lines == [f"models/{studied['entry'].name}/{studied['eval'].name}: edited since it was written (its "
-                     f"content does not match its SHA-256); delete it, it is computed again"]
+    assert lines == [
+        f"models/{studied['entry'].name}/{studied['eval'].name}: edited since it was written (its "
+        f"content does not match its SHA-256); delete it, it is computed again"
+    ]
     log = []
-    run_study(grid(TINY, ["vae"]), small_digits, [EvalTask("digits", small_digits, EVAL)], device="cpu",
-              progress=False, log=log.append)
+    run_study(
+        grid(TINY, ["vae"]),
+        small_digits,
+        [EvalTask("digits", small_digits, EVAL)],
+        device="cpu",
+        progress=False,
+        log=log.append,
+    )
     assert not any("evaluation loaded from cache" in line for line in log)  # not used: computed again
     assert verify_cache(studied["cache"]) == []
 
 
 def test_an_evaluation_of_another_checkpoint_is_reported(studied, small_digits):
     other = train(TINY.replace(seed=1), small_digits, device="cpu", progress=False)
-    save_checkpoint(studied["entry"], other.model, TINY, epochs_done=1, steps_done=5, complete=True, history=[],
-                    data_info={})
+    save_checkpoint(
+        studied["entry"], other.model, TINY, epochs_done=1, steps_done=5, complete=True, history=[], data_info={}
+    )
     lines = verify_cache(studied["cache"])
     assert len(lines) == 1 and studied["eval"].name in lines[0] and "computed from checkpoint weights" in lines[0]
 
@@ -372,9 +413,11 @@ def test_a_dataset_cache_with_shifted_labels_is_reported_and_rebuilt(studied):
         meta, arrays = fh.metadata(), {k: fh.get_tensor(k) for k in fh.keys()}
     arrays["y_train"] = np.roll(arrays["y_train"], 1)
     save_file(arrays, str(path), metadata=meta)
-    assert verify_cache(studied["cache"]) == ["data/digits-split0.safetensors: its arrays (images or labels) changed "
-                                              "since it was written (they do not match its SHA-256); delete it, it "
-                                              "is rebuilt from its source"]
+    assert verify_cache(studied["cache"]) == [
+        "data/digits-split0.safetensors: its arrays (images or labels) changed "
+        "since it was written (they do not match its SHA-256); delete it, it "
+        "is rebuilt from its source"
+    ]
     with pytest.warns(UserWarning, match="changed since it was written"):
         data.load("digits", n_train=N_TRAIN)
     assert verify_cache(studied["cache"]) == []
@@ -391,11 +434,13 @@ def test_the_cache_written_before_the_folder_move_verifies_and_loads(tmp_path):
 
 # --- an unfinished checkpoint re-marked complete ----------------------------------------------------
 
+
 def _unfinished(folder: Path, small_digits):
     model = TINY.build_model(small_digits.input_shape)
     optimizer = torch.optim.Adam(model.parameters(), lr=TINY.lr)
-    save_checkpoint(folder, model, TINY, epochs_done=0, steps_done=0, complete=False, history=[], data_info={},
-                    optimizer=optimizer)
+    save_checkpoint(
+        folder, model, TINY, epochs_done=0, steps_done=0, complete=False, history=[], data_info={}, optimizer=optimizer
+    )
     return folder / MODEL_FILE
 
 
@@ -413,13 +458,15 @@ def _remark(path: Path, *, reseal: bool, drop_digest: bool = False) -> None:
     save_file(tensors, str(path), metadata=meta)
 
 
-@pytest.mark.parametrize("how, match", [
-    (dict(reseal=False), "changed after it was written"),
-    (dict(reseal=True), "marked complete but still holds an optimizer state"),
-    (dict(reseal=False, drop_digest=True), "marked complete but still holds an optimizer state"),
-])
-def test_an_unfinished_checkpoint_re_marked_complete_never_loads_as_complete(fresh_cache, small_digits, how,
-                                                                             match):
+@pytest.mark.parametrize(
+    "how, match",
+    [
+        (dict(reseal=False), "changed after it was written"),
+        (dict(reseal=True), "marked complete but still holds an optimizer state"),
+        (dict(reseal=False, drop_digest=True), "marked complete but still holds an optimizer state"),
+    ],
+)
+def test_an_unfinished_checkpoint_re_marked_complete_never_loads_as_complete(fresh_cache, small_digits, how, match):
     folder = model_dir(TINY, data=small_digits)
     path = _unfinished(folder, small_digits)
     assert read_checkpoint(path)[1]["complete"] is False

@@ -9,6 +9,7 @@ asserted where the CPU kernels are the ones the fixture was recorded with (same 
 version and CPU capability); elsewhere floating-point results may differ in the last
 digits, so the values are compared to 1e-6 relative and the weights' checksum is skipped.
 """
+
 import hashlib
 import json
 from pathlib import Path
@@ -17,14 +18,15 @@ import pytest
 import torch
 
 from cmim_lab import data
-from cmim_lab.studies.benchmark import run_benchmark
 from cmim_lab.config import EvalConfig, TrainConfig
 from cmim_lab.evaluation import evaluate
+from cmim_lab.studies.benchmark import run_benchmark
 from cmim_lab.trainer import train
 
 GOLDEN = json.loads((Path(__file__).parent / "fixtures" / "golden_digits.json").read_text())
-SAME_KERNELS = (GOLDEN["torch"] == torch.__version__
-                and GOLDEN["cpu_capability"] == torch.backends.cpu.get_cpu_capability())
+SAME_KERNELS = (
+    GOLDEN["torch"] == torch.__version__ and GOLDEN["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+)
 SKLEARN_PROTOCOL = EvalConfig(probe_n_train=None, backend="sklearn")
 
 
@@ -76,8 +78,16 @@ def test_golden_training_and_evaluation(method, fresh_cache):
 
 def test_golden_benchmark_table(fresh_cache):
     base = TrainConfig(dataset="digits", epochs=3, batch_size=64, latent_dim=8, hidden_sizes=(64,))
-    b = run_benchmark(["digits"], ["cmim", "infonce"], [0], ["sum", "normalised"], base=base,
-                      eval_config=SKLEARN_PROTOCOL, device="cpu", progress=False)
+    b = run_benchmark(
+        ["digits"],
+        ["cmim", "infonce"],
+        [0],
+        ["sum", "normalised"],
+        base=base,
+        eval_config=SKLEARN_PROTOCOL,
+        device="cpu",
+        progress=False,
+    )
     raw = b.raw.sort_values(["entry", "seed", "embedding", "metric"]).reset_index(drop=True)
     rows = raw[["kind", "entry", "dataset", "seed", "embedding", "metric", "value"]].to_dict(orient="records")
     _same(json.loads(json.dumps(rows)), GOLDEN["benchmark"]["raw"])

@@ -1,4 +1,5 @@
 """The prepared GPU check exits 0 with one clear line where there is no CUDA device."""
+
 import shutil
 import subprocess
 import sys

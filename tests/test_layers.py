@@ -6,6 +6,7 @@ module may be missing from the declared order, and the longest chain of imports 
 :data:`MAX_DEPTH` modules. The package ``__init__`` (version and lazy attributes only) is
 layer 0.
 """
+
 import ast
 import re
 from pathlib import Path
@@ -66,7 +67,7 @@ def _imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")
-                base = base[:len(base) - node.level + 1]
+                base = base[: len(base) - node.level + 1]
                 target = ".".join(base + ([node.module] if node.module else []))
             else:
                 target = node.module or ""
@@ -74,8 +75,12 @@ def _imports(path: Path) -> set[str]:
                 continue
             for alias in node.names:  # "from . import data" imports the module cmim_lab.data
                 sub = f"{target}.{alias.name}"
-                found.add(sub if (PACKAGE.parent / sub.replace(".", "/")).with_suffix(".py").exists()
-                          or (PACKAGE.parent / sub.replace(".", "/")).is_dir() else target)
+                found.add(
+                    sub
+                    if (PACKAGE.parent / sub.replace(".", "/")).with_suffix(".py").exists()
+                    or (PACKAGE.parent / sub.replace(".", "/")).is_dir()
+                    else target
+                )
     found.discard(name)
     return found
 
@@ -92,8 +97,12 @@ def test_every_module_has_a_declared_layer():
 
 
 def test_imports_point_down():
-    up = [f"{m} (layer {LAYER_OF[m]}) imports {t} (layer {LAYER_OF[t]})"
-          for m, targets in GRAPH.items() for t in targets if t in LAYER_OF and LAYER_OF[t] > LAYER_OF[m]]
+    up = [
+        f"{m} (layer {LAYER_OF[m]}) imports {t} (layer {LAYER_OF[t]})"
+        for m, targets in GRAPH.items()
+        for t in targets
+        if t in LAYER_OF and LAYER_OF[t] > LAYER_OF[m]
+    ]
     assert not up, "imports pointing up the layer order:\n" + "\n".join(up)
 
 
@@ -105,7 +114,7 @@ def _cycle():
         stack.append(m)
         for t in sorted(GRAPH.get(m, ())):
             if state.get(t) == "open":
-                return stack[stack.index(t):] + [t]
+                return stack[stack.index(t) :] + [t]
             if t not in state:
                 found = visit(t)
                 if found:
@@ -143,9 +152,14 @@ def test_import_chains_are_at_most_nine_deep():
 def _code_words(path: Path) -> str:
     """Identifiers and string literals of a file's code, docstrings left out (lower case)."""
     tree = ast.parse(path.read_text())
-    docstrings = {id(n.body[0].value) for n in ast.walk(tree)
-                  if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
-                  and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+    docstrings = {
+        id(n.body[0].value)
+        for n in ast.walk(tree)
+        if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and n.body
+        and isinstance(n.body[0], ast.Expr)
+        and isinstance(n.body[0].value, ast.Constant)
+    }
     words = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
@@ -162,8 +176,11 @@ def _code_words(path: Path) -> str:
 
 
 # every module outside the molecules/ plugin, but the package __init__ (which lists the folders)
-CORE = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
-              if p.relative_to(PACKAGE).parts[0] != "molecules" and p != PACKAGE / "__init__.py")
+CORE = sorted(
+    str(p.relative_to(PACKAGE))
+    for p in PACKAGE.rglob("*.py")
+    if p.relative_to(PACKAGE).parts[0] != "molecules" and p != PACKAGE / "__init__.py"
+)
 
 
 @pytest.mark.parametrize("module", CORE)

@@ -1,6 +1,7 @@
 """The MedMNIST loader on small .npz files written here in MedMNIST's exact key layout, with and
 without the medmnist package (a stand-in package with the real one's INFO fields is put on
 the path where the package's behaviour matters)."""
+
 import importlib.util
 import sys
 import textwrap
@@ -23,7 +24,7 @@ def write_npz(path, *, channels=3, size=28, n_classes=4, labels_per_image=1, see
     for split, n in SPLIT_SIZES.items():
         shape = (n, size, size) if channels == 1 else ((n, 3, size, size) if channels_first else (n, size, size, 3))
         arrays[f"{split}_images"] = rng.integers(0, 256, shape, dtype=np.uint8)
-        arrays[f"{split}_labels"] = (np.arange(n * labels_per_image).reshape(n, labels_per_image) % n_classes)
+        arrays[f"{split}_labels"] = np.arange(n * labels_per_image).reshape(n, labels_per_image) % n_classes
     with open(path, "wb") as fh:  # a file handle: numpy keeps the name as given (a download's .part too)
         np.savez_compressed(fh, **arrays)
     return arrays
@@ -42,7 +43,8 @@ def fake_package(tmp_path, monkeypatch):
     pkg = tmp_path / "pkg" / "medmnist"
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text("from medmnist.info import __version__, INFO\n")
-    (pkg / "info.py").write_text(textwrap.dedent(f"""
+    (pkg / "info.py").write_text(
+        textwrap.dedent(f"""
         __version__ = "3.0.2-test"
         DEFAULT_ROOT = {str(tmp_path / "default-root")!r}
         def entry(task, labels, channels):
@@ -57,7 +59,8 @@ def fake_package(tmp_path, monkeypatch):
         for flag, e in INFO.items():
             for k in ("url", "url_64"):
                 e[k] = e[k].replace("FLAG", flag)
-        """))
+        """)
+    )
     for name in [m for m in sys.modules if m == "medmnist" or m.startswith("medmnist.")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.syspath_prepend(str(tmp_path / "pkg"))
@@ -90,11 +93,14 @@ def test_registered_names_load_by_size(tmp_path, no_package):
     assert "chestmnist" not in data.available()
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(channels=3, channels_first=True), r"train_images has shape \(40, 3, 28, 28\).*expected uint8"),
-    (dict(channels=3, size=32), r"expected uint8 \[N, 28, 28\] or \[N, 28, 28, 3\]"),
-    (dict(labels_per_image=3), r"multi-label \(3 labels per image"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(channels=3, channels_first=True), r"train_images has shape \(40, 3, 28, 28\).*expected uint8"),
+        (dict(channels=3, size=32), r"expected uint8 \[N, 28, 28\] or \[N, 28, 28, 3\]"),
+        (dict(labels_per_image=3), r"multi-label \(3 labels per image"),
+    ],
+)
 def test_wrong_files_are_refused_with_what_was_expected(kwargs, message, tmp_path, no_package):
     path = tmp_path / "bloodmnist.npz"
     write_npz(path, **kwargs)
@@ -123,11 +129,14 @@ def test_missing_file_names_the_package_the_file_and_the_url(tmp_path, no_packag
         data.load_medmnist("dermamnist", path=tmp_path / "elsewhere.npz")
 
 
-@pytest.mark.parametrize("flag, size, message", [
-    ("chestmnist", 28, "multi-label, binary-class task"),
-    ("organmnist3d", 28, "3-D volumes are not supported"),
-    ("bloodmnist", 32, "size must be one of 28, 64, 128, 224"),
-])
+@pytest.mark.parametrize(
+    "flag, size, message",
+    [
+        ("chestmnist", 28, "multi-label, binary-class task"),
+        ("organmnist3d", 28, "3-D volumes are not supported"),
+        ("bloodmnist", 32, "size must be one of 28, 64, 128, 224"),
+    ],
+)
 def test_unsupported_requests_fail_before_any_io(flag, size, message, tmp_path):
     with pytest.raises(ValueError, match=message):
         data.load_medmnist(flag, size=size, root=tmp_path / "never-created")

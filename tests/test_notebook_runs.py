@@ -3,6 +3,7 @@
 What a user reads: one line per notebook (name, time, ok/FAILED, models trained and loaded,
 where the executed copy went), no kernel-transport warning, and a last line with the totals.
 """
+
 import re
 
 import nbformat
@@ -11,16 +12,20 @@ import pytest
 from cmim_lab.infra import paths
 from cmim_lab.notebook.runner import notebook_paths, run_notebooks, runs_this_python
 
-TRAIN = ("from cmim_lab import TrainConfig, load_or_train\n"
-         "config = TrainConfig(method='cmim', dataset='digits', hidden_sizes=(16,), latent_dim=2, epochs=1, "
-         "batch_size=256)\n"
-         "load_or_train(config, device='cpu', progress=False, log=print)")
+TRAIN = (
+    "from cmim_lab import TrainConfig, load_or_train\n"
+    "config = TrainConfig(method='cmim', dataset='digits', hidden_sizes=(16,), latent_dim=2, epochs=1, "
+    "batch_size=256)\n"
+    "load_or_train(config, device='cpu', progress=False, log=print)"
+)
 
 
 def _notebook(path, *code):
     cells = [nbformat.v4.new_code_cell('profile = "default"\ndevice = "auto"', metadata={"tags": ["parameters"]})]
-    meta = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-            "language_info": {"name": "python"}}
+    meta = {
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "language_info": {"name": "python"},
+    }
     nb = nbformat.v4.new_notebook(cells=cells + [nbformat.v4.new_code_cell(c) for c in code], metadata=meta)
     nbformat.write(nb, path)
 
@@ -43,17 +48,24 @@ def test_one_line_per_notebook_no_kernel_warning_and_the_totals(home, capfd):
     lines = out.strip().splitlines()
     assert lines[0].startswith("running 2 notebooks: profile smoke, kernel ")
     first, broken = lines[1], lines[2]
-    assert re.match(r"  00_first +\d+\.\d s  ok +1 trained, +1 loaded  -> runs/notebooks-smoke/00_first\.ipynb$",
-                    first), first
-    assert re.match(r"  01_broken +\d+\.\d s  FAILED +0 trained, +0 loaded  -> runs/notebooks-smoke/01_broken\.ipynb"
-                    r"  \(ZeroDivisionError: division by zero\)$", broken), broken
-    assert re.match(r"done: 2 notebooks in \d+\.\d min, 1 ok, 1 FAILED; models: 1 trained, 1 loaded from the cache$",
-                    lines[3]), lines[3]
+    assert re.match(
+        r"  00_first +\d+\.\d s  ok +1 trained, +1 loaded  -> runs/notebooks-smoke/00_first\.ipynb$", first
+    ), first
+    assert re.match(
+        r"  01_broken +\d+\.\d s  FAILED +0 trained, +0 loaded  -> runs/notebooks-smoke/01_broken\.ipynb"
+        r"  \(ZeroDivisionError: division by zero\)$",
+        broken,
+    ), broken
+    assert re.match(
+        r"done: 2 notebooks in \d+\.\d min, 1 ok, 1 FAILED; models: 1 trained, 1 loaded from the cache$", lines[3]
+    ), lines[3]
     assert len(lines) == 4
     executed = nbformat.read(home / "runs" / "notebooks-smoke" / "00_first.ipynb", as_version=4)  # where it says
     printed = "".join(o.get("text", "") for cell in executed.cells for o in cell.get("outputs", []))
-    assert "cmim[sum] seed 0: trained in" in printed and "cmim[sum] seed 0: loaded from cache (digits-cmim-sum-s0-" \
-        in printed
+    assert (
+        "cmim[sum] seed 0: trained in" in printed
+        and "cmim[sum] seed 0: loaded from cache (digits-cmim-sum-s0-" in printed
+    )
     assert (home / "runs" / "notebooks-smoke" / "01_broken.ipynb").exists()
 
 

@@ -6,12 +6,13 @@ gives none) and quote the README's larger run with its command. nbval runs the s
 notebooks too (the cell asserts a verdict word itself); this test reads the printed text.
 Notebook 02 runs here with ``search = True`` (nbval covers its default, ``False``): its
 search cell must print the tuned comparison at both budgets."""
+
 import json
 
 import pytest
 
-from cmim_lab.studies.verdicts import VERDICTS
 from cmim_lab.notebook.runner import notebook_paths
+from cmim_lab.studies.verdicts import VERDICTS
 
 CLAIM_NOTEBOOKS = [p for p in notebook_paths() if p.stem[:2] in ("01", "02", "03", "04")]
 
@@ -40,8 +41,14 @@ def test_the_verdict_cell_prints_a_verdict_from_the_run(path, tmp_path):
 
     out = tmp_path / path.name
     search = path.stem.startswith("02")
-    pm.execute_notebook(str(path), str(out), cwd=str(path.parent), progress_bar=False, kernel_name="python3",
-                        parameters={"search": True} if search else {})
+    pm.execute_notebook(
+        str(path),
+        str(out),
+        cwd=str(path.parent),
+        progress_bar=False,
+        kernel_name="python3",
+        parameters={"search": True} if search else {},
+    )
     nb = json.loads(out.read_text())
     if search:
         cell = next(c for c in nb["cells"] if "search" in c.get("metadata", {}).get("tags", []))

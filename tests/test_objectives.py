@@ -1,4 +1,5 @@
 """The objectives against brute-force references, closed forms and torch.distributions."""
+
 import math
 
 import pytest
@@ -6,8 +7,16 @@ import torch
 from torch.distributions import Independent, Normal, kl_divergence
 
 from cmim_lab.config import TrainConfig
-from cmim_lab.objectives import (METHODS, Objective, contrastive_term, gaussian_log_prob, kl_to_standard_normal,
-                                 nt_xent, recon_nll, standard_normal_log_prob)
+from cmim_lab.objectives import (
+    METHODS,
+    Objective,
+    contrastive_term,
+    gaussian_log_prob,
+    kl_to_standard_normal,
+    nt_xent,
+    recon_nll,
+    standard_normal_log_prob,
+)
 
 
 def nt_xent_reference(h1, h2, t):
@@ -92,11 +101,14 @@ def test_contrastive_mean_is_batch_size_robust_while_nt_xent_grows():
     """The mechanism behind the batch-size claim: averaged negatives do not grow with B."""
     g = torch.Generator().manual_seed(0)
     # expectation over i.i.d. codes: average 4096 samples at every batch size
-    means = {b: float(torch.cat([contrastive_term(torch.randn(b, 16, generator=g), 0.1)
-                                 for _ in range(4096 // b)]).mean()) for b in (8, 64, 512)}
+    means = {
+        b: float(torch.cat([contrastive_term(torch.randn(b, 16, generator=g), 0.1) for _ in range(4096 // b)]).mean())
+        for b in (8, 64, 512)
+    }
     assert max(means.values()) < 1.2 * min(means.values())
-    nce = {b: float(nt_xent(torch.randn(b, 16, generator=g), torch.randn(b, 16, generator=g), 0.1))
-           for b in (8, 64, 512)}
+    nce = {
+        b: float(nt_xent(torch.randn(b, 16, generator=g), torch.randn(b, 16, generator=g), 0.1)) for b in (8, 64, 512)
+    }
     assert nce[8] < nce[64] < nce[512]
     assert nce[512] - nce[8] > 0.8 * (math.log(1023) - math.log(15))  # roughly log-growth
     summed = {b: float(contrastive_term(torch.randn(b, 16, generator=g), 0.1, "sum").mean()) for b in (8, 512)}
@@ -154,8 +166,12 @@ def test_terms_assemble_into_the_stated_losses_with_stated_signs():
     logq = gaussian_log_prob(z, post.mu, post.logvar).mean()
     logp = standard_normal_log_prob(z).mean()
     con = contrastive_term(z, 0.1).mean()
-    expected = {"vae": rec + kl, "cvae": rec + kl + con, "mim": rec - 0.5 * (logq + logp),
-                "cmim": rec - 0.5 * (logq + logp) + con}
+    expected = {
+        "vae": rec + kl,
+        "cvae": rec + kl + con,
+        "mim": rec - 0.5 * (logq + logp),
+        "cmim": rec - 0.5 * (logq + logp) + con,
+    }
     for method, loss in expected.items():
         out = Objective(method)(model, x, eps=eps)
         torch.testing.assert_close(out["loss"], loss)

@@ -1,7 +1,8 @@
 """pyproject.toml, environment.yml, Makefile and CI stay consistent with each other."""
-import re
-import tomllib
 
+import re
+
+import tomllib
 import yaml
 
 from cmim_lab.infra.paths import repo_path

@@ -7,6 +7,7 @@ its RMSE within 1%, the sklearn backend bit-identical to ``cmim_lab.evaluation``
 that module still has its own probes). Then repeatability (twice, and once under CPU load),
 bad inputs, progress reports, CUDA.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -54,6 +55,7 @@ def _accuracy(pred, y):
 
 
 # --- kNN -------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", ["knn-euclidean", "knn-cosine"])
 def test_knn_predictions_identical_to_sklearn(projected, name):
@@ -170,6 +172,7 @@ def test_knn_regression_matches_sklearn(regression_set):
 
 # --- logistic regression ---------------------------------------------------------------------
 
+
 def test_linear_accuracy_within_half_a_point_of_sklearn(projected):
     ours = probes.classification_scores(*projected, TORCH, probes=["linear"])["linear"]
     ref = probes.classification_scores(*projected, SKLEARN, probes=["linear"])["linear"]
@@ -203,13 +206,15 @@ def test_linear_stops_at_the_iteration_cap(projected):
     # the starting point plus at least one line-search evaluation per iteration (benchmarks count them)
     assert fit.n_evaluations >= 4
     diagnostics = probes.Diagnostics()
-    probes.classification_scores(*projected, TORCH.replace(linear_max_iter=3, linear_tol=1e-12), probes=["linear"],
-                                 diagnostics=diagnostics)
+    probes.classification_scores(
+        *projected, TORCH.replace(linear_max_iter=3, linear_tol=1e-12), probes=["linear"], diagnostics=diagnostics
+    )
     assert diagnostics.of("linear") == {"linear_iterations": 3, "linear_evaluations": fit.n_evaluations}
     assert diagnostics.knn_features is None and diagnostics.mlp_epochs is None  # only the family that ran
 
 
 # --- MLP -------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("precision", MLP_PRECISIONS)
 def test_mlp_accuracy_within_half_a_point_of_sklearn(digits_xy, precision):
@@ -218,10 +223,12 @@ def test_mlp_accuracy_within_half_a_point_of_sklearn(digits_xy, precision):
     x, y = digits_xy
     split = (x[:1000], y[:1000], x[1000:], y[1000:])
     ours_cfg = TORCH.replace(mlp_precision=precision)
-    ours = np.mean([probes.classification_scores(*split, ours_cfg.replace(seed=s), probes=["mlp"])["mlp"]
-                    for s in range(3)])
-    ref = np.mean([probes.classification_scores(*split, SKLEARN.replace(seed=s), probes=["mlp"])["mlp"]
-                   for s in range(3)])
+    ours = np.mean(
+        [probes.classification_scores(*split, ours_cfg.replace(seed=s), probes=["mlp"])["mlp"] for s in range(3)]
+    )
+    ref = np.mean(
+        [probes.classification_scores(*split, SKLEARN.replace(seed=s), probes=["mlp"])["mlp"] for s in range(3)]
+    )
     assert abs(ours - ref) <= 0.005, (ours, ref)
 
 
@@ -256,12 +263,14 @@ def test_mlp_trains_on_tiny_sets_without_a_holdout(projected):
     cfg = TORCH.replace(mlp_max_epochs=30)
     score = probes.classification_scores(train_x[:n], train_y[:n], test_x, test_y, cfg, probes=["mlp"])["mlp"]
     assert 0.3 < score <= 1.0
-    rmse = probes.regression_scores(train_x[:n], train_y[:n].astype(float), test_x, test_y.astype(float), cfg,
-                                    probes=["mlp"])["mlp"]
+    rmse = probes.regression_scores(
+        train_x[:n], train_y[:n].astype(float), test_x, test_y.astype(float), cfg, probes=["mlp"]
+    )["mlp"]
     assert np.isfinite(rmse)
 
 
 # --- ridge -----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("n", [450, 20])  # N > D (D x D eigendecomposition) and N < D (N x N)
 def test_ridge_alpha_equals_ridgecv(regression_set, n):
@@ -293,6 +302,7 @@ def test_regression_probes_default_to_cfg_with_ridge_for_linear(regression_set):
 
 # --- the sklearn backend is today's evaluation -----------------------------------------------
 
+
 def _frozen_probe_scores(train_x, train_y, test_x, test_y, seed):
     """``cmim_lab.evaluation.probe_scores`` as it was before the probe settings moved into
     EvalConfig (kit 0.1), copied here as the fixed reference."""
@@ -302,11 +312,15 @@ def _frozen_probe_scores(train_x, train_y, test_x, test_y, seed):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import Normalizer, StandardScaler
 
-    made = {"knn-euclidean": KNeighborsClassifier(n_neighbors=5),
-            "knn-cosine": make_pipeline(Normalizer(), KNeighborsClassifier(n_neighbors=5)),
-            "linear": make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)),
-            "mlp": make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(256,), early_stopping=True,
-                                                                 max_iter=200, random_state=seed))}
+    made = {
+        "knn-euclidean": KNeighborsClassifier(n_neighbors=5),
+        "knn-cosine": make_pipeline(Normalizer(), KNeighborsClassifier(n_neighbors=5)),
+        "linear": make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)),
+        "mlp": make_pipeline(
+            StandardScaler(),
+            MLPClassifier(hidden_layer_sizes=(256,), early_stopping=True, max_iter=200, random_state=seed),
+        ),
+    }
     scores = {}
     for name, probe in made.items():
         reference.fit_quietly(probe, train_x, train_y)
@@ -324,13 +338,18 @@ def _frozen_regression_scores(train_x, train_y, test_x, test_y, seed, standardis
     from sklearn.preprocessing import Normalizer, StandardScaler
 
     train_x, test_x, train_y, test_y = (np.asarray(a, dtype=np.float64) for a in (train_x, test_x, train_y, test_y))
-    made = {"knn-euclidean": KNeighborsRegressor(n_neighbors=5),
-            "knn-cosine": make_pipeline(Normalizer(), KNeighborsRegressor(n_neighbors=5)),
-            "ridge": make_pipeline(StandardScaler(with_mean=standardise, with_std=standardise),
-                                   RidgeCV(alphas=tuple(10.0 ** k for k in range(-3, 4)))),
-            "mlp": make_pipeline(StandardScaler(with_mean=standardise, with_std=standardise),
-                                 MLPRegressor(hidden_layer_sizes=(256,), early_stopping=True, max_iter=500,
-                                              random_state=seed))}
+    made = {
+        "knn-euclidean": KNeighborsRegressor(n_neighbors=5),
+        "knn-cosine": make_pipeline(Normalizer(), KNeighborsRegressor(n_neighbors=5)),
+        "ridge": make_pipeline(
+            StandardScaler(with_mean=standardise, with_std=standardise),
+            RidgeCV(alphas=tuple(10.0**k for k in range(-3, 4))),
+        ),
+        "mlp": make_pipeline(
+            StandardScaler(with_mean=standardise, with_std=standardise),
+            MLPRegressor(hidden_layer_sizes=(256,), early_stopping=True, max_iter=500, random_state=seed),
+        ),
+    }
     scores = {}
     for name, model in made.items():
         probe = TransformedTargetRegressor(regressor=model, transformer=StandardScaler())
@@ -350,8 +369,9 @@ def test_sklearn_backend_bit_identical_to_the_old_evaluation(projected, regressi
     cls, reg = _small(projected, 400), _small(regression_set, 250)
     assert probes.classification_scores(*cls, SKLEARN, probes=CLASSIFICATION_PROBES) == _frozen_probe_scores(*cls, 0)
     for standardise in (True, False):
-        assert probes.regression_scores(*reg, SKLEARN, probes=REGRESSION_PROBES, standardise=standardise) == \
-            _frozen_regression_scores(*reg, 0, standardise)
+        assert probes.regression_scores(
+            *reg, SKLEARN, probes=REGRESSION_PROBES, standardise=standardise
+        ) == _frozen_regression_scores(*reg, 0, standardise)
 
 
 def test_sklearn_backend_bit_identical_to_evaluation_today(projected, regression_set):
@@ -376,22 +396,43 @@ def test_sklearn_backend_bit_identical_to_evaluation_today(projected, regression
 
 
 def test_sklearn_backend_uses_the_config():
-    cfg = EvalConfig(knn_k=9, linear_c=0.3, linear_tol=1e-3, linear_max_iter=77, mlp_hidden=31, mlp_alpha=0.01,
-                     mlp_batch_size=64, mlp_lr=0.02, mlp_val_fraction=0.2, mlp_patience=4, mlp_max_epochs=12,
-                     ridge_alphas=(0.5, 5.0), seed=7)
+    cfg = EvalConfig(
+        knn_k=9,
+        linear_c=0.3,
+        linear_tol=1e-3,
+        linear_max_iter=77,
+        mlp_hidden=31,
+        mlp_alpha=0.01,
+        mlp_batch_size=64,
+        mlp_lr=0.02,
+        mlp_val_fraction=0.2,
+        mlp_patience=4,
+        mlp_max_epochs=12,
+        ridge_alphas=(0.5, 5.0),
+        seed=7,
+    )
     assert probes.make_probe("knn-cosine", cfg)[-1].n_neighbors == 9
     lr = probes.make_probe("linear", cfg)[-1]
     assert (lr.C, lr.tol, lr.max_iter) == (0.3, 1e-3, 77)
     mlp = probes.make_probe("mlp", cfg)[-1]
-    assert (mlp.hidden_layer_sizes, mlp.alpha, mlp.batch_size, mlp.learning_rate_init, mlp.validation_fraction,
-            mlp.n_iter_no_change, mlp.max_iter, mlp.early_stopping, mlp.random_state) == \
-        ((31,), 0.01, 64, 0.02, 0.2, 4, 12, True, 7)
+    assert (
+        mlp.hidden_layer_sizes,
+        mlp.alpha,
+        mlp.batch_size,
+        mlp.learning_rate_init,
+        mlp.validation_fraction,
+        mlp.n_iter_no_change,
+        mlp.max_iter,
+        mlp.early_stopping,
+        mlp.random_state,
+    ) == ((31,), 0.01, 64, 0.02, 0.2, 4, 12, True, 7)
     reg = probes.make_regressor("ridge", cfg, standardise=False)
     assert reg.regressor[-1].alphas == (0.5, 5.0) and not reg.regressor[0].with_std
     assert probes.make_regressor("mlp", cfg).regressor[-1].max_iter == 12
 
 
 # --- repeatability ---------------------------------------------------------------------------
+
 
 def _everything(projected, regression_set):
     """Predictions of every torch probe, classification and regression (short MLP runs)."""
@@ -423,6 +464,7 @@ def test_repeatable_bit_identical_and_under_load(projected, regression_set):
 
 # --- bad input -------------------------------------------------------------------------------
 
+
 def _bad_cases(projected):
     train_x, train_y, test_x, test_y = (np.array(a) for a in projected)
     nan_x = train_x.copy()
@@ -442,13 +484,29 @@ def _bad_cases(projected):
         "not 2-d": ((train_x[:, 0], train_y, test_x, test_y), {}, "train_x must be a 2-D array"),
         "probe name": ((train_x, train_y, test_x, test_y), {"probes": ["knn"]}, "unknown classification probe 'knn'"),
         "ridge for classes": ((train_x, train_y, test_x, test_y), {"probes": ["ridge"]}, "classification probe"),
-        "too few for k": ((train_x[:3], train_y[:3], test_x, np.full(len(test_x), train_y[0])), {},
-                          "knn_k=5 neighbours asked for"),
+        "too few for k": (
+            (train_x[:3], train_y[:3], test_x, np.full(len(test_x), train_y[0])),
+            {},
+            "knn_k=5 neighbours asked for",
+        ),
     }
 
 
-BAD_CASES = ["nan", "inf", "one class", "train lengths", "test lengths", "empty train", "empty test", "widths",
-             "unseen", "not 2-d", "probe name", "ridge for classes", "too few for k"]
+BAD_CASES = [
+    "nan",
+    "inf",
+    "one class",
+    "train lengths",
+    "test lengths",
+    "empty train",
+    "empty test",
+    "widths",
+    "unseen",
+    "not 2-d",
+    "probe name",
+    "ridge for classes",
+    "too few for k",
+]
 
 
 @pytest.mark.parametrize("case", BAD_CASES)
@@ -483,10 +541,12 @@ def test_bad_regression_input(regression_set):
 
 # --- progress, labels, devices ---------------------------------------------------------------
 
+
 def test_progress_reports_each_probe_with_score_and_seconds(projected):
     lines, times = [], {}
-    scores = probes.classification_scores(*projected, TORCH.replace(mlp_max_epochs=3), progress=lines.append,
-                                          times=times)
+    scores = probes.classification_scores(
+        *projected, TORCH.replace(mlp_max_epochs=3), progress=lines.append, times=times
+    )
     assert [line.split()[0] for line in lines] == list(CLASSIFICATION_PROBES) == list(scores) == list(times)
     for line, (name, score) in zip(lines, scores.items()):
         assert line.startswith(f"{name} {score:.4f} (") and line.endswith(" s)")
@@ -516,8 +576,12 @@ def test_inputs_are_left_untouched(projected, regression_set, dtype):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_probes_run_on_cuda(projected, regression_set):
     train_x, train_y, test_x, test_y = projected
-    cuda = [torch.as_tensor(train_x).cuda(), torch.as_tensor(train_y).cuda(), torch.as_tensor(test_x).cuda(),
-            torch.as_tensor(test_y).cuda()]
+    cuda = [
+        torch.as_tensor(train_x).cuda(),
+        torch.as_tensor(train_y).cuda(),
+        torch.as_tensor(test_x).cuda(),
+        torch.as_tensor(test_y).cuda(),
+    ]
     on_gpu = probes.classification_predictions(*cuda[:3], TORCH)
     on_cpu = probes.classification_predictions(*projected[:3], TORCH)
     for name in probes.KNN_METRICS:

@@ -5,6 +5,7 @@ here, from scikit-learn's own estimators), never crash: for codes that carry not
 is chance, the most frequent class or the mean target. And class labels such as 0.5, which
 scikit-learn refuses, are refused with a clear error by both backends.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -48,11 +49,15 @@ def _codes(kind: str, signal: np.ndarray, seed: int) -> np.ndarray:
 
 def _sklearn_classifier(name: str):
     """scikit-learn's estimator for ``name`` with the kit's default settings, built here."""
-    return {"knn-euclidean": KNeighborsClassifier(n_neighbors=5),
-            "knn-cosine": make_pipeline(Normalizer(), KNeighborsClassifier(n_neighbors=5)),
-            "linear": make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)),
-            "mlp": make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(256,), early_stopping=True,
-                                                                 max_iter=200, random_state=0))}[name]
+    return {
+        "knn-euclidean": KNeighborsClassifier(n_neighbors=5),
+        "knn-cosine": make_pipeline(Normalizer(), KNeighborsClassifier(n_neighbors=5)),
+        "linear": make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)),
+        "mlp": make_pipeline(
+            StandardScaler(),
+            MLPClassifier(hidden_layer_sizes=(256,), early_stopping=True, max_iter=200, random_state=0),
+        ),
+    }[name]
 
 
 def _fit_predict(model, train_x, train_y, test_x):
@@ -91,14 +96,18 @@ def test_regression_on_degenerate_codes_as_sklearn(kind, standardise):
     y = 3.0 * signal + rng.normal(scale=0.1, size=len(signal)) + 40.0
     x = _codes(kind, signal, 5)
     train_x, test_x, train_y, test_y = x[:N_TRAIN], x[N_TRAIN:], y[:N_TRAIN], y[N_TRAIN:]
-    torch_pred = probes.regression_predictions(train_x, train_y, test_x, TORCH, probes=REGRESSION_PROBES,
-                                               standardise=standardise)
-    sk_pred = probes.regression_predictions(train_x, train_y, test_x, SKLEARN, probes=REGRESSION_PROBES,
-                                            standardise=standardise)
+    torch_pred = probes.regression_predictions(
+        train_x, train_y, test_x, TORCH, probes=REGRESSION_PROBES, standardise=standardise
+    )
+    sk_pred = probes.regression_predictions(
+        train_x, train_y, test_x, SKLEARN, probes=REGRESSION_PROBES, standardise=standardise
+    )
     ys = (train_y - train_y.mean()) / train_y.std()
     x64, t64 = train_x.astype(np.float64), test_x.astype(np.float64)
-    knn = {"knn-euclidean": KNeighborsRegressor(n_neighbors=5),
-           "knn-cosine": make_pipeline(Normalizer(), KNeighborsRegressor(n_neighbors=5))}
+    knn = {
+        "knn-euclidean": KNeighborsRegressor(n_neighbors=5),
+        "knn-cosine": make_pipeline(Normalizer(), KNeighborsRegressor(n_neighbors=5)),
+    }
     for name, model in knn.items():
         ref = _fit_predict(model, x64, ys, t64) * train_y.std() + train_y.mean()
         np.testing.assert_allclose(sk_pred[name], ref, rtol=1e-12, err_msg=name)
@@ -108,8 +117,9 @@ def test_regression_on_degenerate_codes_as_sklearn(kind, standardise):
     ref = ref * train_y.std() + train_y.mean()
     np.testing.assert_allclose(sk_pred["ridge"], ref, rtol=1e-12)
     np.testing.assert_allclose(torch_pred["ridge"], ref, rtol=1e-9)
-    rmse = {b: float(np.sqrt(np.mean((p["mlp"] - test_y) ** 2))) for b, p in (("torch", torch_pred),
-                                                                                ("sklearn", sk_pred))}
+    rmse = {
+        b: float(np.sqrt(np.mean((p["mlp"] - test_y) ** 2))) for b, p in (("torch", torch_pred), ("sklearn", sk_pred))
+    }
     if kind == "one-live":
         assert rmse["torch"] < 0.25 * test_y.std() and rmse["sklearn"] < 0.25 * test_y.std(), rmse
         return
@@ -122,13 +132,27 @@ def test_regression_on_degenerate_codes_as_sklearn(kind, standardise):
 def test_mlp_on_constant_codes_trains_nothing_and_reports_it():
     train_y = _labels(3, N_TRAIN, 0)
     diagnostics = probes.Diagnostics()
-    probes.classification_scores(_codes("zero", train_y, 0), train_y, _codes("zero", train_y[:9], 0), train_y[:9],
-                                 TORCH, probes=["mlp", "linear"], diagnostics=diagnostics)
+    probes.classification_scores(
+        _codes("zero", train_y, 0),
+        train_y,
+        _codes("zero", train_y[:9], 0),
+        train_y[:9],
+        TORCH,
+        probes=["mlp", "linear"],
+        diagnostics=diagnostics,
+    )
     assert diagnostics.mlp_epochs == 0
     assert diagnostics.linear_iterations >= 1  # the intercepts are fitted
     live = probes.Diagnostics()
-    probes.classification_scores(_codes("one-live", train_y, 0), train_y, _codes("one-live", train_y[:9], 1),
-                                 train_y[:9], TORCH.replace(mlp_max_epochs=3), probes=["mlp"], diagnostics=live)
+    probes.classification_scores(
+        _codes("one-live", train_y, 0),
+        train_y,
+        _codes("one-live", train_y[:9], 1),
+        train_y[:9],
+        TORCH.replace(mlp_max_epochs=3),
+        probes=["mlp"],
+        diagnostics=live,
+    )
     assert live.mlp_epochs == 3
 
 
@@ -159,6 +183,7 @@ def test_knn_with_zero_rows_among_live_ones_as_sklearn(metric):
 
 
 # --- class labels ----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("backend", ["torch", "sklearn"])
 @pytest.mark.parametrize("split", ["train_y", "test_y"])

@@ -1,5 +1,6 @@
 """The probe table (cmim_lab.probes.PROBES): it agrees with the config's probe names, and a
 probe added as one row runs through both backends and every entry point."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -64,7 +65,14 @@ def test_knn_probes_share_one_pass_and_split_its_time(monkeypatch):
         monkeypatch.setitem(probes.PROBES, name, probes.Probe(counted, probes.PROBES[name].classifier))
     x, y = torch.randn(50, 4, generator=torch.Generator().manual_seed(0)), np.arange(50) % 2
     times = {}
-    probes.classification_scores(x[:40], y[:40], x[40:], y[40:], EvalConfig(backend="torch"),
-                                 probes=["knn-cosine", "linear", "knn-euclidean"], times=times)
+    probes.classification_scores(
+        x[:40],
+        y[:40],
+        x[40:],
+        y[40:],
+        EvalConfig(backend="torch"),
+        probes=["knn-cosine", "linear", "knn-euclidean"],
+        times=times,
+    )
     assert calls == [["knn-cosine", "knn-euclidean"]]
     assert list(times) == ["knn-cosine", "knn-euclidean", "linear"] and times["knn-cosine"] == times["knn-euclidean"]

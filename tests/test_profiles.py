@@ -5,14 +5,15 @@ notebook itself, and the setup is resolved under ``default`` and under ``smoke``
 must have the same parameters, and only sizes (numbers, none, lists of numbers) may differ --
 never a method, dataset, reduction or any other name.
 """
+
 import ast
 import json
 from pathlib import Path
 
 import pytest
 
-from cmim_lab.notebook import params
 from cmim_lab import profiles
+from cmim_lab.notebook import params
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 

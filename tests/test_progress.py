@@ -1,5 +1,6 @@
 """Progress bars: text outside a kernel; in a kernel a widget that ends as its final text line,
 so a notebook saved after papermill or nbval shows where the bar finished, never a frozen 0%."""
+
 from tqdm.notebook import tqdm_notebook
 
 from cmim_lab.infra import progress

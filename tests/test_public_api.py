@@ -5,6 +5,7 @@
 top-level names are checked against its files, and each 0.2 flat module name
 (``cmim_lab.study``, ``cmim_lab.viz``, ...) resolves to the module that now holds it.
 """
+
 import argparse
 import importlib
 import json
@@ -122,6 +123,8 @@ def test_0_2_flat_module_names_resolve_to_their_new_place(old, new):
 def test_top_level_names_match_the_package_files():
     on_disk = {p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__"}
     on_disk |= {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
-    assert on_disk == cmim_lab.SUBMODULES, (sorted(on_disk - cmim_lab.SUBMODULES),
-                                            sorted(cmim_lab.SUBMODULES - on_disk))
+    assert on_disk == cmim_lab.SUBMODULES, (
+        sorted(on_disk - cmim_lab.SUBMODULES),
+        sorted(cmim_lab.SUBMODULES - on_disk),
+    )
     assert not set(cmim_lab.MOVED) & on_disk, "a 0.2 name shadows a module that exists"

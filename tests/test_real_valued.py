@@ -1,6 +1,7 @@
 """Real-valued features: kept as given, standardised per feature by the model with the training
 split's statistics (stored in the checkpoint, undone for reconstructions), trained with a
 Gaussian likelihood whose NLL matches torch.distributions.Normal."""
+
 import math
 
 import numpy as np
@@ -27,8 +28,18 @@ def _features(n=120, d=6, seed=0):
 
 
 def _config(likelihood="gaussian-fixed", **fields):
-    return TrainConfig(**{"method": "cmim", "dataset": "feats", "likelihood": likelihood, "hidden_sizes": (32,),
-                          "latent_dim": 3, "batch_size": 32, "epochs": 2, **fields})
+    return TrainConfig(
+        **{
+            "method": "cmim",
+            "dataset": "feats",
+            "likelihood": likelihood,
+            "hidden_sizes": (32,),
+            "latent_dim": 3,
+            "batch_size": 32,
+            "epochs": 2,
+            **fields,
+        }
+    )
 
 
 def test_float_features_are_kept_and_standardised_with_training_statistics_only():
@@ -76,8 +87,11 @@ def test_standardisation_is_part_of_the_fingerprint():
 def test_unit_interval_likelihood_on_real_features_is_a_clear_error(likelihood):
     x, y = _features()
     ds = data.from_arrays(x, y, name="feats")
-    with pytest.raises(ValueError, match=rf"{likelihood}' models intensities in \[0, 1\].*gaussian-fixed.*"
-                                         rf"gaussian-learned"):
+    with pytest.raises(
+        ValueError,
+        match=rf"{likelihood}' models intensities in \[0, 1\].*gaussian-fixed.*"
+        rf"gaussian-learned",
+    ):
         train(_config(likelihood), ds, device="cpu", progress=False)
 
 
@@ -90,8 +104,10 @@ def test_gaussian_nll_matches_torch_normal_fixed_and_per_feature():
     torch.testing.assert_close(unit_gaussian_nll(mean, x), -Normal(mean, 1.0).log_prob(x).flatten(1).sum(1))
     torch.testing.assert_close(pixel_nll(mean, x, "gaussian-fixed"), unit_gaussian_nll(mean, x))
     pixels = torch.rand(5, 1, 4, 4)
-    torch.testing.assert_close(intensity_gaussian_nll(mean[:, :1], pixels),
-                               -Normal(torch.sigmoid(mean[:, :1]), 0.1).log_prob(pixels).flatten(1).sum(1))
+    torch.testing.assert_close(
+        intensity_gaussian_nll(mean[:, :1], pixels),
+        -Normal(torch.sigmoid(mean[:, :1]), 0.1).log_prob(pixels).flatten(1).sum(1),
+    )
 
 
 def test_learned_variance_nll_of_the_model_matches_torch_normal():
@@ -140,18 +156,31 @@ def test_evaluate_names_the_likelihood_a_real_valued_model_needs():
     result = train(_config(epochs=1), ds, device="cpu", progress=False)
     with pytest.raises(ValueError, match="gaussian-fixed"):
         evaluate(result.model, ds, probes=("linear",), embeddings=("mean",), clustering=False)
-    ev = evaluate(result.model, ds, probes=("linear",), embeddings=("mean",), clustering=False,
-                  likelihood="gaussian-fixed")
+    ev = evaluate(
+        result.model, ds, probes=("linear",), embeddings=("mean",), clustering=False, likelihood="gaussian-fixed"
+    )
     assert math.isfinite(ev.metrics["recon_nll"]) and math.isfinite(ev.metrics["mse"])
 
 
 def test_a_malformed_standardisation_is_refused():
     with pytest.raises(ValueError, match="2 means and 2 stds for samples of shape"):
-        build_model((3,), latent_dim=2, hidden_sizes=(4,), logvar_floor=-6.0, likelihood="gaussian-fixed",
-                    context={"standardise": {"mean": [0, 0], "std": [1, 1]}})
+        build_model(
+            (3,),
+            latent_dim=2,
+            hidden_sizes=(4,),
+            logvar_floor=-6.0,
+            likelihood="gaussian-fixed",
+            context={"standardise": {"mean": [0, 0], "std": [1, 1]}},
+        )
     with pytest.raises(ValueError, match="stds > 0"):
-        build_model((2,), latent_dim=2, hidden_sizes=(4,), logvar_floor=-6.0, likelihood="gaussian-fixed",
-                    context={"standardise": {"mean": [0, 0], "std": [1, 0]}})
+        build_model(
+            (2,),
+            latent_dim=2,
+            hidden_sizes=(4,),
+            logvar_floor=-6.0,
+            likelihood="gaussian-fixed",
+            context={"standardise": {"mean": [0, 0], "std": [1, 0]}},
+        )
 
 
 def test_infonce_views_of_real_features_keep_their_units_and_intensities_stay_as_before():
@@ -182,7 +211,6 @@ def test_infonce_views_of_real_features_keep_their_units_and_intensities_stay_as
     before = augment_batch(images, 0.7), augment_batch(images, 0.7)
     for a, b in zip(ours, before):
         assert torch.equal(a, b) and float(a.min()) >= 0 and float(a.max()) <= 1
-
 
 
 def test_infonce_on_real_features_gets_its_own_cache_entry_other_models_keep_theirs(tmp_path):

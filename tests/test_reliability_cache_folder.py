@@ -1,6 +1,7 @@
 """A cache folder that runs nothing: private (created 0o700, refused when another user owns
 it or others can write into it), no library's pickle-based cache inside it, and no write
 that follows a planted symlink."""
+
 import os
 import re
 import stat
@@ -12,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cmim_lab.infra import files, paths
 from cmim_lab.errors import CacheFolderError
+from cmim_lab.infra import files, paths
 from cmim_lab.infra.files import atomic_write, locked, write_json
 
 PACKAGE = Path(__file__).resolve().parents[1] / "cmim_lab"
@@ -28,8 +29,10 @@ def test_a_new_cache_folder_is_private(tmp_path, monkeypatch):
 
 
 @posix
-@pytest.mark.parametrize("mode, who", [(0o777, "its group and others"), (0o775, "its group"),
-                                       (0o757, "others"), (0o1777, "its group and others")])
+@pytest.mark.parametrize(
+    "mode, who",
+    [(0o777, "its group and others"), (0o775, "its group"), (0o757, "others"), (0o1777, "its group and others")],
+)
 def test_a_cache_folder_others_can_write_into_is_refused(tmp_path, monkeypatch, mode, who):
     folder = tmp_path / "shared"
     folder.mkdir()
@@ -133,8 +136,9 @@ def test_checkpoint_save_replaces_a_planted_symlink(tmp_path, digits):
     folder = tmp_path / "run"
     folder.mkdir()
     (folder / MODEL_FILE).symlink_to(victim)
-    cfg = TrainConfig(method="vae", dataset="digits", hidden_sizes=(16,), latent_dim=2, epochs=1, batch_size=64,
-                      max_steps=3)
+    cfg = TrainConfig(
+        method="vae", dataset="digits", hidden_sizes=(16,), latent_dim=2, epochs=1, batch_size=64, max_steps=3
+    )
     train(cfg, digits, device="cpu", checkpoint_dir=folder, progress=False, resume=False)
     assert victim.read_bytes() == b"precious"
     assert load_model(folder)[1]["complete"]

@@ -2,6 +2,7 @@
 inputs and labels), every training and evaluation setting, the library versions; retrain
 clears an entry's evaluations; user arrays cannot take a built-in dataset's name; data with
 one class or unseen test labels is refused at the door."""
+
 import numpy as np
 import pytest
 import torch
@@ -13,8 +14,9 @@ from cmim_lab.studies.engine import EvalTask, cached_evaluate, evaluation_key
 from cmim_lab.trainer import EVAL_GLOB, load_or_train, model_dir
 
 TINY = TrainConfig(method="mim", dataset="arrays", hidden_sizes=(32,), latent_dim=4, epochs=1, batch_size=64)
-FAST_EVAL = EvalConfig(probes=("knn-euclidean",), embeddings=("mean",), clustering=False, backend="torch",
-                       probe_n_train=None)
+FAST_EVAL = EvalConfig(
+    probes=("knn-euclidean",), embeddings=("mean",), clustering=False, backend="torch", probe_n_train=None
+)
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +67,9 @@ def test_model_cache_is_not_shared_by_shuffled_labels_or_another_test_set(fresh_
     x, y, xt, yt = arrays
     first = load_or_train(TINY, _ds(x, y, xt, yt), device="cpu", progress=False)
     assert not load_or_train(TINY, _ds(x, y, xt, yt), device="cpu", progress=False).trained_now
-    shuffled = load_or_train(TINY, _ds(x, np.random.default_rng(1).permutation(y), xt, yt), device="cpu",
-                             progress=False)
+    shuffled = load_or_train(
+        TINY, _ds(x, np.random.default_rng(1).permutation(y), xt, yt), device="cpu", progress=False
+    )
     other_test = load_or_train(TINY, _ds(x, y, xt[:200], yt[:200]), device="cpu", progress=False)
     assert shuffled.trained_now and other_test.trained_now
     assert len({first.directory, shuffled.directory, other_test.directory}) == 3
@@ -101,7 +104,8 @@ def test_evaluation_cache_follows_test_labels_and_probe_settings(fresh_cache, ar
     # the MLP probe's precision: keyed when set away from float32, which leaves the keys of
     # results cached before the setting existed unchanged
     assert "mlp_precision" not in FAST_EVAL.key_dict() and FAST_EVAL.key_dict() == {
-        k: v for k, v in FAST_EVAL.to_dict().items() if k != "mlp_precision"}
+        k: v for k, v in FAST_EVAL.to_dict().items() if k != "mlp_precision"
+    }
     low = FAST_EVAL.replace(mlp_precision="bfloat16")
     assert low.key_dict()["mlp_precision"] == "bfloat16"
     assert evaluation_key(result, task, low) != evaluation_key(result, task, FAST_EVAL)
@@ -143,11 +147,14 @@ def test_user_arrays_cannot_take_a_built_in_name(fresh_cache):
     assert not (fresh_cache / "models").exists()
 
 
-@pytest.mark.parametrize("y_train, y_test, message", [
-    (np.zeros(20, dtype=int), None, r"y_train holds a single class \(\[0\]\)"),
-    (np.full(20, 7), np.full(5, 7), r"single class \(\[7\]\)"),
-    (np.arange(20) % 2, np.array([0, 1, 2, 5, 1]), r"y_test holds labels \[2, 5\] that y_train lacks"),
-])
+@pytest.mark.parametrize(
+    "y_train, y_test, message",
+    [
+        (np.zeros(20, dtype=int), None, r"y_train holds a single class \(\[0\]\)"),
+        (np.full(20, 7), np.full(5, 7), r"single class \(\[7\]\)"),
+        (np.arange(20) % 2, np.array([0, 1, 2, 5, 1]), r"y_test holds labels \[2, 5\] that y_train lacks"),
+    ],
+)
 def test_data_with_one_class_or_unseen_test_labels_is_refused(y_train, y_test, message):
     rng = np.random.default_rng(0)
     x_test = None if y_test is None else rng.random((len(y_test), 6))

@@ -1,6 +1,7 @@
 """Concurrency: several real processes on one cache entry all succeed, one trains and
 evaluates, the others wait and load what it wrote; concurrent atomic writes to one target
 never fail and never expose a torn file."""
+
 import json
 import os
 import subprocess
@@ -52,10 +53,18 @@ def _env(cache: Path) -> dict:
 def test_processes_on_one_entry_wait_for_each_other_and_load(tmp_path, n):
     cache, ready = tmp_path / "cache", tmp_path / "ready"
     ready.mkdir()
-    procs = [subprocess.Popen([sys.executable, "-c", CHILD, str(ready), str(n), str(i)], env=_env(cache),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(n)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(ready), str(n), str(i)],
+            env=_env(cache),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(n)
+    ]
     outs = [p.communicate(timeout=600) for p in procs]
-    for p, (out, err) in zip(procs, outs):
+    for p, (_out, err) in zip(procs, outs):
         assert p.returncode == 0, err[-3000:]
     runs = [json.loads(out.strip().splitlines()[-1]) for out, _ in outs]
     assert sum(r["trained_now"] for r in runs) == 1  # one trains ...
@@ -87,8 +96,16 @@ print(failures)
 def test_concurrent_atomic_writes_to_one_target_never_fail_or_tear(tmp_path):
     target = tmp_path / "eval-target.json"
     writers, count = 4, 75
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(target), str(i), str(count)], env=_env(tmp_path),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(writers)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(target), str(i), str(count)],
+            env=_env(tmp_path),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(writers)
+    ]
     torn = reads = 0
     while any(p.poll() is None for p in procs):
         if target.exists():

@@ -1,13 +1,14 @@
 """What a study tells its reader: one progress bar per grid, a line per model saying whether it
 was trained (and how long it took) or loaded from the cache (and its key), and the per-process
 counts that ``cmim-lab notebooks`` sums over kernels (:mod:`cmim_lab.infra.tally`)."""
+
 import json
 
 import pytest
 import tqdm.auto
 
-from cmim_lab.infra import tally
 from cmim_lab.config import TrainConfig
+from cmim_lab.infra import tally
 from cmim_lab.studies.engine import grid, run_study
 from cmim_lab.trainer import planned_steps
 
@@ -24,6 +25,7 @@ def bars(monkeypatch):
             super().__init__(*args, **kwargs)
             if not self.disable:
                 opened.append(self)
+
     monkeypatch.setattr(tqdm.auto, "tqdm", Recorded)
     return opened
 
@@ -36,12 +38,11 @@ def test_one_bar_per_grid_and_a_line_per_model(digits, fresh_cache, bars, tmp_pa
     lines = []
     run_study(entries, digits, tasks=[], device="cpu", log=lines.append)
     assert len(bars) == 1 and bars[0].total == total == 4 * 5 and bars[0].n == total  # 1437 // 256 = 5 steps each
-    assert len(lines) == 4 and all(" trained in " in l and "(cache entry digits-" in l
-                                   for l in lines), lines
+    assert len(lines) == 4 and all(" trained in " in line and "(cache entry digits-" in line for line in lines), lines
     bars.clear()
     run_study(entries, digits, tasks=[], device="cpu", log=lines.append)  # everything cached now
     assert len(bars) == 1 and bars[0].n == total  # a cached model advances the bar at once
-    assert all(" loaded from cache (digits-" in l for l in lines[4:]) and len(lines) == 8
+    assert all(" loaded from cache (digits-" in line for line in lines[4:]) and len(lines) == 8
     after = tally.counts()
     assert (after["trained"] - before["trained"], after["loaded"] - before["loaded"]) == (4, 4)
     assert json.loads((tmp_path / "tally.json").read_text()) == after  # what the notebook runner reads

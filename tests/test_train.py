@@ -1,6 +1,4 @@
 """Trainer, checkpoints and the cache: repeatability, resume, corrupt and mismatched files."""
-import math
-import warnings
 
 import pytest
 import torch
@@ -8,8 +6,8 @@ import torch
 from cmim_lab.checkpoint import MODEL_FILE, OPTIMIZER_FILE, load_model, load_optimizer_state
 from cmim_lab.config import TrainConfig
 from cmim_lab.errors import CheckpointError, TrainingDivergedError
-from cmim_lab.objectives import METHODS
 from cmim_lab.infra.runtime import resolve_device
+from cmim_lab.objectives import METHODS
 from cmim_lab.trainer import load_or_train, model_dir, train
 
 SMALL = dict(dataset="digits", hidden_sizes=(64,), latent_dim=8, batch_size=64)
@@ -137,16 +135,19 @@ def test_divergence_stops_names_epoch_and_term_and_keeps_last_good_checkpoint(tm
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("method", "simclr", "valid methods are"),
-    ("epochs", 0, "epochs must be > 0"),
-    ("batch_size", -8, "batch_size must be > 0"),
-    ("lr", 0.0, "lr must be > 0"),
-    ("temperature", 0.0, "temperature must be > 0"),
-    ("reduction", "mean", "valid reductions are: sum, normalised"),
-    ("arch", "resnet", "valid archs are: mlp, conv"),
-    ("epochs", 2.5, "epochs must be a integer|epochs must be an integer"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("method", "simclr", "valid methods are"),
+        ("epochs", 0, "epochs must be > 0"),
+        ("batch_size", -8, "batch_size must be > 0"),
+        ("lr", 0.0, "lr must be > 0"),
+        ("temperature", 0.0, "temperature must be > 0"),
+        ("reduction", "mean", "valid reductions are: sum, normalised"),
+        ("arch", "resnet", "valid archs are: mlp, conv"),
+        ("epochs", 2.5, "epochs must be a integer|epochs must be an integer"),
+    ],
+)
 def test_bad_config_values_raise_early(field, value, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**{field: value})

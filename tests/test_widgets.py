@@ -1,4 +1,5 @@
 """Latent-explorer callbacks, tested directly over a grid of slider values."""
+
 import itertools
 
 import numpy as np
@@ -6,7 +7,15 @@ import pytest
 import torch
 
 from cmim_lab.config import TrainConfig
-from cmim_lab.notebook.widgets import (ExplorerState, LatentExplorer, code_from_sliders, decode_image, image_png, interpolate, principal_frame)
+from cmim_lab.notebook.widgets import (
+    ExplorerState,
+    LatentExplorer,
+    code_from_sliders,
+    decode_image,
+    image_png,
+    interpolate,
+    principal_frame,
+)
 
 
 def build_model(shape, **fields):
@@ -17,8 +26,10 @@ def build_model(shape, **fields):
 @pytest.fixture(scope="module")
 def models():
     torch.manual_seed(0)
-    return {"a": build_model((1, 28, 28), latent_dim=6, hidden_sizes=(32,)),
-            "b": build_model((1, 28, 28), latent_dim=3, hidden_sizes=(16,))}
+    return {
+        "a": build_model((1, 28, 28), latent_dim=6, hidden_sizes=(32,)),
+        "b": build_model((1, 28, 28), latent_dim=3, hidden_sizes=(16,)),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +76,9 @@ def test_decoded_images_and_png_bytes(models):
     assert img.shape == (28, 28) and 0 <= img.min() and img.max() <= 1
     png = image_png(img, scale=4)
     assert png.startswith(b"\x89PNG") and len(png) > 100
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     assert Image.open(io.BytesIO(png)).size == (112, 112)
 

@@ -1,6 +1,7 @@
 """Your data, your verdict (cmim_lab.studies.your_data): every input form reaches the same verdict
 rows, the recommendation comes from the verdicts, a run resumes from the cache, bad inputs write
 nothing. Tiny: 150 digits, the smoke profile, 10 steps, 2 seeds."""
+
 import json
 
 import numpy as np
@@ -11,8 +12,9 @@ from cmim_lab.studies import your_data
 from cmim_lab.studies.your_data import recommendation
 
 N = 150
-SMALL = dict(profile="smoke", seeds=(0, 1), budget=10, methods=("vae", "mim", "cmim"), progress=False, log=None,
-             estimate=False)
+SMALL = dict(
+    profile="smoke", seeds=(0, 1), budget=10, methods=("vae", "mim", "cmim"), progress=False, log=None, estimate=False
+)
 
 
 def _digits():
@@ -24,8 +26,10 @@ def _digits():
 
 def _keys(rows):
     """What a verdict row compares, without the dataset's name (nor which MIM was the best at a step)."""
-    return {(r["claim"], r["setting"].split(", ", 1)[1], r["a"], r["b"].split(" (")[0], r["probe"], r["budget"])
-            for r in rows}
+    return {
+        (r["claim"], r["setting"].split(", ", 1)[1], r["a"], r["b"].split(" (")[0], r["probe"], r["budget"])
+        for r in rows
+    }
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +50,9 @@ def test_a_registered_name_gives_every_claim_and_a_self_contained_report(referen
     claims = {r["claim"] for r in result.rows}
     assert claims == {1, 2, 4}
     assert all(r["n_seeds"] == 2 and r["verdict"] in ("holds", "reverses", "within noise") for r in result.rows)
-    assert any(r["b"] == "vae[sum]" for r in result.rows)                    # MIM vs VAE
-    assert any(r["b"] == "mim[normalised]" for r in result.rows)             # cMIM vs MIM, both conventions
-    assert any(r["a"] == "cmim[sum]-X" for r in result.rows)                 # -X vs mu
+    assert any(r["b"] == "vae[sum]" for r in result.rows)  # MIM vs VAE
+    assert any(r["b"] == "mim[normalised]" for r in result.rows)  # cMIM vs MIM, both conventions
+    assert any(r["a"] == "cmim[sum]-X" for r in result.rows)  # -X vs mu
     blob = json.loads((root / "out" / "claims.json").read_text())
     assert blob["rows"] == json.loads(json.dumps(result.rows)) and blob["recommendation"] == result.recommendation
     page = (root / "out" / "report.html").read_text()
@@ -97,8 +101,9 @@ def _write_form(form, path):
     return path / "imgs", None
 
 
-@pytest.mark.parametrize("form", ["npz with a test split", "npz without a test split", "csv with a label",
-                                  "image folder"])
+@pytest.mark.parametrize(
+    "form", ["npz with a test split", "npz without a test split", "csv with a label", "image folder"]
+)
 def test_every_input_form_reaches_the_same_verdict_rows(form, reference, tmp_path, fresh_cache):
     path, label = _write_form(form, tmp_path)
     result = your_data.run(str(path), label=label, **SMALL)
@@ -121,42 +126,61 @@ def test_a_dry_run_plans_estimates_and_trains_nothing(fresh_cache):
 
 def test_bad_arguments_and_inputs_fail_before_anything_is_written(tmp_path, fresh_cache):
     pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "y": [0, 0, 1, 1]}).to_csv(tmp_path / "t.csv", index=False)
-    for kwargs, pattern in [(dict(dataset=str(tmp_path / "t.csv"), label="nope"), "has no column 'nope'"),
-                            (dict(dataset=str(tmp_path / "none.npz")), "neither a registered dataset"),
-                            (dict(dataset="digits", methods=["gan"]), "gan"),
-                            (dict(dataset="digits", budget=0), "budget must be a positive"),
-                            (dict(dataset="digits", seeds=[0, 0]), "distinct"),
-                            (dict(dataset="digits", profile="huge"), "profile")]:
+    for kwargs, pattern in [
+        (dict(dataset=str(tmp_path / "t.csv"), label="nope"), "has no column 'nope'"),
+        (dict(dataset=str(tmp_path / "none.npz")), "neither a registered dataset"),
+        (dict(dataset="digits", methods=["gan"]), "gan"),
+        (dict(dataset="digits", budget=0), "budget must be a positive"),
+        (dict(dataset="digits", seeds=[0, 0]), "distinct"),
+        (dict(dataset="digits", profile="huge"), "profile"),
+    ]:
         with pytest.raises((ValueError, FileNotFoundError), match=pattern):
             your_data.run(**{**SMALL, **kwargs})
     assert not fresh_cache.exists() or not any(p for p in fresh_cache.rglob("*") if "data" not in p.parts)
 
 
 def _row(claim, a, b, probe, step, verdict):
-    return {"claim": claim, "setting": f"x, {a} vs {b}, {probe}", "a": a, "b": b, "probe": probe,
-            "budget": f"{step} steps", "verdict": verdict}
+    return {
+        "claim": claim,
+        "setting": f"x, {a} vs {b}, {probe}",
+        "a": a,
+        "b": b,
+        "probe": probe,
+        "budget": f"{step} steps",
+        "verdict": verdict,
+    }
 
 
 def test_the_recommendation_is_computed_from_the_verdicts():
-    curve = [_row(2, "cmim[normalised]", "mim[normalised]", "knn-cosine", s, v)
-             for s, v in ((100, "within noise"), (250, "holds"), (500, "holds"), (1000, "within noise"))]
-    rows = curve + [_row(1, "mim[sum]", "vae[sum]", "knn-cosine", 1000, "holds"),
-                    _row(2, "cmim[sum]", "infonce[pure]", "linear", 1000, "reverses"),
-                    _row(4, "mim[sum]-X", "mim[sum] mu", "linear", 1000, "holds"),
-                    _row(4, "mim[sum]-X", "mim[sum] mu", "knn-cosine", 1000, "within noise"),
-                    _row(4, "cmim[sum]-X", "cmim[sum] mu", "linear", 1000, "reverses")]
+    curve = [
+        _row(2, "cmim[normalised]", "mim[normalised]", "knn-cosine", s, v)
+        for s, v in ((100, "within noise"), (250, "holds"), (500, "holds"), (1000, "within noise"))
+    ]
+    rows = curve + [
+        _row(1, "mim[sum]", "vae[sum]", "knn-cosine", 1000, "holds"),
+        _row(2, "cmim[sum]", "infonce[pure]", "linear", 1000, "reverses"),
+        _row(4, "mim[sum]-X", "mim[sum] mu", "linear", 1000, "holds"),
+        _row(4, "mim[sum]-X", "mim[sum] mu", "knn-cosine", 1000, "within noise"),
+        _row(4, "cmim[sum]-X", "cmim[sum] mu", "linear", 1000, "reverses"),
+    ]
     assert recommendation(rows) == (
         "On this data, use MIM with -X under a linear read-out. cMIM helps only before 1,000 steps (its lead over "
         "MIM holds at steps 250 and 500 and is gone by 1,000). MIM's codes classify better than the VAE's "
         "(kNN-cosine). InfoNCE beats cMIM (infonce[pure] on linear): where reconstructions are not needed, "
-        "classic contrastive learning is the stronger choice.")
-    won = [dict(r, verdict="holds") if r["claim"] == 2 and r["budget"] == "1000 steps" and r["b"].startswith("mim")
-           else r for r in rows]
+        "classic contrastive learning is the stronger choice."
+    )
+    won = [
+        dict(r, verdict="holds") if r["claim"] == 2 and r["budget"] == "1000 steps" and r["b"].startswith("mim") else r
+        for r in rows
+    ]
     assert recommendation(won).startswith(
         "On this data, use cMIM with the posterior mean (mu); -X hurts under linear. cMIM beats MIM at 1,000 steps "
-        "(cmim[normalised] on kNN-cosine).")
+        "(cmim[normalised] on kNN-cosine)."
+    )
     assert recommendation([dict(r, verdict=None) for r in rows]).startswith("No verdicts: a single seed")
     note = recommendation(rows, baselines={"linear": ("raw features", 0.95, 0.90)})
-    assert note.endswith("Note: the raw features baseline (linear 0.950) scores at least as well as every learned "
-                         "code (0.900); a representation model may not pay off here.")
+    assert note.endswith(
+        "Note: the raw features baseline (linear 0.950) scores at least as well as every learned "
+        "code (0.900); a representation model may not pay off here."
+    )
     assert "Note" not in recommendation(rows, baselines={"linear": ("raw features", 0.80, 0.90)})

@@ -36,6 +36,7 @@ staging folder of an import that was killed is removed by a later import
 (:func:`remove_stale_staging`). A full disk stops it with one line
 (:class:`~cmim_lab.errors.DiskFullError`), before anything is moved into the cache.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -54,7 +55,6 @@ from pathlib import Path, PurePosixPath
 from typing import Callable
 
 from .. import __version__
-from .index import add_usage, entry_files, format_bytes, is_evaluation_file, model_entries, used_by
 from ..checkpoint import MODEL_FILE, read_checkpoint
 from ..errors import CheckpointError, check_choice
 from ..infra.digest import file_sha256
@@ -62,6 +62,7 @@ from ..infra.files import atomic_write, check_regular, disk_full_error, is_disk_
 from ..infra.paths import cache_dir
 from ..profiles import PROFILE_NAMES
 from ..trainer import entry_lock, library_versions
+from .index import add_usage, entry_files, format_bytes, is_evaluation_file, model_entries, used_by
 
 FORMAT = "cmim-lab-cache/1"
 MANIFEST = "manifest.json"
@@ -69,9 +70,9 @@ SUFFIXES = (".tar.gz", ".tgz")
 ENTRY_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*-s[0-9]+-[0-9a-f]{12}"
 FILE_PATTERN = re.compile(rf"models/({ENTRY_NAME})/({re.escape(MODEL_FILE)}|(?:eval|curve)-[0-9a-f]{{16}}\.json)")
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib", ".dill", ".th")
-MAX_MANIFEST_BYTES = 16 * 2 ** 20
-MAX_FILE_BYTES = 8 * 2 ** 30
-CHUNK = 2 ** 20
+MAX_MANIFEST_BYTES = 16 * 2**20
+MAX_FILE_BYTES = 8 * 2**30
+CHUNK = 2**20
 VERSIONED = ("cmim_lab", "torch", "scikit-learn")  # library_versions(): every cache key includes them
 CHECKSUM_SUFFIX = ".sha256"
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
@@ -87,6 +88,7 @@ class ExportSummary:
     ``size`` in bytes, ``skipped`` entries as (name, reason), and the entries the profile's
     record names but the cache no longer holds (``missing``), the archive's ``sha256``
     (hex) and the ``checksum_file`` that holds it."""
+
     archive: Path
     models: int
     evaluations: int
@@ -104,6 +106,7 @@ class ImportSummary:
     (whose record now lists the entries), the folder written to (``models``) and the
     ``conflicts``: (entry, message) for entries the cache holds with other weights (or a
     corrupt checkpoint), kept as they were."""
+
     added: list[str]
     kept: list[str]
     evaluations: int
@@ -113,6 +116,7 @@ class ImportSummary:
 
 
 # --- export -----------------------------------------------------------------------------------
+
 
 def _check_archive_name(archive: Path) -> None:
     if not archive.name.endswith(SUFFIXES):
@@ -147,8 +151,9 @@ def pack_cache(archive, profile: str | None = None, *, log: Callable[[str], None
     archive = Path(archive)
     _check_archive_name(archive)
     if os.path.lexists(archive):
-        raise FileExistsError(f"archive {archive} already exists; nothing was written. Delete it or choose "
-                              f"another name")
+        raise FileExistsError(
+            f"archive {archive} already exists; nothing was written. Delete it or choose another name"
+        )
     if profile is not None:
         check_choice("profile", profile, PROFILE_NAMES)
     entries = model_entries()
@@ -156,18 +161,22 @@ def pack_cache(archive, profile: str | None = None, *, log: Callable[[str], None
     if profile is not None:
         wanted = used_by(profile)
         if not wanted:
-            raise ValueError(f"no notebook has run under profile {profile} with the cache {cache_dir()} since it "
-                             f"was last cleared: run `cmim-lab notebooks --profile {profile}` first (it loads what "
-                             f"is cached and trains the rest), or export without --profile to pack every model "
-                             f"in the cache")
+            raise ValueError(
+                f"no notebook has run under profile {profile} with the cache {cache_dir()} since it "
+                f"was last cleared: run `cmim-lab notebooks --profile {profile}` first (it loads what "
+                f"is cached and trains the rest), or export without --profile to pack every model "
+                f"in the cache"
+            )
         have = {e.name for e in entries}
         missing = [n for n in wanted if n not in have]
         entries = [e for e in entries if e.name in set(wanted)]
     skipped = [(e.name, _why_not(e)) for e in entries if _why_not(e)]
     entries = [e for e in entries if not _why_not(e)]
     if not entries:
-        raise ValueError(f"nothing to export: the cache {cache_dir()} holds no finished model of kit version "
-                         f"{__version__}" + (f" that profile {profile} used" if profile else ""))
+        raise ValueError(
+            f"nothing to export: the cache {cache_dir()} holds no finished model of kit version "
+            f"{__version__}" + (f" that profile {profile} used" if profile else "")
+        )
     packed: list[dict] = []
     digest: list[str] = []
 
@@ -181,8 +190,13 @@ def pack_cache(archive, profile: str | None = None, *, log: Callable[[str], None
                     packed.append({"name": entry.name, "config": entry.config, "files": files})
             if not packed:
                 raise ValueError("nothing to export: every checkpoint failed its checksum")
-            manifest = {"format": FORMAT, "kit_version": __version__, "versions": library_versions(),
-                        "profile": profile, "entries": packed}
+            manifest = {
+                "format": FORMAT,
+                "kit_version": __version__,
+                "versions": library_versions(),
+                "profile": profile,
+                "entries": packed,
+            }
             _add_bytes(tar, MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
         digest.append(file_sha256(tmp))  # of the bytes about to be renamed into place
 
@@ -193,8 +207,9 @@ def pack_cache(archive, profile: str | None = None, *, log: Callable[[str], None
         remove_files([archive])  # an archive without its checksum is not what export promises
         raise
     n_evals = sum(is_evaluation_file(name) for p in packed for name in p["files"])
-    summary = ExportSummary(archive, len(packed), n_evals, archive.stat().st_size, skipped, missing, digest[0],
-                            checksum_file)
+    summary = ExportSummary(
+        archive, len(packed), n_evals, archive.stat().st_size, skipped, missing, digest[0], checksum_file
+    )
     if log:
         for line in export_report(summary, profile):
             log(line)
@@ -205,17 +220,22 @@ def export_report(summary: ExportSummary, profile: str | None) -> list[str]:
     """The lines :func:`export_cache` prints: what was packed, skipped and missing, the
     archive's SHA-256 and the command that imports exactly this archive."""
     what = f"profile {profile}'s" if profile else "the cache's"
-    lines = [f"wrote {summary.archive}: {what} {summary.models} models and {summary.evaluations} evaluations "
-             f"({format_bytes(summary.size)})"]
+    lines = [
+        f"wrote {summary.archive}: {what} {summary.models} models and {summary.evaluations} evaluations "
+        f"({format_bytes(summary.size)})"
+    ]
     lines += [f"  skipped {name}: {reason}" for name, reason in summary.skipped]
     if summary.missing:
-        lines.append(f"  warning: {len(summary.missing)} models profile {profile} used are no longer in the cache "
-                     f"(notebooks will train them after an import): {', '.join(summary.missing[:5])}"
-                     f"{' ...' if len(summary.missing) > 5 else ''}. Run `cmim-lab notebooks --profile {profile}` "
-                     f"and export again to include them")
+        lines.append(
+            f"  warning: {len(summary.missing)} models profile {profile} used are no longer in the cache "
+            f"(notebooks will train them after an import): {', '.join(summary.missing[:5])}"
+            f"{' ...' if len(summary.missing) > 5 else ''}. Run `cmim-lab notebooks --profile {profile}` "
+            f"and export again to include them"
+        )
     lines.append(f"sha256 {summary.sha256} (also in {summary.checksum_file.name}): publish it beside the archive")
-    lines.append(f"import exactly this archive with: cmim-lab cache import {summary.archive.name} --sha256 "
-                 f"{summary.sha256}")
+    lines.append(
+        f"import exactly this archive with: cmim-lab cache import {summary.archive.name} --sha256 {summary.sha256}"
+    )
     return lines
 
 
@@ -263,8 +283,9 @@ def _is_cached_json(blob: bytes) -> bool:
         value = json.loads(blob)
     except ValueError:
         return False
-    return isinstance(value, dict) and ({"probes", "metrics", "info"} <= set(value)
-                                        or {"format", "steps", "points"} <= set(value))
+    return isinstance(value, dict) and (
+        {"probes", "metrics", "info"} <= set(value) or {"format", "steps", "points"} <= set(value)
+    )
 
 
 # --- import -----------------------------------------------------------------------------------
@@ -284,8 +305,7 @@ def remove_stale_staging(root: Path, older_than: float = STALE_STAGING_S) -> lis
     return removed
 
 
-def import_cache(archive, sha256: str | None = None, *,
-                 log: Callable[[str], None] | None = print) -> ImportSummary:
+def import_cache(archive, sha256: str | None = None, *, log: Callable[[str], None] | None = print) -> ImportSummary:
     """Verify ``archive`` (see the module docstring) and unpack its models into the cache.
 
     ``sha256``: the digest the archive's maker published (:func:`export_cache`); when given,
@@ -316,8 +336,10 @@ def _check_digest_argument(sha256: str | None, archive: Path) -> str | None:
         return None
     value = str(sha256).strip().lower()
     if not SHA256_HEX.fullmatch(value):
-        raise ValueError(f"sha256 {sha256!r} is not a SHA-256 digest: give the 64 hexadecimal digits its maker "
-                         f"published (the first field of {checksum_path(archive).name})")
+        raise ValueError(
+            f"sha256 {sha256!r} is not a SHA-256 digest: give the 64 hexadecimal digits its maker "
+            f"published (the first field of {checksum_path(archive).name})"
+        )
     return value
 
 
@@ -328,16 +350,21 @@ def _check_digest(fh, expected: str, archive: Path) -> None:
         h.update(chunk)
     fh.seek(0)
     if h.hexdigest() != expected:
-        raise _refuse(archive, f"its SHA-256 is {h.hexdigest()}, not the {expected} you gave: it is not the archive "
-                               f"its maker published (altered, or damaged on the way). Ask for the archive again, "
-                               f"and check the digest you copied")
+        raise _refuse(
+            archive,
+            f"its SHA-256 is {h.hexdigest()}, not the {expected} you gave: it is not the archive "
+            f"its maker published (altered, or damaged on the way). Ask for the archive again, "
+            f"and check the digest you copied",
+        )
 
 
 def import_report(summary: ImportSummary, archive: Path) -> list[str]:
     """The lines :func:`import_cache` prints: what was added, kept and in conflict."""
-    lines = [f"imported {len(summary.added)} models and {summary.evaluations} evaluations from {archive} into "
-             f"{summary.models}" + (f"; kept {len(summary.kept)} models the cache already had (the same weights)"
-                                    if summary.kept else "")]
+    lines = [
+        f"imported {len(summary.added)} models and {summary.evaluations} evaluations from {archive} into "
+        f"{summary.models}"
+        + (f"; kept {len(summary.kept)} models the cache already had (the same weights)" if summary.kept else "")
+    ]
     lines += [f"  conflict: {message}" for _, message in summary.conflicts]
     if summary.profile:
         lines.append(f"the notebooks of profile {summary.profile} now load these models instead of training them")
@@ -362,8 +389,10 @@ def _import(fh, archive: Path) -> ImportSummary:
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        raise ArchiveRefused(f"refused {archive}: not a readable gzip-compressed tar file ({type(exc).__name__}: "
-                             f"{exc}); nothing was imported") from exc
+        raise ArchiveRefused(
+            f"refused {archive}: not a readable gzip-compressed tar file ({type(exc).__name__}: "
+            f"{exc}); nothing was imported"
+        ) from exc
 
 
 def _refuse(archive: Path, message: str) -> ArchiveRefused:
@@ -383,11 +412,14 @@ def _check_members(members: list[tarfile.TarInfo], archive: Path) -> dict[str, t
         if ".." in parts:
             raise _refuse(archive, f"{name!r} climbs out of the cache (path traversal with '..')")
         if member.issym():
-            raise _refuse(archive, f"{name!r} is a symbolic link (to {member.linkname!r}); archives of models hold "
-                                   f"regular files only")
+            raise _refuse(
+                archive,
+                f"{name!r} is a symbolic link (to {member.linkname!r}); archives of models hold regular files only",
+            )
         if member.islnk():
-            raise _refuse(archive, f"{name!r} is a hard link (to {member.linkname!r}); archives of models hold "
-                                   f"regular files only")
+            raise _refuse(
+                archive, f"{name!r} is a hard link (to {member.linkname!r}); archives of models hold regular files only"
+            )
         clean = "/".join(p for p in parts if p not in ("", "."))
         if member.isdir():
             if clean == "models" or re.fullmatch(rf"models/{ENTRY_NAME}", clean) or clean == "":
@@ -396,11 +428,17 @@ def _check_members(members: list[tarfile.TarInfo], archive: Path) -> dict[str, t
         if not member.isfile():
             raise _refuse(archive, f"{name!r} is not a regular file (a device, pipe or other special file)")
         if clean.lower().endswith(PICKLE_SUFFIXES):
-            raise _refuse(archive, f"{name!r} is a pickle file, which can run code when loaded; the kit never "
-                                   f"unpickles anything (checkpoints are safetensors)")
+            raise _refuse(
+                archive,
+                f"{name!r} is a pickle file, which can run code when loaded; the kit never "
+                f"unpickles anything (checkpoints are safetensors)",
+            )
         if clean != MANIFEST and not FILE_PATTERN.fullmatch(clean):
-            raise _refuse(archive, f"unknown file {name!r}; an archive holds only {MANIFEST}, "
-                                   f"models/<entry>/{MODEL_FILE} and models/<entry>/eval-<key>.json")
+            raise _refuse(
+                archive,
+                f"unknown file {name!r}; an archive holds only {MANIFEST}, "
+                f"models/<entry>/{MODEL_FILE} and models/<entry>/eval-<key>.json",
+            )
         if clean in files:
             raise _refuse(archive, f"{clean!r} appears twice")
         files[clean] = member
@@ -422,18 +460,24 @@ def _read_manifest(tar: tarfile.TarFile, members: dict, archive: Path) -> dict:
         found = manifest.get("format") if isinstance(manifest, dict) else None
         raise _refuse(archive, f"its {MANIFEST} has format {found!r}, not {FORMAT!r}")
     if manifest.get("kit_version") != __version__:
-        raise _refuse(archive, f"it was written by cmim-lab {manifest.get('kit_version')}, this is cmim-lab "
-                               f"{__version__}: every cache key includes the kit version, so no notebook would "
-                               f"find its models. Import it with cmim-lab {manifest.get('kit_version')}, or ask "
-                               f"for an archive made with {__version__}")
+        raise _refuse(
+            archive,
+            f"it was written by cmim-lab {manifest.get('kit_version')}, this is cmim-lab "
+            f"{__version__}: every cache key includes the kit version, so no notebook would "
+            f"find its models. Import it with cmim-lab {manifest.get('kit_version')}, or ask "
+            f"for an archive made with {__version__}",
+        )
     here, there = library_versions(), manifest.get("versions")
     if not isinstance(there, dict):
         raise _refuse(archive, f"its {MANIFEST} names no library versions")
     for lib in VERSIONED:
         if there.get(lib) != here[lib]:
-            raise _refuse(archive, f"its models were trained with {lib} {there.get(lib)}, this machine has "
-                                   f"{here[lib]}: every cache key includes the {lib} version, so no notebook would "
-                                   f"find them. Install {lib}=={there.get(lib)} to import it, or train here")
+            raise _refuse(
+                archive,
+                f"its models were trained with {lib} {there.get(lib)}, this machine has "
+                f"{here[lib]}: every cache key includes the {lib} version, so no notebook would "
+                f"find them. Install {lib}=={there.get(lib)} to import it, or train here",
+            )
     profile = manifest.get("profile")
     if profile is not None and profile not in PROFILE_NAMES:
         raise _refuse(archive, f"its {MANIFEST} names profile {profile!r}, not one of {', '.join(PROFILE_NAMES)}")
@@ -450,16 +494,26 @@ def _check_listing(manifest: dict, members: dict, archive: Path) -> dict[str, di
     for entry in entries:
         name = entry.get("name") if isinstance(entry, dict) else None
         files = entry.get("files") if isinstance(entry, dict) else None
-        if not isinstance(name, str) or not re.fullmatch(ENTRY_NAME, name) or not isinstance(files, dict) \
-                or MODEL_FILE not in files or not isinstance(entry.get("config"), dict):
+        if (
+            not isinstance(name, str)
+            or not re.fullmatch(ENTRY_NAME, name)
+            or not isinstance(files, dict)
+            or MODEL_FILE not in files
+            or not isinstance(entry.get("config"), dict)
+        ):
             raise _refuse(archive, f"its {MANIFEST} has a malformed entry {str(entry)[:120]!r}")
         if any(path.startswith(f"models/{name}/") for path in listed):
             raise _refuse(archive, f"its {MANIFEST} lists entry {name!r} twice")
         for file_name, record in files.items():
             path = f"models/{name}/{file_name}"
-            ok = (isinstance(record, dict) and isinstance(record.get("sha256"), str)
-                  and re.fullmatch(r"[0-9a-f]{64}", record["sha256"]) and isinstance(record.get("size"), int)
-                  and 0 <= record["size"] <= MAX_FILE_BYTES and FILE_PATTERN.fullmatch(path))
+            ok = (
+                isinstance(record, dict)
+                and isinstance(record.get("sha256"), str)
+                and re.fullmatch(r"[0-9a-f]{64}", record["sha256"])
+                and isinstance(record.get("size"), int)
+                and 0 <= record["size"] <= MAX_FILE_BYTES
+                and FILE_PATTERN.fullmatch(path)
+            )
             if not ok:
                 raise _refuse(archive, f"its {MANIFEST} has a malformed record for {path!r}")
             listed[path] = {**record, "entry": name, "config": entry["config"]}
@@ -472,8 +526,9 @@ def _check_listing(manifest: dict, members: dict, archive: Path) -> dict[str, di
     return listed
 
 
-def _unpack(tar: tarfile.TarFile, member: tarfile.TarInfo, record: dict, target: Path, archive: Path,
-            name: str) -> None:
+def _unpack(
+    tar: tarfile.TarFile, member: tarfile.TarInfo, record: dict, target: Path, archive: Path, name: str
+) -> None:
     """Copy one member to ``target`` (created exclusively), checking its size and SHA-256
     against the manifest, then its content (no pickle; a valid checkpoint or evaluation)."""
     mismatch = f"{name!r} does not match the manifest's SHA-256 and size (tampered with or corrupt)"
@@ -498,13 +553,19 @@ def _unpack(tar: tarfile.TarFile, member: tarfile.TarInfo, record: dict, target:
     with open(target, "rb") as fh:
         head = fh.read(4)
     if (len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5) or head == b"PK\x03\x04":
-        raise _refuse(archive, f"{name!r} holds pickle (torch.save) bytes, which can run code when loaded; the kit "
-                               f"never unpickles anything")
+        raise _refuse(
+            archive,
+            f"{name!r} holds pickle (torch.save) bytes, which can run code when loaded; the kit "
+            f"never unpickles anything",
+        )
     if target.name == MODEL_FILE:
         _check_checkpoint(target, record, archive, name)
     elif not _is_cached_json(target.read_bytes()):
-        raise _refuse(archive, f"{name!r} is not a cached evaluation (a JSON object with probes, metrics, info) "
-                               f"or curve (format, steps, points)")
+        raise _refuse(
+            archive,
+            f"{name!r} is not a cached evaluation (a JSON object with probes, metrics, info) "
+            f"or curve (format, steps, points)",
+        )
 
 
 def _check_checkpoint(path: Path, record: dict, archive: Path, name: str) -> None:
@@ -537,9 +598,14 @@ def _commit(manifest: dict, staging: Path, models: Path, listed: dict, archive: 
                 if problem is None:
                     kept.append(name)
                 else:
-                    conflicts.append((name, f"{archive}'s models/{name}/{MODEL_FILE} (weights SHA-256 {ours[:16]}...) "
-                                            f"was not imported: {problem}; kept the cache's copy as it was. To take "
-                                            f"the archive's, delete {target} and import again"))
+                    conflicts.append(
+                        (
+                            name,
+                            f"{archive}'s models/{name}/{MODEL_FILE} (weights SHA-256 {ours[:16]}...) "
+                            f"was not imported: {problem}; kept the cache's copy as it was. To take "
+                            f"the archive's, delete {target} and import again",
+                        )
+                    )
                 continue
             # evaluations first, the checkpoint last: a model present means its entry is complete
             for file_name in sorted(entry["files"], key=lambda f: f == MODEL_FILE):

@@ -16,6 +16,7 @@ A notebook's ``params.setup(profile=...)`` calls :func:`record_usage`, so every
 record; ``cmim-lab cache export --profile`` packs exactly those entries. Models trained
 outside the notebooks (``cmim-lab train``, ``benchmark``) are in no profile's record.
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -42,6 +43,7 @@ class CacheEntry:
     total ``size`` in bytes, and what the checkpoint header says (``config`` as a dict,
     ``complete``, ``kit_version``); ``problem`` names why the header could not be read
     (None when it could)."""
+
     name: str
     directory: Path
     files: list[Path]
@@ -69,7 +71,8 @@ def is_evaluation_file(name: str) -> bool:
 
 def entry_files(directory: Path) -> list[Path]:
     """What an entry holds worth keeping: ``model.safetensors`` (if present), its
-    ``eval-*.json`` evaluations and ``curve-*.json`` budget curves, sorted; locks, temporary files, ``*.corrupt`` copies and symbolic
+    ``eval-*.json`` evaluations and ``curve-*.json`` budget curves, sorted; locks, temporary files,
+    ``*.corrupt`` copies and symbolic
     links are left out."""
     directory = Path(directory)
     model = [directory / MODEL_FILE] if os.path.lexists(directory / MODEL_FILE) else []
@@ -86,8 +89,11 @@ def read_header(path: Path) -> dict:
         check_regular(path, "checkpoint")
         with safe_open(str(path), framework="pt") as fh:
             raw = fh.metadata() or {}
-        return {"config": json.loads(raw["config"]), "complete": json.loads(raw["complete"]),
-                "kit_version": raw["kit_version"]}
+        return {
+            "config": json.loads(raw["config"]),
+            "complete": json.loads(raw["complete"]),
+            "kit_version": raw["kit_version"],
+        }
     except (SafetensorError, OSError, KeyError, ValueError, TypeError) as exc:
         raise ValueError(f"unreadable checkpoint header ({type(exc).__name__}: {exc})") from exc
 
@@ -102,8 +108,11 @@ def model_entries(root: Path | None = None) -> list[CacheEntry]:
         if files and files[0].name == MODEL_FILE:
             try:
                 header = read_header(files[0])
-                entry.config, entry.complete, entry.kit_version = (header["config"], header["complete"],
-                                                                   header["kit_version"])
+                entry.config, entry.complete, entry.kit_version = (
+                    header["config"],
+                    header["complete"],
+                    header["kit_version"],
+                )
             except ValueError as exc:
                 entry.problem = str(exc)
         else:
@@ -220,11 +229,15 @@ def note_entry(directory: Path) -> None:
     except OSError as exc:
         if not _ACTIVE["warned"]:
             _ACTIVE["warned"] = True
-            warnings.warn(f"could not record which models profile {profile} uses ({exc}); "
-                          f"`cmim-lab cache export --profile {profile}` will not see them")
+            warnings.warn(
+                f"could not record which models profile {profile} uses ({exc}); "
+                f"`cmim-lab cache export --profile {profile}` will not see them",
+                stacklevel=2,
+            )
 
 
 # --- reports (cmim-lab cache list / size) ----------------------------------------------------
+
 
 def listing() -> str:
     """``cmim-lab cache list``: one line per model entry (config, state, evaluations, size,
@@ -232,8 +245,9 @@ def listing() -> str:
     from tabulate import tabulate
 
     entries = model_entries()
-    recorded = sorted(p.stem for p in (cache_dir() / USAGE_DIR).glob("*.json")) if (cache_dir() / USAGE_DIR).is_dir() \
-        else []
+    recorded = (
+        sorted(p.stem for p in (cache_dir() / USAGE_DIR).glob("*.json")) if (cache_dir() / USAGE_DIR).is_dir() else []
+    )
     usage = {p: set(used_by(p)) for p in recorded}  # the profiles whose notebooks ran with this cache
     head = f"cache {cache_dir()}: {len(entries)} model entries, {format_bytes(sum(e.size for e in entries))}"
     if not entries:
@@ -242,11 +256,21 @@ def listing() -> str:
     for e in entries:
         c = e.config or {}
         state = e.problem or ("finished" if e.complete else "unfinished")
-        rows.append({"entry": e.name, "model": f"{c.get('method', '?')}[{c.get('reduction', '?')}]",
-                     "dataset": c.get("dataset", "?"), "n_train": c.get("n_train", "?") or "all",
-                     "epochs": c.get("epochs", "?"), "steps": c.get("max_steps") or "", "seed": c.get("seed", "?"),
-                     "state": state, "evals": e.n_evaluations, "size": format_bytes(e.size),
-                     "profiles": ",".join(p for p in usage if e.name in usage[p]) or "-"})
+        rows.append(
+            {
+                "entry": e.name,
+                "model": f"{c.get('method', '?')}[{c.get('reduction', '?')}]",
+                "dataset": c.get("dataset", "?"),
+                "n_train": c.get("n_train", "?") or "all",
+                "epochs": c.get("epochs", "?"),
+                "steps": c.get("max_steps") or "",
+                "seed": c.get("seed", "?"),
+                "state": state,
+                "evals": e.n_evaluations,
+                "size": format_bytes(e.size),
+                "profiles": ",".join(p for p in usage if e.name in usage[p]) or "-",
+            }
+        )
     return head + "\n" + tabulate(rows, headers="keys", tablefmt="plain", disable_numparse=True)
 
 
@@ -254,9 +278,13 @@ def size_report() -> str:
     """``cmim-lab cache size``: bytes per part of the cache and in total."""
     parts = sizes()
     lines = [f"cache {cache_dir()}: {format_bytes(sum(parts.values()))}"]
-    notes = {"models": "trained models and their evaluations", "evaluations": "evaluations of no model (baselines)",
-             "data": "datasets converted from their sources",
-             "downloads": "raw files torchvision downloaded", "profiles": "which models each profile used",
-             "other": "anything else"}
+    notes = {
+        "models": "trained models and their evaluations",
+        "evaluations": "evaluations of no model (baselines)",
+        "data": "datasets converted from their sources",
+        "downloads": "raw files torchvision downloaded",
+        "profiles": "which models each profile used",
+        "other": "anything else",
+    }
     lines += [f"  {part:<10}{format_bytes(n):>10}  {notes[part]}" for part, n in parts.items()]
     return "\n".join(lines)

@@ -16,6 +16,7 @@ Files written before a digest existed carry none and are not reported (there is 
 to compare them with). A FIFO, device or folder where a file should be is reported, never
 opened. Nothing is locked or changed: a verify may run beside a training run.
 """
+
 from __future__ import annotations
 
 import os
@@ -88,16 +89,20 @@ def _verify_evaluation(path: Path, root: Path, weights: str | None, *, model_pre
     if not isinstance(blob, dict):
         return [f"{where}: not a readable JSON object (torn or edited); delete it, it is computed again"]
     if not seal_intact(blob):
-        return [f"{where}: edited since it was written (its content does not match its SHA-256); delete it, it is "
-                f"computed again"]
+        return [
+            f"{where}: edited since it was written (its content does not match its SHA-256); delete it, it is "
+            f"computed again"
+        ]
     named = blob.get("checkpoint_sha256")
     if named is None or weights is None:
         if named is not None and not model_present:
             return [f"{where}: names checkpoint weights {named[:16]}... but its entry holds no checkpoint"]
         return []
     if named != weights:
-        return [f"{where}: computed from checkpoint weights {named[:16]}..., but {MODEL_FILE} beside it holds "
-                f"{weights[:16]}...; delete it, it is computed again"]
+        return [
+            f"{where}: computed from checkpoint weights {named[:16]}..., but {MODEL_FILE} beside it holds "
+            f"{weights[:16]}...; delete it, it is computed again"
+        ]
     return []
 
 
@@ -116,6 +121,8 @@ def _verify_dataset(path: Path, root: Path) -> list[str]:
     except (SafetensorError, OSError, ValueError) as exc:
         return [f"{where}: unreadable ({type(exc).__name__}: {exc}); delete it, it is rebuilt from its source"]
     if recorded and arrays_digest(arrays) != recorded:
-        return [f"{where}: its arrays (images or labels) changed since it was written (they do not match its "
-                f"SHA-256); delete it, it is rebuilt from its source"]
+        return [
+            f"{where}: its arrays (images or labels) changed since it was written (they do not match its "
+            f"SHA-256); delete it, it is rebuilt from its source"
+        ]
     return []

@@ -16,6 +16,7 @@ commands (:func:`cmim_lab.registry.commands`), so adding a command is adding its
 its name here. A sub-command's flags are added only when that sub-command is used, so
 ``cmim-lab --help`` imports neither torch nor the registry's datasets (:class:`LazySubcommands`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,15 +27,16 @@ import sys
 from .. import __version__
 
 # the core's commands, in the order of `cmim-lab --help`: modules of this package (see the docstring)
-COMMANDS = ("data", "train", "evaluate", "benchmark", "batch_sweep", "notebooks", "kernel", "claims", "cache",
-            "doctor")
+COMMANDS = ("data", "train", "evaluate", "benchmark", "batch_sweep", "notebooks", "kernel", "claims", "cache", "doctor")
 # the other modules of this package: what several commands share (no command of their own)
 HELPERS = ("common", "flags")
 
-TOP_EXAMPLES = ["cmim-lab data                               list the datasets",
-                "cmim-lab train --dataset digits --epochs 3  train one small model (seconds on a CPU)",
-                "cmim-lab notebooks --profile smoke          run every notebook with small sizes",
-                "cmim-lab COMMAND --help                     a command's flags with defaults and choices"]
+TOP_EXAMPLES = [
+    "cmim-lab data                               list the datasets",
+    "cmim-lab train --dataset digits --epochs 3  train one small model (seconds on a CPU)",
+    "cmim-lab notebooks --profile smoke          run every notebook with small sizes",
+    "cmim-lab COMMAND --help                     a command's flags with defaults and choices",
+]
 
 
 def examples(lines) -> str:
@@ -49,9 +51,16 @@ def core_commands() -> list:
     specs = []
     for module_name in COMMANDS:
         module = importlib.import_module(f"{__name__}.{module_name}")
-        specs.append(CommandSpec(module_name.replace("_", "-"), module.HELP, module.add_arguments, module.run,
-                                 description=getattr(module, "DESCRIPTION", ""),
-                                 epilog=examples(getattr(module, "EXAMPLES", ()))))
+        specs.append(
+            CommandSpec(
+                module_name.replace("_", "-"),
+                module.HELP,
+                module.add_arguments,
+                module.run,
+                description=getattr(module, "DESCRIPTION", ""),
+                epilog=examples(getattr(module, "EXAMPLES", ())),
+            )
+        )
     return specs
 
 
@@ -117,16 +126,28 @@ def build_parser() -> argparse.ArgumentParser:
     from ..infra.paths import home_description
 
     doc = __doc__.split("\n\n")
-    epilog = ("getting started:\n" + "\n".join(f"  {e}" for e in TOP_EXAMPLES) + "\n\n"
-              + doc[1].replace("\n", " ") + f"\n\nOutputs go to runs/ in the kit's home: {home_description()}.")
-    parser = Parser(prog="cmim-lab", description=doc[0].replace("\n", " "), epilog=epilog,
-                    formatter_class=_WrappedEpilog)
+    epilog = (
+        "getting started:\n"
+        + "\n".join(f"  {e}" for e in TOP_EXAMPLES)
+        + "\n\n"
+        + doc[1].replace("\n", " ")
+        + f"\n\nOutputs go to runs/ in the kit's home: {home_description()}."
+    )
+    parser = Parser(
+        prog="cmim-lab", description=doc[0].replace("\n", " "), epilog=epilog, formatter_class=_WrappedEpilog
+    )
     parser.register("action", "parsers", LazySubcommands)
     parser.add_argument("--version", action="version", version=f"cmim-lab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for spec in [*core_commands(), *registry.commands().values()]:
-        p = sub.add_parser(spec.name, help=spec.help, description=spec.description or spec.help, epilog=spec.epilog,
-                           formatter_class=argparse.RawDescriptionHelpFormatter, build=spec.add_arguments)
+        p = sub.add_parser(
+            spec.name,
+            help=spec.help,
+            description=spec.description or spec.help,
+            epilog=spec.epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            build=spec.add_arguments,
+        )
         p.set_defaults(func=spec.run, parser=p)
     return parser
 
@@ -137,10 +158,12 @@ class _WrappedEpilog(argparse.RawDescriptionHelpFormatter):
     def _fill_text(self, text, width, indent):
         import textwrap
 
-        return "\n".join(line if line.startswith("  ") or len(line) <= width else
-                         textwrap.fill(line, width, initial_indent=indent, subsequent_indent=indent,
-                                       break_on_hyphens=False)
-                         for line in text.splitlines())
+        return "\n".join(
+            line
+            if line.startswith("  ") or len(line) <= width
+            else textwrap.fill(line, width, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False)
+            for line in text.splitlines()
+        )
 
 
 def main(argv=None) -> int:
@@ -170,8 +193,9 @@ def main(argv=None) -> int:
         return args.func(args)
     except (ValueError, DataUnavailableError, CheckpointError, TrainingDivergedError, ImportError, OSError) as exc:
         message = " ".join(str(exc).split()) or type(exc).__name__
-        print(f"cmim-lab {args.command}: error: {_name_the_flag(getattr(args, 'parser', None), message)}",
-              file=sys.stderr)
+        print(
+            f"cmim-lab {args.command}: error: {_name_the_flag(getattr(args, 'parser', None), message)}", file=sys.stderr
+        )
         return 2
 
 
@@ -182,7 +206,6 @@ def _name_the_flag(parser, message: str) -> str:
         return message
     for action in parser._actions:
         if action.option_strings and action.dest and re.match(rf"(each of )?{re.escape(action.dest)}\b", message):
-            message = message[len(action.dest) + 2:] if message.startswith(f"{action.dest}: ") else message
+            message = message[len(action.dest) + 2 :] if message.startswith(f"{action.dest}: ") else message
             return f"argument {action.option_strings[0]}: {message}"
     return message
-

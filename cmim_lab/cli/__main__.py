@@ -1,4 +1,5 @@
 """``python -m cmim_lab.cli`` (the entry point torchrun starts: ``torchrun ... -m cmim_lab.cli train``)."""
+
 import sys
 
 from . import main

@@ -10,6 +10,7 @@ class, and look after it.
 * ``verify`` re-hashes every entry (:func:`cmim_lab.cache.verify.verify_cache`), prints one line
   per entry changed since it was written, and exits 1 when there is one.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,11 +30,13 @@ cache (each notebook records them when it runs; see `cmim-lab cache list`); with
 --profile it packs every finished model in the cache. import checks the archive first
 (manifest, SHA-256 of every file, kit/torch/scikit-learn versions, no links, no paths
 outside the cache, no pickles) and writes nothing unless every check passes."""
-EXAMPLES = ["cmim-lab cache list",
-            "cmim-lab cache export models.tar.gz --profile default   # teacher",
-            "cmim-lab cache import models.tar.gz                     # student",
-            "cmim-lab cache clear --yes",
-            "cmim-lab cache verify"]
+EXAMPLES = [
+    "cmim-lab cache list",
+    "cmim-lab cache export models.tar.gz --profile default   # teacher",
+    "cmim-lab cache import models.tar.gz                     # student",
+    "cmim-lab cache clear --yes",
+    "cmim-lab cache verify",
+]
 
 # one line per action: the help in `cmim-lab cache --help` and the first line of `cmim-lab cache ACTION --help`
 ACTIONS = {
@@ -52,7 +55,8 @@ def sha256_hex(text: str) -> str:
     if not re.fullmatch(r"[0-9a-fA-F]{64}", value):
         raise argparse.ArgumentTypeError(
             f"expected a SHA-256: 64 hexadecimal digits 0-9a-f (the first word of ARCHIVE.sha256, or what "
-            f"`cmim-lab cache export` printed), got {text!r} ({len(value)} characters)")
+            f"`cmim-lab cache export` printed), got {text!r} ({len(value)} characters)"
+        )
     return value.lower()
 
 
@@ -68,18 +72,28 @@ def add_arguments(p) -> None:
         a.set_defaults(parser=a)
         if name == "export":
             a.add_argument("archive", metavar="ARCHIVE", help="the archive to write (.tar.gz or .tgz; must not exist)")
-            a.add_argument("--profile", default=None, type=choice(PROFILE_NAMES, "profile"),
-                           help="smoke, default or full: only the models the notebooks of this profile used with "
-                                "this cache (recorded when they ran), or none = every finished model in the cache "
-                                "(default none)")
+            a.add_argument(
+                "--profile",
+                default=None,
+                type=choice(PROFILE_NAMES, "profile"),
+                help="smoke, default or full: only the models the notebooks of this profile used with "
+                "this cache (recorded when they ran), or none = every finished model in the cache "
+                "(default none)",
+            )
         elif name == "import":
             a.add_argument("archive", metavar="ARCHIVE", help="an archive written by `cmim-lab cache export`")
-            a.add_argument("--sha256", default=None, metavar="HEX", type=sha256_hex,
-                           help="the SHA-256 the archive must have (64 hexadecimal digits, as export printed it); "
-                                "nothing is imported when it differs, or none = not checked (default none)")
+            a.add_argument(
+                "--sha256",
+                default=None,
+                metavar="HEX",
+                type=sha256_hex,
+                help="the SHA-256 the archive must have (64 hexadecimal digits, as export printed it); "
+                "nothing is imported when it differs, or none = not checked (default none)",
+            )
         elif name == "clear":
-            a.add_argument("--all", action="store_true",
-                           help="also delete converted datasets and downloads (default: off)")
+            a.add_argument(
+                "--all", action="store_true", help="also delete converted datasets and downloads (default: off)"
+            )
             a.add_argument("--yes", action="store_true", help="really delete (default: off, only show what would go)")
 
 

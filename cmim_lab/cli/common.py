@@ -12,6 +12,7 @@
 Every kit import happens inside a function, so importing this module (as ``cmim-lab --help``
 does through the command modules) imports neither torch nor the datasets.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,15 +34,25 @@ def _train_choices() -> dict:
     from ..objectives import METHODS, NEGATIVES
 
     registry = registry_with_datasets()
-    return {"method": METHODS, "reduction": REDUCTIONS, "negatives": NEGATIVES, "arch": list(registry.archs()),
-            "likelihood": list(registry.likelihoods()), "dataset": list(registry.datasets(role="classification"))}
+    return {
+        "method": METHODS,
+        "reduction": REDUCTIONS,
+        "negatives": NEGATIVES,
+        "arch": list(registry.archs()),
+        "likelihood": list(registry.likelihoods()),
+        "dataset": list(registry.datasets(role="classification")),
+    }
 
 
 def _eval_choices() -> dict:
     from ..config import CLASSIFICATION_PROBES, EMBEDDING_KINDS, MLP_PRECISIONS, PROBE_BACKENDS
 
-    return {"probes": CLASSIFICATION_PROBES, "embeddings": EMBEDDING_KINDS, "backend": PROBE_BACKENDS,
-            "mlp_precision": MLP_PRECISIONS}
+    return {
+        "probes": CLASSIFICATION_PROBES,
+        "embeddings": EMBEDDING_KINDS,
+        "backend": PROBE_BACKENDS,
+        "mlp_precision": MLP_PRECISIONS,
+    }
 
 
 def variant(text: str) -> str:
@@ -72,8 +83,10 @@ def variant_names():
 def _method_note() -> str:
     from ..config import VARIANTS
 
-    return (f"or a method with its reduction, e.g. cmim[normalised] (sets --reduction too), or a named variant: "
-            f"{', '.join(VARIANTS)}")
+    return (
+        f"or a method with its reduction, e.g. cmim[normalised] (sets --reduction too), or a named variant: "
+        f"{', '.join(VARIANTS)}"
+    )
 
 
 def add_train_flags(p, *, skip=(), defaults=None) -> None:
@@ -83,9 +96,16 @@ def add_train_flags(p, *, skip=(), defaults=None) -> None:
     from .flags import add_flags, choice
 
     registry = registry_with_datasets()
-    add_flags(p, TrainConfig, skip=skip, defaults=defaults, choices=_train_choices(), title="model and training",
-              types={"dataset": choice(list(registry.datasets()), "dataset"), "method": variant},
-              notes={"method": _method_note()})
+    add_flags(
+        p,
+        TrainConfig,
+        skip=skip,
+        defaults=defaults,
+        choices=_train_choices(),
+        title="model and training",
+        types={"dataset": choice(list(registry.datasets()), "dataset"), "method": variant},
+        notes={"method": _method_note()},
+    )
 
 
 def add_eval_flags(p, *, skip=("seed",)) -> None:
@@ -93,8 +113,9 @@ def add_eval_flags(p, *, skip=("seed",)) -> None:
     from ..config import EvalConfig
     from .flags import add_flags
 
-    add_flags(p, EvalConfig, skip=skip, choices=_eval_choices(),
-              title="evaluation (the evaluation seed is the model's seed)")
+    add_flags(
+        p, EvalConfig, skip=skip, choices=_eval_choices(), title="evaluation (the evaluation seed is the model's seed)"
+    )
 
 
 def add_out_flag(p, name: str) -> None:
@@ -109,8 +130,11 @@ def add_profile_out_flag(p, name: str, what: str) -> None:
     in the kit's home, decided once the profile is known (``None`` here)."""
     from .flags import out_default
 
-    p.add_argument("--out", default=None,
-                   help=f"{what}, or none = {out_default(f'{name}-<profile>')} (runs/ in the kit's home) (default none)")
+    p.add_argument(
+        "--out",
+        default=None,
+        help=f"{what}, or none = {out_default(f'{name}-<profile>')} (runs/ in the kit's home) (default none)",
+    )
 
 
 def add_device_flag(p) -> None:
@@ -135,8 +159,10 @@ def train_config(args, **fixed):
     fields = variant_fields(args.method) if "method" not in fixed and getattr(args, "method", None) else {}
     for name, value in fields.items():
         if name != "method" and given(args, name) and getattr(args, name) != value:
-            raise ValueError(f"method: --method {args.method} sets {name}={value}, but --{name.replace('_', '-')} "
-                             f"{getattr(args, name)} was given; drop one of the two")
+            raise ValueError(
+                f"method: --method {args.method} sets {name}={value}, but --{name.replace('_', '-')} "
+                f"{getattr(args, name)} was given; drop one of the two"
+            )
     return from_args(TrainConfig, args, **{**_dataset_defaults(args, fixed), **fields, **fixed})
 
 

@@ -1,5 +1,6 @@
 """``cmim-lab data``: list the registered datasets by domain; with ``--load NAME``, load one and
 print its description (samples per split, shape, source)."""
+
 from __future__ import annotations
 
 HELP = "list the datasets (and load one with --load NAME)"
@@ -13,12 +14,20 @@ def add_arguments(p) -> None:
     from .flags import bounded, choice, optional
 
     valid = list(registry_with_datasets().datasets())
-    p.add_argument("--load", default=None, metavar="NAME", type=choice(valid, "dataset"),
-                   help=f"load this dataset and describe it: one of {', '.join(valid)}, or none = only list them "
-                        f"(default none)")
-    p.add_argument("--n-train", type=optional(bounded(TrainConfig.BOUNDS["n_train"], "n_train")), default=None,
-                   help=f"training subset for --load: {TrainConfig.BOUNDS['n_train'].describe()}, or none = all "
-                        f"training samples (default none)")
+    p.add_argument(
+        "--load",
+        default=None,
+        metavar="NAME",
+        type=choice(valid, "dataset"),
+        help=f"load this dataset and describe it: one of {', '.join(valid)}, or none = only list them (default none)",
+    )
+    p.add_argument(
+        "--n-train",
+        type=optional(bounded(TrainConfig.BOUNDS["n_train"], "n_train")),
+        default=None,
+        help=f"training subset for --load: {TrainConfig.BOUNDS['n_train'].describe()}, or none = all "
+        f"training samples (default none)",
+    )
 
 
 def run(args) -> int:

@@ -9,6 +9,7 @@ unusable cache folder stop the kit from working at all (:func:`exit_status` is t
 The command's contract (:data:`HELP`, :data:`EXAMPLES`, :func:`add_arguments`, :func:`run`) is
 that of every module named in :data:`cmim_lab.cli.COMMANDS`.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -22,18 +23,23 @@ from typing import Callable
 from .. import __version__
 
 HELP = "check torch/CUDA, the browser for PNG figures, data, cache, Jupyter kernel"
-DESCRIPTION = ("One line per check (ok/missing) and how to get what is missing; exit status 1 only when the kit "
-               "cannot work (no torch, unusable cache folder).")
+DESCRIPTION = (
+    "One line per check (ok/missing) and how to get what is missing; exit status 1 only when the kit "
+    "cannot work (no torch, unusable cache folder)."
+)
 EXAMPLES = ["cmim-lab doctor"]
-BROWSER_HINT = ("static figures (PNG) need Chrome or Chromium: on Debian/Ubuntu `sudo apt install chromium`; "
-                "online, `plotly_get_chrome` (or `kaleido_get_chrome`) downloads one for kaleido; figures stay "
-                "interactive without it")
+BROWSER_HINT = (
+    "static figures (PNG) need Chrome or Chromium: on Debian/Ubuntu `sudo apt install chromium`; "
+    "online, `plotly_get_chrome` (or `kaleido_get_chrome`) downloads one for kaleido; figures stay "
+    "interactive without it"
+)
 
 
 @dataclass
 class Check:
     """One line of the report: ``name``, ``ok`` (found) or not, ``detail`` (what was found,
     or how to get it), and ``fatal`` (the kit cannot work without it)."""
+
     name: str
     ok: bool
     detail: str
@@ -63,8 +69,13 @@ def check_torch() -> list[Check]:
         checks.append(Check("gpu", True, "Apple MPS"))
     else:
         build = f"torch built for CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only torch build"
-        checks.append(Check("gpu", False, f"no CUDA or MPS device ({build}): training runs on the CPU, fine for "
-                                          f"the smoke and default profiles"))
+        checks.append(
+            Check(
+                "gpu",
+                False,
+                f"no CUDA or MPS device ({build}): training runs on the CPU, fine for the smoke and default profiles",
+            )
+        )
     return checks
 
 
@@ -88,8 +99,14 @@ def check_browser() -> list[Check]:
     try:
         kaleido = metadata.version("kaleido")
     except metadata.PackageNotFoundError:
-        return [Check("browser", False, "kaleido is not installed (pip install kaleido), so figures are not "
-                                        "saved as PNG; they stay interactive")]
+        return [
+            Check(
+                "browser",
+                False,
+                "kaleido is not installed (pip install kaleido), so figures are not "
+                "saved as PNG; they stay interactive",
+            )
+        ]
     if int(kaleido.split(".")[0]) < 1:
         return [Check("browser", True, f"kaleido {kaleido} brings its own browser")]
     path = find_browser()
@@ -111,8 +128,13 @@ def check_data() -> list[Check]:
             checks.append(Check(f"data {name}", False, str(exc)))
             continue
         if where is None:
-            checks.append(Check(f"data {name}", False, f"no local copy; downloaded on first use (needs internet). "
-                                                       f"{spec.description}"))
+            checks.append(
+                Check(
+                    f"data {name}",
+                    False,
+                    f"no local copy; downloaded on first use (needs internet). {spec.description}",
+                )
+            )
         else:
             checks.append(Check(f"data {name}", True, where))
     return checks
@@ -131,9 +153,15 @@ def check_cache() -> list[Check]:
     parts = sizes()
     n_models = sum(1 for e in model_entries() if e.complete)
     where = f"set by ${CACHE_ENV}" if CACHE_ENV in os.environ else f"set ${CACHE_ENV} to move it"
-    return [Check("cache", True, f"{root} ({where}): {format_bytes(sum(parts.values()))}: {n_models} models "
-                                 f"{format_bytes(parts['models'])}, data {format_bytes(parts['data'])}, downloads "
-                                 f"{format_bytes(parts['downloads'])}")]
+    return [
+        Check(
+            "cache",
+            True,
+            f"{root} ({where}): {format_bytes(sum(parts.values()))}: {n_models} models "
+            f"{format_bytes(parts['models'])}, data {format_bytes(parts['data'])}, downloads "
+            f"{format_bytes(parts['downloads'])}",
+        )
+    ]
 
 
 def check_kernels() -> list[Check]:
@@ -146,20 +174,37 @@ def check_kernels() -> list[Check]:
     manager = KernelSpecManager()
     specs = manager.find_kernel_specs()
     if "python3" not in specs:
-        return [Check("jupyter", False, f"no python3 kernel (found: {', '.join(specs) or 'none'}): "
-                                        f"{sys.executable} -m ipykernel install --user")]
+        return [
+            Check(
+                "jupyter",
+                False,
+                f"no python3 kernel (found: {', '.join(specs) or 'none'}): "
+                f"{sys.executable} -m ipykernel install --user",
+            )
+        ]
     spec = manager.get_kernel_spec("python3")
     program = spec.argv[0] if spec.argv else "?"
     # jupyter_client starts a kernel whose program is plain "python" with the running interpreter
     if program in ("python", f"python{sys.version_info[0]}", f"python{sys.version_info[0]}.{sys.version_info[1]}"):
         program = sys.executable
     others = sorted(set(specs) - {"python3"})
-    return [Check("jupyter", True, f"kernel python3 ({spec.display_name}) runs {program}"
-                                   + (f"; also: {', '.join(others)}" if others else ""))]
+    return [
+        Check(
+            "jupyter",
+            True,
+            f"kernel python3 ({spec.display_name}) runs {program}" + (f"; also: {', '.join(others)}" if others else ""),
+        )
+    ]
 
 
-CHECKS: tuple[Callable[[], list[Check]], ...] = (check_python, check_torch, check_browser, check_data, check_cache,
-                                                 check_kernels)
+CHECKS: tuple[Callable[[], list[Check]], ...] = (
+    check_python,
+    check_torch,
+    check_browser,
+    check_data,
+    check_cache,
+    check_kernels,
+)
 
 
 def run_checks() -> list[Check]:
@@ -169,8 +214,9 @@ def run_checks() -> list[Check]:
         try:
             out += check()
         except Exception as exc:  # one broken check must not hide the others
-            out.append(Check(check.__name__.removeprefix("check_"), False, f"check failed: {type(exc).__name__}: "
-                                                                            f"{exc}"))
+            out.append(
+                Check(check.__name__.removeprefix("check_"), False, f"check failed: {type(exc).__name__}: {exc}")
+            )
     return out
 
 

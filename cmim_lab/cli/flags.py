@@ -6,6 +6,7 @@ the help; :func:`from_args` builds the dataclass back, so the dataclass validate
 and no default is restated here. A command that starts models from other defaults (a
 domain's, say) passes them as ``defaults``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,34 +15,55 @@ import typing
 from typing import Any, Callable
 
 # what "none" means for optional fields
-NONE_MEANS = {"n_train": "all training samples", "max_steps": "epochs decide", "probe_n_train": "the whole train split",
-              "layers": "every decoder layer"}
+NONE_MEANS = {
+    "n_train": "all training samples",
+    "max_steps": "epochs decide",
+    "probe_n_train": "the whole train split",
+    "layers": "every decoder layer",
+}
 
 # what each config field is, in a few words (the dataclasses' docstrings say more)
 MEANING = {
-    "method": "objective", "dataset": "training data", "n_train": "training subset size",
+    "method": "objective",
+    "dataset": "training data",
+    "n_train": "training subset size",
     "data_seed": "seed of the training subset",
     "arch": "encoder/decoder architecture (when not given: the dataset's own default, conv for colour and 64-px "
-            "images such as cifar10, colour-digits, pathmnist-64; mlp otherwise)",
-    "hidden_sizes": "hidden layer widths", "latent_dim": "latent code size",
-    "logvar_floor": "lower clamp of the posterior log-variance", "likelihood": "decoder likelihood",
+    "images such as cifar10, colour-digits, pathmnist-64; mlp otherwise)",
+    "hidden_sizes": "hidden layer widths",
+    "latent_dim": "latent code size",
+    "logvar_floor": "lower clamp of the posterior log-variance",
+    "likelihood": "decoder likelihood",
     "projection_dim": "InfoNCE projection head width, 0 = no head",
     "reduction": "loss convention: sum (over pixels and latent dims) or normalised (per-pixel mean, "
-                 "latent terms / latent size)",
-    "temperature": "contrastive temperature tau", "negatives": "contrastive negatives averaged (mean) or summed",
+    "latent terms / latent size)",
+    "temperature": "contrastive temperature tau",
+    "negatives": "contrastive negatives averaged (mean) or summed",
     "recon_weight": "weight of the reconstruction term",
     "latent_weight": "weight of the latent (prior/posterior) terms",
-    "contrastive_weight": "weight of the contrastive term", "augment_strength": "InfoNCE augmentation strength",
-    "epochs": "training epochs", "max_steps": "optimiser steps, overriding epochs", "batch_size": "batch size",
-    "lr": "Adam learning rate", "seed": "model seed",
-    "probes": "probes fitted on frozen codes", "embeddings": "embeddings probed: mean (mu) and/or informative (-X)",
+    "contrastive_weight": "weight of the contrastive term",
+    "augment_strength": "InfoNCE augmentation strength",
+    "epochs": "training epochs",
+    "max_steps": "optimiser steps, overriding epochs",
+    "batch_size": "batch size",
+    "lr": "Adam learning rate",
+    "seed": "model seed",
+    "probes": "probes fitted on frozen codes",
+    "embeddings": "embeddings probed: mean (mu) and/or informative (-X)",
     "layers": "decoder layers of the informative embedding",
-    "probe_n_train": "training codes the probes are fitted on", "backend": "probe implementation",
-    "knn_k": "neighbours of the kNN probes", "knn_chunk": "test rows per distance block",
-    "linear_c": "inverse L2 strength of the linear probe", "linear_tol": "linear probe tolerance",
-    "linear_max_iter": "linear probe iterations", "mlp_hidden": "MLP probe hidden units",
-    "mlp_lr": "MLP probe learning rate", "mlp_alpha": "MLP probe L2 weight", "mlp_batch_size": "MLP probe batch size",
-    "mlp_val_fraction": "MLP probe early-stopping fraction", "mlp_patience": "MLP probe patience (epochs)",
+    "probe_n_train": "training codes the probes are fitted on",
+    "backend": "probe implementation",
+    "knn_k": "neighbours of the kNN probes",
+    "knn_chunk": "test rows per distance block",
+    "linear_c": "inverse L2 strength of the linear probe",
+    "linear_tol": "linear probe tolerance",
+    "linear_max_iter": "linear probe iterations",
+    "mlp_hidden": "MLP probe hidden units",
+    "mlp_lr": "MLP probe learning rate",
+    "mlp_alpha": "MLP probe L2 weight",
+    "mlp_batch_size": "MLP probe batch size",
+    "mlp_val_fraction": "MLP probe early-stopping fraction",
+    "mlp_patience": "MLP probe patience (epochs)",
     "mlp_max_epochs": "MLP probe epochs at most",
     "mlp_precision": "MLP probe hidden-layer precision (bfloat16: faster where the hardware has it)",
     "ridge_alphas": "ridge penalties tried (regression)",
@@ -52,6 +74,7 @@ MEANING = {
 def csv(kind: Callable = str, *, distinct: bool = False, name: str = "values") -> Callable[[str], list]:
     """argparse type: a comma-separated list of ``kind`` values (``0,1,2``); ``distinct``:
     refuse repeated values (the message calls them ``name``)."""
+
     def parse(text: str):
         items = [t.strip() for t in text.split(",")]
         if not text.strip() or any(not t for t in items):
@@ -64,6 +87,7 @@ def csv(kind: Callable = str, *, distinct: bool = False, name: str = "values") -
             repeated = sorted({str(v) for v in values if values.count(v) > 1})
             raise argparse.ArgumentTypeError(f"{name} must be distinct, got {text!r} ({', '.join(repeated)} repeated)")
         return values
+
     parse.__name__ = f"list of {getattr(kind, '__name__', 'values')}"
     return parse
 
@@ -71,6 +95,7 @@ def csv(kind: Callable = str, *, distinct: bool = False, name: str = "values") -
 def bounded(bounds, name: str = "the value") -> Callable[[str], Any]:
     """argparse type: one number within ``bounds`` (a :class:`~cmim_lab.config.Bounds`);
     the message names ``name``, the value and what is valid."""
+
     def parse(text: str):
         try:
             value = int(text.strip()) if bounds.kind is int else float(text.strip())
@@ -80,6 +105,7 @@ def bounded(bounds, name: str = "the value") -> Callable[[str], Any]:
             return bounds.check(name, value)
         except ValueError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
+
     parse.__name__ = "integer" if bounds.kind is int else "number"
     return parse
 
@@ -108,6 +134,7 @@ def names(valid, what: str, *, check: Callable[[str], Any] | None = None) -> Cal
         else:
             check_choice(what, text, valid)
         return text
+
     return csv(one, distinct=True, name=f"{what}s")
 
 
@@ -121,11 +148,13 @@ def choice(valid, what: str) -> Callable[[str], str]:
         except ValueError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
         return text
+
     return parse
 
 
 def optional(kind: Callable) -> Callable[[str], Any]:
     """argparse type: ``kind`` or ``none``/``all``/empty (None)."""
+
     def parse(text: str):
         if text.strip().lower() in ("none", "all", ""):
             return None
@@ -135,6 +164,7 @@ def optional(kind: Callable) -> Callable[[str], Any]:
             raise argparse.ArgumentTypeError(f"{exc} (or 'none')") from None
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {kind.__name__} or 'none', got {text!r}") from None
+
     parse.__name__ = f"{getattr(kind, '__name__', 'value')} or none"
     return parse
 
@@ -161,9 +191,18 @@ def _show(value) -> str:
     return str(value)
 
 
-def add_flags(parser: argparse.ArgumentParser, cls, *, defaults: dict | None = None, skip=(),
-              choices: dict | None = None, loose=("dataset",), types: dict | None = None,
-              title: str | None = None, notes: dict | None = None) -> None:
+def add_flags(
+    parser: argparse.ArgumentParser,
+    cls,
+    *,
+    defaults: dict | None = None,
+    skip=(),
+    choices: dict | None = None,
+    loose=("dataset",),
+    types: dict | None = None,
+    title: str | None = None,
+    notes: dict | None = None,
+) -> None:
     """Add ``--<field>`` for every field of dataclass ``cls`` except ``skip``.
 
     ``defaults`` replace the dataclass defaults shown and used; ``choices`` ({field: valid
@@ -175,8 +214,10 @@ def add_flags(parser: argparse.ArgumentParser, cls, *, defaults: dict | None = N
     group = parser.add_argument_group(title) if title else parser
     hints = typing.get_type_hints(cls)
     bounds = {**getattr(cls, "BOUNDS", {}), **getattr(cls, "ITEM_BOUNDS", {})}
-    base = {f.name: (f.default if f.default is not dataclasses.MISSING else f.default_factory())
-            for f in dataclasses.fields(cls)}
+    base = {
+        f.name: (f.default if f.default is not dataclasses.MISSING else f.default_factory())
+        for f in dataclasses.fields(cls)
+    }
     base.update(defaults or {})
     for f in dataclasses.fields(cls):
         if f.name in skip or hints[f.name] is dict:
@@ -195,10 +236,23 @@ def add_flags(parser: argparse.ArgumentParser, cls, *, defaults: dict | None = N
         parse = csv(element, distinct=f.name not in bounds or f.name == "layers", name=f.name) if is_list else element
         if nullable:
             parse = optional(parse)
-        group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=parse, default=default,
-                           metavar=f.name.upper(),
-                           help=_help(f.name, valid, bounds.get(f.name), is_list, nullable, element is _bool,
-                                      (notes or {}).get(f.name), default))
+        group.add_argument(
+            "--" + f.name.replace("_", "-"),
+            dest=f.name,
+            type=parse,
+            default=default,
+            metavar=f.name.upper(),
+            help=_help(
+                f.name,
+                valid,
+                bounds.get(f.name),
+                is_list,
+                nullable,
+                element is _bool,
+                (notes or {}).get(f.name),
+                default,
+            ),
+        )
 
 
 def _help(name: str, valid, bounds, is_list: bool, nullable: bool, is_bool: bool, note: str | None, default) -> str:
@@ -241,19 +295,24 @@ def out_help(name: str) -> str:
     """Help of a command's ``--out``: its default folder and where relative paths start."""
     from ..infra.paths import HOME_ENV
 
-    return (f"output folder (default {out_default(name)}: runs/{name} in the kit's home -- the source checkout, "
-            f"${HOME_ENV}, or the current directory after a plain pip install; a relative --out starts from the "
-            f"current directory)")
+    return (
+        f"output folder (default {out_default(name)}: runs/{name} in the kit's home -- the source checkout, "
+        f"${HOME_ENV}, or the current directory after a plain pip install; a relative --out starts from the "
+        f"current directory)"
+    )
 
 
 def variants_help() -> str:
     """The spellings of a method or variant, in words (one spelling in every command)."""
     from ..config import METHODS, REDUCTIONS, VARIANTS
 
-    named = ", ".join(f"{label} = {' '.join(f'{k}={v}' for k, v in fields.items())}"
-                      for label, fields in VARIANTS.items())
-    return (f"a method ({', '.join(METHODS)}), a method with its reduction (method[{'|'.join(REDUCTIONS)}], "
-            f"e.g. cmim[normalised]) or a named variant ({named})")
+    named = ", ".join(
+        f"{label} = {' '.join(f'{k}={v}' for k, v in fields.items())}" for label, fields in VARIANTS.items()
+    )
+    return (
+        f"a method ({', '.join(METHODS)}), a method with its reduction (method[{'|'.join(REDUCTIONS)}], "
+        f"e.g. cmim[normalised]) or a named variant ({named})"
+    )
 
 
 def _bool(text: str) -> bool:
@@ -267,6 +326,7 @@ def _bool(text: str) -> bool:
 def from_args(cls, args: argparse.Namespace, *, skip=(), **fixed):
     """The dataclass ``cls`` from parsed ``args`` (fields in ``skip`` keep their defaults;
     ``fixed`` fields are set directly)."""
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
-              if f.name not in skip and hasattr(args, f.name)}
+    values = {
+        f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if f.name not in skip and hasattr(args, f.name)
+    }
     return cls(**{**values, **fixed})

@@ -20,6 +20,7 @@ Subsets and splits are deterministic and stratified. :func:`fingerprint` hashes 
 dataset holds (inputs and labels of both splits); the model and evaluation caches are keyed
 by it, so they never answer for other data.
 """
+
 from __future__ import annotations
 
 import functools
@@ -35,15 +36,15 @@ import torch
 
 from .. import registry
 from ..errors import DataUnavailableError, check_choice
-from . import medmnist as medmnist_source
 from ..infra.digest import arrays_digest
 from ..infra.files import atomic_write_bytes, check_regular, locked, remove_temporaries
 from ..infra.paths import cache_dir
+from . import medmnist as medmnist_source
 from .sources import SOURCE_DEFAULTS, SOURCES, RawData
 
 CACHE_FORMAT = "1"
 TEST_FRACTION = 0.2  # for sources without a test split
-MAX_SEED = 2 ** 32 - 1  # numpy's and scikit-learn's seeds are 32-bit (as cmim_lab.config.MAX_SEED)
+MAX_SEED = 2**32 - 1  # numpy's and scikit-learn's seeds are 32-bit (as cmim_lab.config.MAX_SEED)
 
 
 @dataclass
@@ -65,6 +66,7 @@ class Dataset:
             (train and test alike), stores it in its checkpoint (``model_context``) and
             undoes it for reconstructions.
     """
+
     name: str
     x_train: torch.Tensor
     y_train: torch.Tensor
@@ -95,8 +97,11 @@ class Dataset:
     def content_fields(self) -> tuple[str, ...]:
         """The fields :func:`fingerprint` hashes: both splits, plus the validation split and
         the standardisation where there are any (so datasets without them hash as before)."""
-        return (CONTENT_FIELDS + (("x_val", "y_val") if self.x_val is not None else ())
-                + (("feature_mean", "feature_std") if self.real_valued else ()))
+        return (
+            CONTENT_FIELDS
+            + (("x_val", "y_val") if self.x_val is not None else ())
+            + (("feature_mean", "feature_std") if self.real_valued else ())
+        )
 
     @property
     def model_context(self) -> dict:
@@ -105,8 +110,12 @@ class Dataset:
         feature), else none."""
         if not self.real_valued:
             return {}
-        return {"standardise": {"mean": self.feature_mean.reshape(-1).tolist(),
-                                "std": self.feature_std.reshape(-1).tolist()}}
+        return {
+            "standardise": {
+                "mean": self.feature_mean.reshape(-1).tolist(),
+                "std": self.feature_std.reshape(-1).tolist(),
+            }
+        }
 
     def standardised(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` [N, *input_shape] in standardised units (training split's mean 0, std 1 per
@@ -120,17 +129,29 @@ class Dataset:
     def to(self, device) -> "Dataset":
         """A copy with all tensors on ``device`` (the training data lives there, no loader)."""
         move = lambda t: None if t is None else t.to(device)  # noqa: E731
-        return Dataset(self.name, move(self.x_train), move(self.y_train), move(self.x_test),
-                       move(self.y_test), list(self.classes), dict(self.info), move(self.x_val), move(self.y_val),
-                       move(self.feature_mean), move(self.feature_std))
+        return Dataset(
+            self.name,
+            move(self.x_train),
+            move(self.y_train),
+            move(self.x_test),
+            move(self.y_test),
+            list(self.classes),
+            dict(self.info),
+            move(self.x_val),
+            move(self.y_val),
+            move(self.feature_mean),
+            move(self.feature_std),
+        )
 
     def describe(self) -> str:
         i = self.info
         val = f" / {len(self.y_val)} validation" if self.y_val is not None else ""
         values = ", real-valued (standardised per feature by the model)" if self.real_valued else ""
-        return (f"{self.name}: {i['n_train']} train / {i['n_test']} test{val} samples "
-                f"(of {i['n_train_available']} / {i['n_test_available']}), shape {self.input_shape}{values}, "
-                f"{self.n_classes} classes, from {i['source']}")
+        return (
+            f"{self.name}: {i['n_train']} train / {i['n_test']} test{val} samples "
+            f"(of {i['n_train_available']} / {i['n_test_available']}), shape {self.input_shape}{values}, "
+            f"{self.n_classes} classes, from {i['source']}"
+        )
 
 
 def available(role: str | None = "classification") -> dict[str, str]:
@@ -142,8 +163,10 @@ def check_seed(name: str, value) -> int:
     """``value`` as an int when it is a valid seed (an integer from 0 to :data:`MAX_SEED`),
     else ``ValueError`` naming ``name``, the value and what is valid."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value <= MAX_SEED:
-        raise ValueError(f"{name} must be an integer from 0 to {MAX_SEED} (numpy's and scikit-learn's seeds are "
-                         f"32-bit), got {value!r}")
+        raise ValueError(
+            f"{name} must be an integer from 0 to {MAX_SEED} (numpy's and scikit-learn's seeds are "
+            f"32-bit), got {value!r}"
+        )
     return int(value)
 
 
@@ -158,8 +181,15 @@ def load(name: str, n_train: int | None = None, seed: int = 0, **kwargs):
     return registry.dataset(name).load(n_train=n_train, seed=seed, **kwargs)
 
 
-def load_images(name: str, n_train: int | None = None, seed: int = 0, *, n_test: int | None = None,
-                split_seed: int = 0, refresh: bool = False) -> Dataset:
+def load_images(
+    name: str,
+    n_train: int | None = None,
+    seed: int = 0,
+    *,
+    n_test: int | None = None,
+    split_seed: int = 0,
+    refresh: bool = False,
+) -> Dataset:
     """Load an image dataset of :mod:`cmim_lab.data.sources` as float tensors in [0, 1].
 
     Args:
@@ -181,9 +211,19 @@ def load_images(name: str, n_train: int | None = None, seed: int = 0, *, n_test:
     return _finish(name, raw, n_train, n_test, seed, split_seed)
 
 
-def from_arrays(x_train, y_train, x_test=None, y_test=None, *, name: str = "custom",
-                classes: list[str] | None = None, n_train: int | None = None, seed: int = 0,
-                split_seed: int = 0, standardise: bool | None = None) -> Dataset:
+def from_arrays(
+    x_train,
+    y_train,
+    x_test=None,
+    y_test=None,
+    *,
+    name: str = "custom",
+    classes: list[str] | None = None,
+    n_train: int | None = None,
+    seed: int = 0,
+    split_seed: int = 0,
+    standardise: bool | None = None,
+) -> Dataset:
     """Wrap the user's own arrays, validated, in a :class:`Dataset`.
 
     ``x``: [N, D] vectors, [N, H, W] or [N, C, H, W] images, finite numbers. Two kinds:
@@ -213,8 +253,10 @@ def from_arrays(x_train, y_train, x_test=None, y_test=None, *, name: str = "cust
     the two.
     """
     if name in registry.datasets():
-        raise ValueError(f"name {name!r} belongs to a built-in dataset; give your arrays a name of their own "
-                         f"(e.g. name='my-{name}'), so they never share its cache entries")
+        raise ValueError(
+            f"name {name!r} belongs to a built-in dataset; give your arrays a name of their own "
+            f"(e.g. name='my-{name}'), so they never share its cache entries"
+        )
     if standardise not in (None, True, False):
         raise ValueError(f"standardise must be None (decide from the values), True or False, got {standardise!r}")
     if (x_test is None) != (y_test is None):
@@ -240,8 +282,9 @@ def from_arrays(x_train, y_train, x_test=None, y_test=None, *, name: str = "cust
     if len(classes) < n_cls:
         raise ValueError(f"{len(classes)} class names given but labels go up to {n_cls - 1}")
     fingerprint = hashlib.sha1(np.ascontiguousarray(x_train).tobytes()).hexdigest()[:12]
-    raw = RawData(x_train, y_train, x_test, y_test, list(classes),
-                  source=f"user arrays (sha1 {fingerprint})", max_value=max_train)
+    raw = RawData(
+        x_train, y_train, x_test, y_test, list(classes), source=f"user arrays (sha1 {fingerprint})", max_value=max_train
+    )
     if raw.x_test is None:
         raw = _split(raw, split_seed)
     ds = _finish(name, raw, n_train, None, seed, split_seed)
@@ -256,11 +299,25 @@ def with_standardisation(ds: Dataset) -> Dataset:
     x = ds.x_train.double()
     mean, std = x.mean(0), x.std(0, correction=0)
     std = torch.where(std > 1e-12 * mean.abs().clamp(min=1.0), std, torch.ones_like(std))
-    info = {**ds.info, "values": "real-valued features",
-            "standardise": f"per feature: mean and std of the {len(x)} training samples, applied by the model to "
-                           f"train and test inputs, stored in its checkpoint, undone for reconstructions"}
-    return Dataset(ds.name, ds.x_train, ds.y_train, ds.x_test, ds.y_test, list(ds.classes), info, ds.x_val,
-                   ds.y_val, mean.float(), std.float())
+    info = {
+        **ds.info,
+        "values": "real-valued features",
+        "standardise": f"per feature: mean and std of the {len(x)} training samples, applied by the model to "
+        f"train and test inputs, stored in its checkpoint, undone for reconstructions",
+    }
+    return Dataset(
+        ds.name,
+        ds.x_train,
+        ds.y_train,
+        ds.x_test,
+        ds.y_test,
+        list(ds.classes),
+        info,
+        ds.x_val,
+        ds.y_val,
+        mean.float(),
+        std.float(),
+    )
 
 
 def _as_numeric(x, what: str) -> np.ndarray:
@@ -286,11 +343,13 @@ def _integer_images(x: np.ndarray, what: str) -> np.ndarray:
     low, high = int(x.min()), int(x.max())
     if 0 <= low and high <= 255:
         return x.astype(np.uint8)
-    raise ValueError(f"{what} holds integer images of dtype {x.dtype} with values {low}..{high}; integer images are "
-                     f"read as 8-bit intensities (0..255). Convert them to intensities in [0, 1] (e.g. "
-                     f"{what}.astype(np.float32) / {max(high, 1)}), or pass standardise=True to keep them as "
-                     f"real-valued features (standardised per feature; train with likelihood='gaussian-fixed' "
-                     f"or 'gaussian-learned')")
+    raise ValueError(
+        f"{what} holds integer images of dtype {x.dtype} with values {low}..{high}; integer images are "
+        f"read as 8-bit intensities (0..255). Convert them to intensities in [0, 1] (e.g. "
+        f"{what}.astype(np.float32) / {max(high, 1)}), or pass standardise=True to keep them as "
+        f"real-valued features (standardised per feature; train with likelihood='gaussian-fixed' "
+        f"or 'gaussian-learned')"
+    )
 
 
 def _validate_x(x: np.ndarray, what: str, real_valued: bool) -> tuple[np.ndarray, float]:
@@ -302,12 +361,15 @@ def _validate_x(x: np.ndarray, what: str, real_valued: bool) -> tuple[np.ndarray
     with np.errstate(over="ignore"):  # an overflow becomes inf, refused just below
         x32 = x.astype(np.float32)
     if not np.isfinite(x32).all():
-        raise ValueError(f"{what} holds values beyond float32's range (largest magnitude {np.abs(x).max():.3g}); "
-                         f"rescale them")
+        raise ValueError(
+            f"{what} holds values beyond float32's range (largest magnitude {np.abs(x).max():.3g}); rescale them"
+        )
     if not real_valued and (x32.min() < 0 or x32.max() > 1):
-        raise ValueError(f"{what} must hold uint8 (0..255) or values in [0, 1] with standardise=False; got range "
-                         f"[{x32.min():.3g}, {x32.max():.3g}]. Leave standardise=None (or True) to keep real values, "
-                         f"standardised per feature, and train with likelihood='gaussian-fixed' or 'gaussian-learned'")
+        raise ValueError(
+            f"{what} must hold uint8 (0..255) or values in [0, 1] with standardise=False; got range "
+            f"[{x32.min():.3g}, {x32.max():.3g}]. Leave standardise=None (or True) to keep real values, "
+            f"standardised per feature, and train with likelihood='gaussian-fixed' or 'gaussian-learned'"
+        )
     return x32, 1.0
 
 
@@ -329,14 +391,18 @@ def check_labels(y_train: np.ndarray, y_test: np.ndarray | None) -> None:
     ``y_test`` occurs in ``y_train`` (a probe cannot predict a class it never saw)."""
     seen = np.unique(y_train)
     if len(seen) < 2:
-        raise ValueError(f"y_train holds a single class ({seen.tolist()}); probes and contrastive "
-                         f"comparisons need at least two classes")
+        raise ValueError(
+            f"y_train holds a single class ({seen.tolist()}); probes and contrastive "
+            f"comparisons need at least two classes"
+        )
     if y_test is not None:
         unseen = np.setdiff1d(np.unique(y_test), seen)
         if len(unseen):
-            raise ValueError(f"y_test holds labels {unseen[:10].tolist()}{' ...' if len(unseen) > 10 else ''} "
-                             f"that y_train lacks (training labels: {seen[:20].tolist()}"
-                             f"{' ...' if len(seen) > 20 else ''})")
+            raise ValueError(
+                f"y_test holds labels {unseen[:10].tolist()}{' ...' if len(unseen) > 10 else ''} "
+                f"that y_train lacks (training labels: {seen[:20].tolist()}"
+                f"{' ...' if len(seen) > 20 else ''})"
+            )
 
 
 CONTENT_FIELDS = ("x_train", "y_train", "x_test", "y_test")
@@ -353,8 +419,11 @@ def fingerprint(data) -> str:
     200 MB of Fashion-MNIST are hashed once (about 0.2 s).
     """
     h = hashlib.sha256()
-    h.update(json.dumps({"name": getattr(data, "name", None), "classes": list(getattr(data, "classes", []) or [])},
-                        default=str).encode())
+    h.update(
+        json.dumps(
+            {"name": getattr(data, "name", None), "classes": list(getattr(data, "classes", []) or [])}, default=str
+        ).encode()
+    )
     fields = getattr(data, "content_fields", CONTENT_FIELDS)
     memo = getattr(data, "_fingerprint_memo", None)
     memo = memo if isinstance(memo, dict) else {}
@@ -403,28 +472,48 @@ def _check_stratifiable(y: np.ndarray, n_first: int, what: str, classes=None, hi
     labels, counts = np.unique(y, return_counts=True)
     single = labels[counts < 2].tolist()
     if single:
-        named = [f"{c} ({classes[c]!r})" if classes is not None and 0 <= c < len(classes)
-                 and str(classes[c]) != str(c) else str(c) for c in single[:10]]
+        named = [
+            f"{c} ({classes[c]!r})"
+            if classes is not None and 0 <= c < len(classes) and str(classes[c]) != str(c)
+            else str(c)
+            for c in single[:10]
+        ]
         more = f" and {len(single) - 10} more" if len(single) > 10 else ""
-        raise ValueError(f"{what} holds a single sample of class {', '.join(named)}{more} (count 1); a stratified "
-                         f"split needs at least 2 samples of every class{hint}")
+        raise ValueError(
+            f"{what} holds a single sample of class {', '.join(named)}{more} (count 1); a stratified "
+            f"split needs at least 2 samples of every class{hint}"
+        )
     n_second = len(y) - n_first
     if min(n_first, n_second) < len(labels):
-        raise ValueError(f"{what}: a stratified split into {n_first} and {n_second} of its {len(y)} samples needs "
-                         f"at least one sample of each of its {len(labels)} classes on both sides{hint}")
+        raise ValueError(
+            f"{what}: a stratified split into {n_first} and {n_second} of its {len(y)} samples needs "
+            f"at least one sample of each of its {len(labels)} classes on both sides{hint}"
+        )
 
 
 def _split(raw: RawData, split_seed: int) -> RawData:
     from sklearn.model_selection import train_test_split
 
     n_test = math.ceil(TEST_FRACTION * len(raw.y_train))  # scikit-learn's rounding
-    _check_stratifiable(raw.y_train, n_test, "y_train", raw.classes,
-                        "; add samples, drop such classes, or pass x_test and y_test (a split of your own)")
-    tr, te = train_test_split(np.arange(len(raw.y_train)), test_size=TEST_FRACTION,
-                              stratify=raw.y_train, random_state=split_seed)
-    return RawData(raw.x_train[tr], raw.y_train[tr], raw.x_train[te], raw.y_train[te],
-                   raw.classes, raw.source + f", stratified {1 - TEST_FRACTION:.0%}/{TEST_FRACTION:.0%} "
-                   f"split seed {split_seed}", raw.max_value)
+    _check_stratifiable(
+        raw.y_train,
+        n_test,
+        "y_train",
+        raw.classes,
+        "; add samples, drop such classes, or pass x_test and y_test (a split of your own)",
+    )
+    tr, te = train_test_split(
+        np.arange(len(raw.y_train)), test_size=TEST_FRACTION, stratify=raw.y_train, random_state=split_seed
+    )
+    return RawData(
+        raw.x_train[tr],
+        raw.y_train[tr],
+        raw.x_train[te],
+        raw.y_train[te],
+        raw.classes,
+        raw.source + f", stratified {1 - TEST_FRACTION:.0%}/{TEST_FRACTION:.0%} split seed {split_seed}",
+        raw.max_value,
+    )
 
 
 def _subset(x: np.ndarray, y: np.ndarray, n: int | None, seed: int, what: str):
@@ -436,12 +525,16 @@ def _subset(x: np.ndarray, y: np.ndarray, n: int | None, seed: int, what: str):
         raise ValueError(f"{what}={n} exceeds the {len(y)} samples available")
     n_cls = len(np.unique(y))
     if n < n_cls:
-        raise ValueError(f"{what}={n} is smaller than the number of classes ({n_cls}); a stratified "
-                         f"subset needs at least one sample per class")
+        raise ValueError(
+            f"{what}={n} is smaller than the number of classes ({n_cls}); a stratified "
+            f"subset needs at least one sample per class"
+        )
     if len(y) - n < n_cls:
-        raise ValueError(f"{what}={n} leaves {len(y) - n} of the {len(y)} samples out, fewer than the {n_cls} "
-                         f"classes (a stratified subset is drawn as a split); use {what} <= {len(y) - n_cls}, "
-                         f"or None for all {len(y)}")
+        raise ValueError(
+            f"{what}={n} leaves {len(y) - n} of the {len(y)} samples out, fewer than the {n_cls} "
+            f"classes (a stratified subset is drawn as a split); use {what} <= {len(y) - n_cls}, "
+            f"or None for all {len(y)}"
+        )
     _check_stratifiable(y, n, what.replace("n_", "y_"), hint=f"; use {what}=None (all {len(y)} samples)")
     from sklearn.model_selection import train_test_split
 
@@ -463,16 +556,31 @@ def _finish(name, raw: RawData, n_train, n_test, seed, split_seed) -> Dataset:
     x_tr, y_tr = _subset(raw.x_train, raw.y_train, n_train, seed, "n_train")
     x_te, y_te = _subset(raw.x_test, raw.y_test, n_test, seed, "n_test")
     check_labels(y_tr, y_te)
-    info = {"name": name, "source": raw.source, "n_train": len(y_tr), "n_test": len(y_te),
-            "n_train_available": len(raw.y_train), "n_test_available": len(raw.y_test),
-            "seed": seed, "split_seed": split_seed}
+    info = {
+        "name": name,
+        "source": raw.source,
+        "n_train": len(y_tr),
+        "n_test": len(y_te),
+        "n_train_available": len(raw.y_train),
+        "n_test_available": len(raw.y_test),
+        "seed": seed,
+        "split_seed": split_seed,
+    }
     val = {}
     if raw.x_val is not None:
         check_labels(y_tr, raw.y_val)
         val = {"x_val": _to_tensor(raw.x_val, raw.max_value), "y_val": torch.from_numpy(raw.y_val)}
         info["n_val"] = len(raw.y_val)
-    return Dataset(name, _to_tensor(x_tr, raw.max_value), torch.from_numpy(y_tr),
-                   _to_tensor(x_te, raw.max_value), torch.from_numpy(y_te), list(raw.classes), info, **val)
+    return Dataset(
+        name,
+        _to_tensor(x_tr, raw.max_value),
+        torch.from_numpy(y_tr),
+        _to_tensor(x_te, raw.max_value),
+        torch.from_numpy(y_te),
+        list(raw.classes),
+        info,
+        **val,
+    )
 
 
 def _cached_raw(name: str, split_seed: int, refresh: bool) -> RawData:
@@ -501,12 +609,22 @@ def _read_raw(path) -> RawData | None:
             meta = fh.metadata()
             arrays = {key: fh.get_tensor(key) for key in fh.keys()}
         if "sha256" in meta and meta["sha256"] != arrays_digest(arrays):
-            warnings.warn(f"dataset cache {path} changed since it was written (its arrays do not match its "
-                          f"SHA-256); rebuilding it from its source")
+            warnings.warn(
+                f"dataset cache {path} changed since it was written (its arrays do not match its "
+                f"SHA-256); rebuilding it from its source",
+                stacklevel=2,
+            )
             return None
         if meta.get("format") == CACHE_FORMAT:
-            return RawData(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"],
-                           json.loads(meta["classes"]), meta["source"], float(meta["max_value"]))
+            return RawData(
+                arrays["x_train"],
+                arrays["y_train"],
+                arrays["x_test"],
+                arrays["y_test"],
+                json.loads(meta["classes"]),
+                meta["source"],
+                float(meta["max_value"]),
+            )
     except (SafetensorError, OSError, KeyError, ValueError):
         pass  # a corrupt or old cache file is rebuilt from its source
     return None
@@ -519,18 +637,35 @@ def _build_raw(name: str, split_seed: int, path) -> RawData:
     raw = loader()
     if raw.x_test is None:
         raw = _split(raw, split_seed)
-    arrays = {"x_train": np.ascontiguousarray(raw.x_train), "y_train": raw.y_train,
-              "x_test": np.ascontiguousarray(raw.x_test), "y_test": raw.y_test}
-    meta = {"format": CACHE_FORMAT, "classes": json.dumps(raw.classes), "source": raw.source,
-            "max_value": str(raw.max_value)}
+    arrays = {
+        "x_train": np.ascontiguousarray(raw.x_train),
+        "y_train": raw.y_train,
+        "x_test": np.ascontiguousarray(raw.x_test),
+        "y_test": raw.y_test,
+    }
+    meta = {
+        "format": CACHE_FORMAT,
+        "classes": json.dumps(raw.classes),
+        "source": raw.source,
+        "max_value": str(raw.max_value),
+    }
     meta["sha256"] = arrays_digest(arrays)
     remove_temporaries(path)  # what killed writes left (under the file's lock)
     atomic_write_bytes(path, save(arrays, metadata=meta))
     return raw
 
 
-def load_medmnist(flag: str, n_train: int | None = None, seed: int = 0, *, size: int = 28,
-                  n_test: int | None = None, root=None, path=None, download: bool = True) -> Dataset:
+def load_medmnist(
+    flag: str,
+    n_train: int | None = None,
+    seed: int = 0,
+    *,
+    size: int = 28,
+    n_test: int | None = None,
+    root=None,
+    path=None,
+    download: bool = True,
+) -> Dataset:
     """A MedMNIST 2-D dataset (``pathmnist``, ``bloodmnist``, ``dermamnist`` ...; see
     :mod:`cmim_lab.data.medmnist`) as float tensors in [0, 1], [N, C, size, size].
 
@@ -549,18 +684,29 @@ def load_medmnist(flag: str, n_train: int | None = None, seed: int = 0, *, size:
 
 
 def _medmnist_description(flag: str, size: int) -> str:
-    return (f"MedMNIST {flag} at {size} px, its train/val/test splits; a local {medmnist_source.file_name(flag, size)} "
-            f"(~/.medmnist or path=), else a download through the medmnist package")
+    return (
+        f"MedMNIST {flag} at {size} px, its train/val/test splits; a local {medmnist_source.file_name(flag, size)} "
+        f"(~/.medmnist or path=), else a download through the medmnist package"
+    )
 
 
 for _name, (_reader, _description) in SOURCES.items():
-    registry.register_dataset(_name, functools.partial(load_images, _name), _description,
-                              locate="cmim_lab.data.sources:locate", defaults=SOURCE_DEFAULTS.get(_name))
+    registry.register_dataset(
+        _name,
+        functools.partial(load_images, _name),
+        _description,
+        locate="cmim_lab.data.sources:locate",
+        defaults=SOURCE_DEFAULTS.get(_name),
+    )
 
 for _flag in (f for f in medmnist_source.FLAGS if f not in medmnist_source.KNOWN_MULTI_LABEL):
     registry.register_dataset(_flag, functools.partial(load_medmnist, _flag, size=28), _medmnist_description(_flag, 28))
-    registry.register_dataset(f"{_flag}-64", functools.partial(load_medmnist, _flag, size=64),
-                              _medmnist_description(_flag, 64), defaults={"arch": "conv"})
+    registry.register_dataset(
+        f"{_flag}-64",
+        functools.partial(load_medmnist, _flag, size=64),
+        _medmnist_description(_flag, 64),
+        defaults={"arch": "conv"},
+    )
 
 
 __all__ = ["Dataset", "DataUnavailableError", "available", "from_arrays", "load", "load_medmnist"]

@@ -16,6 +16,7 @@ scikit-learn's bundled tables (:data:`BUNDLED_TABLES`: ``wine``, ``breast-cancer
 or a path. Every bad input raises ``ValueError`` (``FileNotFoundError`` for a missing path)
 naming the problem before anything is written to the cache: nothing here writes files.
 """
+
 from __future__ import annotations
 
 import re
@@ -33,8 +34,9 @@ BUNDLED_TABLES = {"wine": "load_wine", "breast-cancer": "load_breast_cancer", "i
 IMAGE_MODES = {"L": 1, "RGB": 3}
 
 
-def resolve_dataset(name_or_path, *, label: str | None = None, n_train: int | None = None, seed: int = 0,
-                    split_seed: int = 0):
+def resolve_dataset(
+    name_or_path, *, label: str | None = None, n_train: int | None = None, seed: int = 0, split_seed: int = 0
+):
     """A :class:`~cmim_lab.data.Dataset` from a registered dataset's name, a bundled
     scikit-learn table's name (:data:`BUNDLED_TABLES`) or a path (:func:`load_path`).
     ``label`` is for tables read from a file only."""
@@ -51,9 +53,11 @@ def resolve_dataset(name_or_path, *, label: str | None = None, n_train: int | No
     path = Path(name_or_path).expanduser()
     if not path.exists():
         names = sorted(registry.datasets()) + sorted(BUNDLED_TABLES)
-        raise FileNotFoundError(f"dataset {str(name_or_path)!r} is neither a registered dataset, a bundled table nor "
-                                f"an existing path; names: {', '.join(names)}; files: {', '.join(SUFFIXES)} or a "
-                                f"folder of images with one sub-folder per class")
+        raise FileNotFoundError(
+            f"dataset {str(name_or_path)!r} is neither a registered dataset, a bundled table nor "
+            f"an existing path; names: {', '.join(names)}; files: {', '.join(SUFFIXES)} or a "
+            f"folder of images with one sub-folder per class"
+        )
     return load_path(path, label=label, n_train=n_train, seed=seed, split_seed=split_seed)
 
 
@@ -68,14 +72,29 @@ def load_bundled_table(name: str, *, n_train: int | None = None, seed: int = 0, 
     if name not in BUNDLED_TABLES:
         raise ValueError(f"bundled table must be one of {', '.join(BUNDLED_TABLES)}, got {name!r}")
     bunch = getattr(sklearn.datasets, BUNDLED_TABLES[name])()
-    ds = from_arrays(bunch.data, bunch.target, name=name, classes=[str(c) for c in bunch.target_names],
-                     n_train=n_train, seed=seed, split_seed=split_seed, standardise=True)
+    ds = from_arrays(
+        bunch.data,
+        bunch.target,
+        name=name,
+        classes=[str(c) for c in bunch.target_names],
+        n_train=n_train,
+        seed=seed,
+        split_seed=split_seed,
+        standardise=True,
+    )
     ds.info["source"] = f"scikit-learn bundled {BUNDLED_TABLES[name]}(), " + ds.info["source"]
     return ds
 
 
-def load_path(path, *, label: str | None = None, name: str | None = None, n_train: int | None = None,
-              seed: int = 0, split_seed: int = 0):
+def load_path(
+    path,
+    *,
+    label: str | None = None,
+    name: str | None = None,
+    n_train: int | None = None,
+    seed: int = 0,
+    split_seed: int = 0,
+):
     """Read a dataset from ``path`` (see the module docstring) into a
     :class:`~cmim_lab.data.Dataset`. ``label``: the class column of a table (required for
     ``.csv`` and ``.parquet``, refused otherwise); ``name``: the dataset's name (default: the
@@ -89,8 +108,10 @@ def load_path(path, *, label: str | None = None, name: str | None = None, n_trai
         raise FileNotFoundError(f"no such file or folder: {str(path)!r}")
     suffix = "folder" if path.is_dir() else path.suffix.lower()
     if suffix not in SUFFIXES + ("folder",):
-        raise ValueError(f"unsupported file type {path.suffix or '(none)'!r} of {str(path)!r}; valid: "
-                         f"{', '.join(SUFFIXES)} or a folder of images with one sub-folder per class")
+        raise ValueError(
+            f"unsupported file type {path.suffix or '(none)'!r} of {str(path)!r}; valid: "
+            f"{', '.join(SUFFIXES)} or a folder of images with one sub-folder per class"
+        )
     if suffix in TABLE_SUFFIXES:
         arrays = _read_table(path, label)
     else:
@@ -108,8 +129,11 @@ def load_path(path, *, label: str | None = None, name: str | None = None, n_trai
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None
     ds.info["path"] = str(path)
-    ds.info["split"] = (f"no test split in {path.name}: a stratified 80/20 split of its samples was made "
-                        f"(split seed {split_seed})" if split else f"the test split of {path.name}")
+    ds.info["split"] = (
+        f"no test split in {path.name}: a stratified 80/20 split of its samples was made (split seed {split_seed})"
+        if split
+        else f"the test split of {path.name}"
+    )
     return ds
 
 
@@ -128,21 +152,27 @@ def _default_name(path: Path, suffix: str) -> str:
 def _read_npz(path: Path) -> dict:
     """``x_train``, ``y_train`` (and ``x_test``, ``y_test``) of an ``.npz`` file."""
     if not zipfile.is_zipfile(path):
-        raise ValueError(f"{path} is not an .npz file (not a zip archive of .npy arrays): is it another format "
-                         f"under an .npz name?")
+        raise ValueError(
+            f"{path} is not an .npz file (not a zip archive of .npy arrays): is it another format under an .npz name?"
+        )
     try:
         with np.load(path, allow_pickle=False) as npz:
             found = {key: npz[key] for key in npz.files}
     except (ValueError, OSError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"{path} could not be read as .npz arrays ({exc}); object arrays are refused, save plain "
-                         f"numbers") from None
+        raise ValueError(
+            f"{path} could not be read as .npz arrays ({exc}); object arrays are refused, save plain numbers"
+        ) from None
     missing = [k for k in ("x_train", "y_train") if k not in found]
     if missing:
-        raise ValueError(f"{path} lacks {', '.join(missing)}; it holds {sorted(found) or 'no arrays'}; expected "
-                         f"x_train, y_train and optionally x_test, y_test")
+        raise ValueError(
+            f"{path} lacks {', '.join(missing)}; it holds {sorted(found) or 'no arrays'}; expected "
+            f"x_train, y_train and optionally x_test, y_test"
+        )
     if ("x_test" in found) != ("y_test" in found):
-        raise ValueError(f"{path} holds {'x_test' if 'x_test' in found else 'y_test'} without "
-                         f"{'y_test' if 'x_test' in found else 'x_test'}; give both or neither")
+        raise ValueError(
+            f"{path} holds {'x_test' if 'x_test' in found else 'y_test'} without "
+            f"{'y_test' if 'x_test' in found else 'x_test'}; give both or neither"
+        )
     return {k: found.get(k) for k in ("x_train", "y_train", "x_test", "y_test")}
 
 
@@ -157,8 +187,9 @@ def _read_table(path: Path, label: str | None) -> dict:
         else:
             frame = pd.read_parquet(path)
     except ImportError as exc:
-        raise ValueError(f"reading {path} needs a parquet engine ({exc}); pip install pyarrow, or save a "
-                         f".csv") from None
+        raise ValueError(
+            f"reading {path} needs a parquet engine ({exc}); pip install pyarrow, or save a .csv"
+        ) from None
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise ValueError(f"{path} could not be read as a {path.suffix} table ({type(exc).__name__}: {exc})") from None
     columns = [str(c) for c in frame.columns]
@@ -173,11 +204,16 @@ def _read_table(path: Path, label: str | None) -> dict:
     if y_raw.isna().any():
         raise ValueError(f"{path}: label column {label!r} is empty in {int(y_raw.isna().sum())} rows")
     features = frame.drop(columns=[label])
-    odd = [c for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])
-           or pd.api.types.is_bool_dtype(features[c])]
+    odd = [
+        c
+        for c in features.columns
+        if not pd.api.types.is_numeric_dtype(features[c]) or pd.api.types.is_bool_dtype(features[c])
+    ]
     if odd:
-        raise ValueError(f"{path}: feature columns must be numeric; not numeric: {', '.join(odd[:10])}"
-                         f"{' ...' if len(odd) > 10 else ''} (encode them, or drop them)")
+        raise ValueError(
+            f"{path}: feature columns must be numeric; not numeric: {', '.join(odd[:10])}"
+            f"{' ...' if len(odd) > 10 else ''} (encode them, or drop them)"
+        )
     if features.shape[1] == 0:
         raise ValueError(f"{path} has no feature column besides the label {label!r}")
     x = features.to_numpy(dtype=np.float64)
@@ -186,8 +222,13 @@ def _read_table(path: Path, label: str | None) -> dict:
         raise ValueError(f"{path}: NaN, empty or infinite values in columns {', '.join(bad[:10])}; fill or drop them")
     classes, y = np.unique(y_raw.to_numpy(), return_inverse=True)
     _check_class_sizes(y, [str(c) for c in classes], path)
-    return {"x_train": x, "y_train": y.astype(np.int64), "x_test": None, "y_test": None,
-            "classes": [str(c) for c in classes]}
+    return {
+        "x_train": x,
+        "y_train": y.astype(np.int64),
+        "x_test": None,
+        "y_test": None,
+        "classes": [str(c) for c in classes],
+    }
 
 
 def _check_class_sizes(y: np.ndarray, classes: list[str], where) -> None:
@@ -197,8 +238,10 @@ def _check_class_sizes(y: np.ndarray, classes: list[str], where) -> None:
         raise ValueError(f"{where} holds a single class ({classes[0]!r}); a verdict needs at least two classes")
     single = [c for c, n in zip(classes, counts) if n < 2]
     if single:
-        raise ValueError(f"{where}: class {', '.join(map(repr, single[:10]))} has a single sample; a stratified "
-                         f"train/test split needs at least two per class (add samples or drop the class)")
+        raise ValueError(
+            f"{where}: class {', '.join(map(repr, single[:10]))} has a single sample; a stratified "
+            f"train/test split needs at least two per class (add samples or drop the class)"
+        )
 
 
 def _read_image_folder(root: Path) -> dict:
@@ -208,8 +251,10 @@ def _read_image_folder(root: Path) -> dict:
 
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not folders:
-        raise ValueError(f"{root} is an empty folder or has no class sub-folders; expected the ImageFolder layout "
-                         f"{root}/<class>/<image>.png")
+        raise ValueError(
+            f"{root} is an empty folder or has no class sub-folders; expected the ImageFolder layout "
+            f"{root}/<class>/<image>.png"
+        )
     images, labels, first = [], [], None
     for index, folder in enumerate(folders):
         files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
@@ -223,20 +268,29 @@ def _read_image_folder(root: Path) -> dict:
                     im.load()
                     mode, size = im.mode, im.size
                     if mode not in IMAGE_MODES:
-                        raise ValueError(f"{file} has image mode {mode!r}; valid: {', '.join(IMAGE_MODES)} "
-                                         f"(convert the folder to grey or RGB)")
+                        raise ValueError(
+                            f"{file} has image mode {mode!r}; valid: {', '.join(IMAGE_MODES)} "
+                            f"(convert the folder to grey or RGB)"
+                        )
                     pixels = np.asarray(im, dtype=np.uint8)
             except (UnidentifiedImageError, OSError) as exc:
                 raise ValueError(f"{file} could not be read as an image ({exc})") from None
             if first is None:
                 first = (file, mode, size)
             elif (mode, size) != first[1:]:
-                raise ValueError(f"{file} is {size[0]}x{size[1]} {mode}, but {first[0]} is {first[2][0]}x"
-                                 f"{first[2][1]} {first[1]}: every image of the folder must have the same size and "
-                                 f"mode (resize or convert them)")
+                raise ValueError(
+                    f"{file} is {size[0]}x{size[1]} {mode}, but {first[0]} is {first[2][0]}x"
+                    f"{first[2][1]} {first[1]}: every image of the folder must have the same size and "
+                    f"mode (resize or convert them)"
+                )
             images.append(pixels if mode == "L" else pixels.transpose(2, 0, 1))
             labels.append(index)
     y = np.asarray(labels, dtype=np.int64)
     _check_class_sizes(y, [f.name for f in folders], root)
-    return {"x_train": np.stack(images), "y_train": y, "x_test": None, "y_test": None,
-            "classes": [f.name for f in folders]}
+    return {
+        "x_train": np.stack(images),
+        "y_train": y,
+        "x_test": None,
+        "y_test": None,
+        "classes": [f.name for f in folders],
+    }

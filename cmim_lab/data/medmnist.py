@@ -24,6 +24,7 @@ Task types: ``multi-class`` and ``binary-class`` are classification; ``ordinal-r
 ACC metric); multi-label tasks (``chestmnist``: 14 findings per image) are refused with a
 ``ValueError``, as the probes predict one class per image. 3-D volumes are not supported.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -36,8 +37,20 @@ import numpy as np
 from ..errors import DataUnavailableError
 from .sources import RawData
 
-FLAGS = ("pathmnist", "chestmnist", "dermamnist", "octmnist", "pneumoniamnist", "retinamnist", "breastmnist",
-         "bloodmnist", "tissuemnist", "organamnist", "organcmnist", "organsmnist")
+FLAGS = (
+    "pathmnist",
+    "chestmnist",
+    "dermamnist",
+    "octmnist",
+    "pneumoniamnist",
+    "retinamnist",
+    "breastmnist",
+    "bloodmnist",
+    "tissuemnist",
+    "organamnist",
+    "organcmnist",
+    "organsmnist",
+)
 SIZES = (28, 64, 128, 224)
 SUPPORTED_TASKS = ("multi-class", "binary-class", "ordinal-regression")
 KNOWN_MULTI_LABEL = ("chestmnist",)  # refused before any download, with or without the package
@@ -72,8 +85,10 @@ def default_root() -> Path:
 def check_request(flag: str, size: int) -> None:
     """``ValueError`` for an unknown flag or size, or a multi-label flag (before any I/O)."""
     if flag not in FLAGS:
-        raise ValueError(f"unknown MedMNIST dataset {flag!r}; the 2-D datasets are: {', '.join(FLAGS)} "
-                         f"(3-D volumes are not supported)")
+        raise ValueError(
+            f"unknown MedMNIST dataset {flag!r}; the 2-D datasets are: {', '.join(FLAGS)} "
+            f"(3-D volumes are not supported)"
+        )
     if isinstance(size, bool) or size not in SIZES:
         raise ValueError(f"MedMNIST size must be one of {', '.join(map(str, SIZES))}, got {size!r}")
     if flag in KNOWN_MULTI_LABEL:
@@ -81,8 +96,10 @@ def check_request(flag: str, size: int) -> None:
 
 
 def _multi_label_message(flag: str, task: str) -> str:
-    return (f"{flag} is a {task} task (several labels per image); the kit's probes predict one class per image, "
-            f"so it is refused. Supported task types: {', '.join(SUPPORTED_TASKS)}")
+    return (
+        f"{flag} is a {task} task (several labels per image); the kit's probes predict one class per image, "
+        f"so it is refused. Supported task types: {', '.join(SUPPORTED_TASKS)}"
+    )
 
 
 def read(flag: str, size: int = 28, *, root=None, path=None, download: bool = True) -> RawData:
@@ -101,8 +118,9 @@ def read(flag: str, size: int = 28, *, root=None, path=None, download: bool = Tr
     if path is not None:
         file = Path(path).expanduser()
         if not file.is_file():
-            raise DataUnavailableError(f"MedMNIST file {file} does not exist; it is {name} of the medmnist package "
-                                       f"({_url(info, flag, size)})")
+            raise DataUnavailableError(
+                f"MedMNIST file {file} does not exist; it is {name} of the medmnist package ({_url(info, flag, size)})"
+            )
     else:
         file = Path(root).expanduser() / name if root is not None else default_root() / name
         if not file.is_file():
@@ -120,9 +138,11 @@ def _download(info: dict | None, flag: str, size: int, file: Path, download: boo
     url = _url(info, flag, size)
     where = f"put {file.name} into {file.parent} (or pass path=... to the file)"
     if info is None:
-        raise DataUnavailableError(f"MedMNIST file {file} not found, and the medmnist package that downloads it "
-                                   f"(with its MD5 checksum) is not installed: {PACKAGE_HINT}. Offline, download "
-                                   f"{url} elsewhere and {where}")
+        raise DataUnavailableError(
+            f"MedMNIST file {file} not found, and the medmnist package that downloads it "
+            f"(with its MD5 checksum) is not installed: {PACKAGE_HINT}. Offline, download "
+            f"{url} elsewhere and {where}"
+        )
     if not download:
         raise DataUnavailableError(f"MedMNIST file {file} not found and download=False; it comes from {url}; {where}")
     from torchvision.datasets.utils import download_url
@@ -135,9 +155,10 @@ def _download(info: dict | None, flag: str, size: int, file: Path, download: boo
         os.replace(part, file)
     except Exception as exc:  # URLError, OSError or a checksum mismatch, depending on where it fails
         part.unlink(missing_ok=True)
-        raise DataUnavailableError(f"could not download MedMNIST file {file.name} with the medmnist package's URL "
-                                   f"{url} ({type(exc).__name__}: {exc}); it needs internet access. Offline, {where}") \
-            from exc
+        raise DataUnavailableError(
+            f"could not download MedMNIST file {file.name} with the medmnist package's URL "
+            f"{url} ({type(exc).__name__}: {exc}); it needs internet access. Offline, {where}"
+        ) from exc
 
 
 def _read_file(file: Path, flag: str, size: int, info: dict | None) -> RawData:
@@ -145,8 +166,10 @@ def _read_file(file: Path, flag: str, size: int, info: dict | None) -> RawData:
     try:
         npz = np.load(file, allow_pickle=False)
     except (OSError, EOFError, ValueError) as exc:  # ValueError: neither .npz nor .npy (pickle refused)
-        raise ValueError(f"MedMNIST file {file} is not a readable .npz ({type(exc).__name__}: {exc}); delete it "
-                         f"and download it again") from exc
+        raise ValueError(
+            f"MedMNIST file {file} is not a readable .npz ({type(exc).__name__}: {exc}); delete it "
+            f"and download it again"
+        ) from exc
     if not isinstance(npz, np.lib.npyio.NpzFile):
         raise ValueError(f"MedMNIST file {file} holds a single array, not an .npz archive in {expected}")
     with npz:
@@ -161,29 +184,44 @@ def _read_file(file: Path, flag: str, size: int, info: dict | None) -> RawData:
     classes = [labels.get(str(c), str(c)) for c in range(n_classes)]
     task = info["task"] if info else "task type unknown without the medmnist package"
     version = _package_version()
-    return RawData(out["train"][0], out["train"][1], out["test"][0], out["test"][1], classes,
-                   source=f"MedMNIST {flag} {size}px ({task}), {file}" + (f", medmnist {version}" if version else ""),
-                   max_value=255.0, x_val=out["val"][0], y_val=out["val"][1])
+    return RawData(
+        out["train"][0],
+        out["train"][1],
+        out["test"][0],
+        out["test"][1],
+        classes,
+        source=f"MedMNIST {flag} {size}px ({task}), {file}" + (f", medmnist {version}" if version else ""),
+        max_value=255.0,
+        x_val=out["val"][0],
+        y_val=out["val"][1],
+    )
 
 
-def _check_split(file: Path, split: str, x: np.ndarray, y: np.ndarray, size: int, channels: int | None,
-                 flag: str) -> tuple[np.ndarray, np.ndarray]:
+def _check_split(
+    file: Path, split: str, x: np.ndarray, y: np.ndarray, size: int, channels: int | None, flag: str
+) -> tuple[np.ndarray, np.ndarray]:
     """One split as (uint8 [N, C, S, S], int64 [N]); ``ValueError`` naming what is wrong."""
     grey, colour = (size, size), (size, size, 3)
     shape = tuple(x.shape[1:])
     if x.dtype != np.uint8 or shape not in (grey, colour) or len(x) == 0:
-        want = {1: f"[N, {size}, {size}]", 3: f"[N, {size}, {size}, 3]"}.get(channels,
-                                                                            f"[N, {size}, {size}] or [N, {size}, {size}, 3]")
-        raise ValueError(f"MedMNIST file {file}: {split}_images has shape {tuple(x.shape)} and dtype {x.dtype}; "
-                         f"expected uint8 {want} for {flag} at {size} px")
+        want = {1: f"[N, {size}, {size}]", 3: f"[N, {size}, {size}, 3]"}.get(
+            channels, f"[N, {size}, {size}] or [N, {size}, {size}, 3]"
+        )
+        raise ValueError(
+            f"MedMNIST file {file}: {split}_images has shape {tuple(x.shape)} and dtype {x.dtype}; "
+            f"expected uint8 {want} for {flag} at {size} px"
+        )
     if channels is not None and (3 if len(shape) == 3 else 1) != channels:
-        raise ValueError(f"MedMNIST file {file}: {split}_images has {3 if len(shape) == 3 else 1} channel(s), "
-                         f"{flag} has {channels}")
+        raise ValueError(
+            f"MedMNIST file {file}: {split}_images has {3 if len(shape) == 3 else 1} channel(s), {flag} has {channels}"
+        )
     if y.ndim == 2 and y.shape[1] > 1:
         raise ValueError(_multi_label_message(flag, f"multi-label ({y.shape[1]} labels per image in {file})"))
     if y.ndim not in (1, 2) or len(y) != len(x) or y.dtype.kind not in "iu" or (y < 0).any():
-        raise ValueError(f"MedMNIST file {file}: {split}_labels has shape {tuple(y.shape)} and dtype {y.dtype}; "
-                         f"expected integer labels >= 0, [{len(x)}, 1]")
+        raise ValueError(
+            f"MedMNIST file {file}: {split}_labels has shape {tuple(y.shape)} and dtype {y.dtype}; "
+            f"expected integer labels >= 0, [{len(x)}, 1]"
+        )
     x = x[:, None] if x.ndim == 3 else x.transpose(0, 3, 1, 2)
     return np.ascontiguousarray(x), y.reshape(-1).astype(np.int64)
 

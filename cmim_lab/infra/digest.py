@@ -5,6 +5,7 @@ object (keys sorted, see :func:`record_digest`), so an edit of any value after i
 written is found by :func:`seal_intact`. Records written before seals existed carry none
 and are taken as they are (there is nothing to check them against).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -15,7 +16,7 @@ from typing import Iterable
 import numpy as np
 
 SEAL = "sha256"
-CHUNK = 2 ** 20
+CHUNK = 2**20
 
 
 def file_sha256(path) -> str:
@@ -40,10 +41,12 @@ def named_bytes_digest(parts: Iterable[tuple[str, memoryview | bytes]]) -> str:
 
 def arrays_digest(arrays: dict[str, np.ndarray]) -> str:
     """SHA-256 (hex) over every array's name, dtype, shape and bytes, in name order (numpy)."""
+
     def parts():
         for name in sorted(arrays):
             a = np.ascontiguousarray(arrays[name])
             yield f"{name}|{a.dtype}|{list(a.shape)}|", a.reshape(-1).view(np.uint8).data
+
     return named_bytes_digest(parts())
 
 

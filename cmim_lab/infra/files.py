@@ -21,6 +21,7 @@ what the first one wrote. The lock file stays in place (it is empty).
 refused before it is opened (:class:`~cmim_lab.errors.SpecialFileError`): reading a FIFO
 would wait forever.
 """
+
 from __future__ import annotations
 
 import errno
@@ -43,8 +44,13 @@ TMP_SUFFIX = ".tmp"
 SAFETENSORS_TEMP = re.compile(r"\.tmp[A-Za-z0-9]{6}")  # safetensors' own temporary file (Rust tempfile crate)
 STALE_TEMP_S = 600  # a temporary file not written to for this long belongs to no live writer
 DISK_FULL_ERRNOS = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
-_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
-          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 
 def temp_name_glob(path) -> str:
@@ -130,10 +136,14 @@ def disk_full_error(path, needed: int | None, written: int = 0) -> DiskFullError
         free = None
     need = f"{needed:,} bytes" if needed is not None else f"more than the {written:,} bytes it had written"
     room = f"{free:,} bytes free" if free is not None else "an unknown number of bytes free"
-    return DiskFullError(f"disk full: writing {path.name} into {folder} needs {need}, and that disk has {room}; "
-                         f"nothing was written and the previous {path.name} (if any) is unchanged. Free some space "
-                         f"there, or use a folder on another disk (for the kit's cache: set CMIM_LAB_CACHE)",
-                         folder=folder, needed=needed, free=free)
+    return DiskFullError(
+        f"disk full: writing {path.name} into {folder} needs {need}, and that disk has {room}; "
+        f"nothing was written and the previous {path.name} (if any) is unchanged. Free some space "
+        f"there, or use a folder on another disk (for the kit's cache: set CMIM_LAB_CACHE)",
+        folder=folder,
+        needed=needed,
+        free=free,
+    )
 
 
 def _sync(path: str) -> None:
@@ -165,9 +175,11 @@ def _refuse_special(path: Path, stat_fn, what: str) -> bool:
         return False
     if stat.S_ISREG(mode) or stat.S_ISLNK(mode):
         return True
-    raise SpecialFileError(f"{what} {path} is {file_kind(mode)}, not a regular file; the kit never opens it (a "
-                           f"FIFO would make it wait forever). Move it away or remove it (`rm -r {path}`) and run "
-                           f"again")
+    raise SpecialFileError(
+        f"{what} {path} is {file_kind(mode)}, not a regular file; the kit never opens it (a "
+        f"FIFO would make it wait forever). Move it away or remove it (`rm -r {path}`) and run "
+        f"again"
+    )
 
 
 def check_regular(path, what: str = "cache file") -> bool:
@@ -253,8 +265,10 @@ def locked(path, *, what: str = "this cache entry") -> Iterator[None]:
             held[key] -= 1
         return
     if path.is_symlink():
-        raise OSError(f"lock file {path} is a symbolic link; refusing to follow it. Delete it (nothing is "
-                      f"lost: a lock file is empty) and run again")
+        raise OSError(
+            f"lock file {path} is a symbolic link; refusing to follow it. Delete it (nothing is "
+            f"lost: a lock file is empty) and run again"
+        )
     _refuse_special(path, os.lstat, "lock file")
     lock = FileLock(str(path))
     try:

@@ -10,6 +10,7 @@ The cache folder is private: created with owner-only permissions (``0o700``), an
 when it belongs to another user or others may write into it -- whoever can write there
 could plant files the kit reads back.
 """
+
 from __future__ import annotations
 
 import os
@@ -52,14 +53,17 @@ def check_private(path: Path) -> None:
     if not stat.S_ISDIR(st.st_mode):
         raise CacheFolderError(f"cache folder {path} is not a folder; {fix.removeprefix('or ')}")
     if st.st_uid != os.getuid():
-        raise CacheFolderError(f"cache folder {path} belongs to user id {st.st_uid}, not to you (user id "
-                               f"{os.getuid()}): files planted there would be loaded. Set {CACHE_ENV} to a folder of "
-                               f"your own (the kit creates it with mode 700)")
+        raise CacheFolderError(
+            f"cache folder {path} belongs to user id {st.st_uid}, not to you (user id "
+            f"{os.getuid()}): files planted there would be loaded. Set {CACHE_ENV} to a folder of "
+            f"your own (the kit creates it with mode 700)"
+        )
     if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        who = " and ".join(w for w, bit in (("its group", stat.S_IWGRP), ("others", stat.S_IWOTH))
-                           if st.st_mode & bit)
-        raise CacheFolderError(f"cache folder {path} is writable by {who} (mode {stat.S_IMODE(st.st_mode):o}): "
-                               f"files planted there would be loaded. Fix it with `chmod 700 {path}`, {fix}")
+        who = " and ".join(w for w, bit in (("its group", stat.S_IWGRP), ("others", stat.S_IWOTH)) if st.st_mode & bit)
+        raise CacheFolderError(
+            f"cache folder {path} is writable by {who} (mode {stat.S_IMODE(st.st_mode):o}): "
+            f"files planted there would be loaded. Fix it with `chmod 700 {path}`, {fix}"
+        )
 
 
 def repo_path(*parts: str) -> Path:

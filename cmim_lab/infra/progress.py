@@ -7,6 +7,7 @@ replaces it with its final state as one line of text -- so a saved notebook, exe
 or by papermill, reads ``100%|##########| 78/78 [00:01<00:00, 52.1step/s]``. Outside a
 kernel it is tqdm's usual text bar.
 """
+
 from __future__ import annotations
 
 TEXT_WIDTH = None  # the final text line: a 10-character bar and every postfix, unwrapped

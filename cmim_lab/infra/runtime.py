@@ -2,6 +2,7 @@
 
 ``auto`` picks CUDA, then Apple MPS, then the CPU; an explicit device must exist here.
 """
+
 from __future__ import annotations
 
 import torch

@@ -5,6 +5,7 @@
 atomically after every model), so that ``cmim-lab notebooks`` can read what each notebook's
 kernel -- another process -- trained and loaded, and print the totals.
 """
+
 from __future__ import annotations
 
 import os

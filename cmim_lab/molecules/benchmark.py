@@ -21,6 +21,7 @@ the generation metrics on held-out corpus molecules plus one regression task per
 (property dataset, split kind, split seed). Models and evaluations are cached, so a rerun
 only does what is new.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -35,20 +36,37 @@ from .. import __version__, registry
 from ..config import Bounds, EvalConfig, TrainConfig, check_bounds, check_names, check_seeds, expand_entries
 from ..data import fingerprint as data_fingerprint
 from ..infra.files import locked, read_json, write_json, write_text
-from ..objectives import METHODS
 from ..infra.paths import cache_dir
+from ..objectives import METHODS
 from ..studies.engine import EvalTask, grid, run_study
-from ..trainer import library_versions
 from ..studies.summary import markdown, pooled_ranks, ranks, ranks_section, score_table, write_tables, zscores
+from ..trainer import library_versions
 from . import CORPORA, PROPERTIES
 from .data import SPLITS, load_property
-from .evaluation import (FINGERPRINT, MAX_GENERATE, N_GENERATE, evaluate_property, fingerprint_scores, generation_metrics, property_eval_config)
+from .evaluation import (
+    FINGERPRINT,
+    MAX_GENERATE,
+    N_GENERATE,
+    evaluate_property,
+    fingerprint_scores,
+    generation_metrics,
+    property_eval_config,
+)
 
-GENERATIVE = ("recon_nll", "token_nll", "token_accuracy", "exact_match", "valid_recon", "valid_prior",
-              "unique_prior", "active_units", "frac_logvar_at_floor")
+GENERATIVE = (
+    "recon_nll",
+    "token_nll",
+    "token_accuracy",
+    "exact_match",
+    "valid_recon",
+    "valid_prior",
+    "unique_prior",
+    "active_units",
+    "frac_logvar_at_floor",
+)
 TRAINING_COLUMNS = ("epochs", "steps", "minutes", "samples_per_s", "final_loss")
 DEFAULT_CORPUS = next(iter(CORPORA))
-SEEDS = (0, 1, 2)        # model seeds, and split seeds, of the benchmark
+SEEDS = (0, 1, 2)  # model seeds, and split seeds, of the benchmark
 SPLIT = "scaffold"
 
 
@@ -57,12 +75,13 @@ class MoleculeBenchmarkResult:
     """Tables of a molecule benchmark: ``raw`` (one row per score), ``z`` (Z-scores), ``ranks``
     and ``ranks_with_x``, ``training`` (time and throughput per model), the trained
     ``results`` by (method, reduction, seed), and the Markdown report."""
+
     raw: pd.DataFrame
     z: pd.DataFrame
     ranks: pd.DataFrame
     ranks_with_x: pd.DataFrame
     training: pd.DataFrame
-    results: dict            # {(method, reduction, seed): TrainResult}
+    results: dict  # {(method, reduction, seed): TrainResult}
     out_dir: Path | None
     markdown: str
 
@@ -93,11 +112,24 @@ def _check_arguments(datasets, methods, seeds, reductions, base, cfg, split_seed
     registry.dataset(base.dataset, role="corpus")
 
 
-def run_molecule_benchmark(datasets=tuple(PROPERTIES), methods=METHODS, seeds=SEEDS, reductions=("sum",), *,
-                           base: TrainConfig | None = None, eval_config: EvalConfig | None = None,
-                           split=SPLIT, split_seeds=SEEDS, fingerprint: bool = True, n_generate: int = N_GENERATE,
-                           out_dir=None, device="auto", progress: bool = True, log=None,
-                           command: str | None = None) -> MoleculeBenchmarkResult:
+def run_molecule_benchmark(
+    datasets=tuple(PROPERTIES),
+    methods=METHODS,
+    seeds=SEEDS,
+    reductions=("sum",),
+    *,
+    base: TrainConfig | None = None,
+    eval_config: EvalConfig | None = None,
+    split=SPLIT,
+    split_seeds=SEEDS,
+    fingerprint: bool = True,
+    n_generate: int = N_GENERATE,
+    out_dir=None,
+    device="auto",
+    progress: bool = True,
+    log=None,
+    command: str | None = None,
+) -> MoleculeBenchmarkResult:
     """Train (or load) every (method, reduction, seed) on the corpus, probe every property
     dataset on every split seed, summarise.
 
@@ -128,14 +160,30 @@ def run_molecule_benchmark(datasets=tuple(PROPERTIES), methods=METHODS, seeds=SE
     started = time.time()
     corpus = registry.dataset(base.dataset, role="corpus").load(n_train=base.n_train, seed=base.data_seed)
     props = {name: load_property(name) for name in datasets}
-    splits = [(f"{name} ({kind})", props[name].split(kind, s)) for name in datasets for kind in kinds
-              for s in split_seeds]
-    tasks = [EvalTask(base.dataset, corpus, cfg, generation_metrics,
-                      params={"n_prior": n_generate, "n_recon": n_generate}, columns={"split_seed": -1})]
-    tasks += [EvalTask(label, task, cfg, evaluate_property, columns={"split_seed": task.seed})
-              for label, task in splits]
-    study = run_study(grid(base, methods, seeds=seeds, reductions=reductions), corpus, tasks, device=device,
-                      progress=progress, log=log)
+    splits = [
+        (f"{name} ({kind})", props[name].split(kind, s)) for name in datasets for kind in kinds for s in split_seeds
+    ]
+    tasks = [
+        EvalTask(
+            base.dataset,
+            corpus,
+            cfg,
+            generation_metrics,
+            params={"n_prior": n_generate, "n_recon": n_generate},
+            columns={"split_seed": -1},
+        )
+    ]
+    tasks += [
+        EvalTask(label, task, cfg, evaluate_property, columns={"split_seed": task.seed}) for label, task in splits
+    ]
+    study = run_study(
+        grid(base, methods, seeds=seeds, reductions=reductions),
+        corpus,
+        tasks,
+        device=device,
+        progress=progress,
+        log=log,
+    )
     frames = [study.rows]
     if fingerprint:
         frames.append(_fingerprint_rows(splits, cfg.replace(seed=0)))
@@ -145,19 +193,29 @@ def run_molecule_benchmark(datasets=tuple(PROPERTIES), methods=METHODS, seeds=SE
     overall = ranks(z, by=("entry",))
     with_x = pooled_ranks(probe_rows)
     training = study.training
-    settings = dict(pretrain=base.dataset, pretrain_size=base.n_train, n_pretrain_used=corpus.info["n_train"],
-                    datasets=list(datasets), methods=list(methods), seeds=list(seeds), reductions=list(reductions),
-                    split=kinds, split_seeds=list(split_seeds),
-                    **{k: v for k, v in base.to_dict().items()
-                       if k not in ("method", "dataset", "n_train", "reduction", "seed")},
-                    probe_backend=cfg.backend, vocab_size=len(corpus.vocab), kit_version=__version__,
-                    models_trained_now=f"{int(training['trained_now'].sum())} of {len(training)}",
-                    minutes_this_run=round((time.time() - started) / 60, 1),
-                    minutes_training_all_models=round(float(training["minutes"].sum()), 1))
+    settings = dict(
+        pretrain=base.dataset,
+        pretrain_size=base.n_train,
+        n_pretrain_used=corpus.info["n_train"],
+        datasets=list(datasets),
+        methods=list(methods),
+        seeds=list(seeds),
+        reductions=list(reductions),
+        split=kinds,
+        split_seeds=list(split_seeds),
+        **{k: v for k, v in base.to_dict().items() if k not in ("method", "dataset", "n_train", "reduction", "seed")},
+        probe_backend=cfg.backend,
+        vocab_size=len(corpus.vocab),
+        kit_version=__version__,
+        models_trained_now=f"{int(training['trained_now'].sum())} of {len(training)}",
+        minutes_this_run=round((time.time() - started) / 60, 1),
+        minutes_training_all_models=round(float(training["minutes"].sum()), 1),
+    )
     text = _markdown_report(raw, z, overall, with_x, training, props, cfg.probes, settings, command)
     results = {(e.config.method, e.config.reduction, e.config.seed): r for e, r in zip(study.entries, study.results)}
-    result = MoleculeBenchmarkResult(raw, z, overall, with_x, training, results,
-                                     Path(out_dir) if out_dir else None, text)
+    result = MoleculeBenchmarkResult(
+        raw, z, overall, with_x, training, results, Path(out_dir) if out_dir else None, text
+    )
     if out_dir:
         _write(result, cfg.probes)
     return result
@@ -169,9 +227,22 @@ def _fingerprint_rows(splits, cfg: EvalConfig) -> pd.DataFrame:
     rows = []
     for label, task in splits:
         scores = cached_fingerprint_scores(task, cfg)
-        rows += [{"kind": "baseline", "entry": entry, "method": entry, "reduction": "", "seed": 0,
-                  "dataset": label, "split_seed": task.seed, "embedding": "baseline", "metric": k, "value": v,
-                  "higher_is_better": False} for k, v in scores.items()]
+        rows += [
+            {
+                "kind": "baseline",
+                "entry": entry,
+                "method": entry,
+                "reduction": "",
+                "seed": 0,
+                "dataset": label,
+                "split_seed": task.seed,
+                "embedding": "baseline",
+                "metric": k,
+                "value": v,
+                "higher_is_better": False,
+            }
+            for k, v in scores.items()
+        ]
     return pd.DataFrame(rows)
 
 
@@ -183,9 +254,18 @@ def cached_fingerprint_scores(split, eval_config: EvalConfig | None = None) -> d
     from rdkit import rdBase
 
     cfg = eval_config or property_eval_config()
-    blob = json.dumps({"split": split.info, "data": data_fingerprint(split), "eval": cfg.to_dict(),
-                       "fingerprint": FINGERPRINT, "rdkit": rdBase.rdkitVersion, **library_versions()},
-                      sort_keys=True, default=str)
+    blob = json.dumps(
+        {
+            "split": split.info,
+            "data": data_fingerprint(split),
+            "eval": cfg.to_dict(),
+            "fingerprint": FINGERPRINT,
+            "rdkit": rdBase.rdkitVersion,
+            **library_versions(),
+        },
+        sort_keys=True,
+        default=str,
+    )
     path = cache_dir() / "evaluations" / f"fingerprint-{hashlib.sha256(blob.encode()).hexdigest()[:16]}.json"
     scores = read_json(path)
     if isinstance(scores, dict):
@@ -202,23 +282,35 @@ def _markdown_report(raw, z, overall, with_x, training, props, probes, settings,
     parts = ["# cmim_lab molecule benchmark", ""]
     if command:
         parts += ["Reproduce with:", "", "```", command, "```", ""]
-    parts += ["Settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()), "",
-              "Data: " + "; ".join(p.describe() for p in props.values()), "",
-              "Test RMSE of the regression probes (lower is better; mean ± std over model seeds and split seeds; "
-              "`-X` rows are the informative embedding; ECFP4 = Morgan fingerprint baseline, radius 2, 2,048 bits):",
-              ""]
+    parts += [
+        "Settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()),
+        "",
+        "Data: " + "; ".join(p.describe() for p in props.values()),
+        "",
+        "Test RMSE of the regression probes (lower is better; mean ± std over model seeds and split seeds; "
+        "`-X` rows are the informative embedding; ECFP4 = Morgan fingerprint baseline, radius 2, 2,048 bits):",
+        "",
+    ]
     probe_rows = raw[raw["metric"].isin(probes)]
     parts += [markdown(score_table(probe_rows)), ""]
     gen = raw[raw["metric"].isin(GENERATIVE)]
     if len(gen):
-        parts += ["Generative side on held-out corpus molecules (from mu; recon_nll in nats per molecule, "
-                  "token_nll per token; exact_match and valid_recon of greedy decodings from mu; valid_prior and "
-                  "unique_prior of greedy decodings of z ~ N(0, I)):", "",
-                  markdown(score_table(gen).drop(columns=["embedding", "dataset"])), ""]
+        parts += [
+            "Generative side on held-out corpus molecules (from mu; recon_nll in nats per molecule, "
+            "token_nll per token; exact_match and valid_recon of greedy decodings from mu; valid_prior and "
+            "unique_prior of greedy decodings of z ~ N(0, I)):",
+            "",
+            markdown(score_table(gen).drop(columns=["embedding", "dataset"])),
+            "",
+        ]
     if len(training):
-        parts += ["Training (mean per model over seeds: minutes of optimisation as recorded when it was trained, "
-                  "samples per second; the run's other minutes are evaluation):", "",
-                  markdown(training.groupby("entry", sort=False)[list(TRAINING_COLUMNS)].mean().reset_index()), ""]
+        parts += [
+            "Training (mean per model over seeds: minutes of optimisation as recorded when it was trained, "
+            "samples per second; the run's other minutes are evaluation):",
+            "",
+            markdown(training.groupby("entry", sort=False)[list(TRAINING_COLUMNS)].mean().reset_index()),
+            "",
+        ]
     parts += ranks_section(overall, with_x, sign_note="RMSE signs flipped: higher Z = better; ")
     return "\n".join(parts)
 
@@ -228,8 +320,13 @@ def _write(result: MoleculeBenchmarkResult, probes) -> None:
     write_text(out / "training.csv", result.training.to_csv(index=False))
     from ..notebook.viz import benchmark_figure, save_figure
 
-    fig = benchmark_figure(result.raw, probes, value_label="test RMSE (lower is better)",
-                           title="Probe test RMSE, lower is better", spread_over="runs (model seeds × split seeds)",
-                           baseline_spread_over="split seeds")
+    fig = benchmark_figure(
+        result.raw,
+        probes,
+        value_label="test RMSE (lower is better)",
+        title="Probe test RMSE, lower is better",
+        spread_over="runs (model seeds × split seeds)",
+        baseline_spread_over="split seeds",
+    )
     fig.update_annotations(font_size=11)
     save_figure(fig, out / "benchmark", width=1300)

@@ -14,6 +14,7 @@ fields (defaults: :func:`~cmim_lab.molecules.evaluation.property_eval_config`).
 loaded or model trained (:mod:`cmim_lab.cli.flags`); ``--out`` defaults to
 ``runs/benchmark-molecules`` in the kit's home (:func:`cmim_lab.infra.paths.home_dir`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,29 @@ EVAL_SKIP = ("seed", "probe_n_train", "clustering", "linear_c", "linear_tol", "l
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``cmim-lab molecules`` (see the module docstring)."""
     from .. import registry
-    from ..config import (EMBEDDING_KINDS, MLP_PRECISIONS, PROBE_BACKENDS, REGRESSION_PROBES, REDUCTIONS, Bounds, EvalConfig, TrainConfig, variant_fields)
-    from ..cli.flags import (add_flags, bounded, choice, device, names, optional, out_default, out_help, seeds, variants_help)
+    from ..cli.flags import (
+        add_flags,
+        bounded,
+        choice,
+        device,
+        names,
+        optional,
+        out_default,
+        out_help,
+        seeds,
+        variants_help,
+    )
+    from ..config import (
+        EMBEDDING_KINDS,
+        MLP_PRECISIONS,
+        PROBE_BACKENDS,
+        REDUCTIONS,
+        REGRESSION_PROBES,
+        Bounds,
+        EvalConfig,
+        TrainConfig,
+        variant_fields,
+    )
     from ..objectives import METHODS, NEGATIVES
     from . import DOMAIN
     from .benchmark import SEEDS, SPLIT, molecule_config
@@ -40,62 +62,133 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model, cfg = molecule_config(), property_eval_config()
     properties = list(registry.datasets(domain=DOMAIN, role="regression"))
     g = parser.add_argument_group("study")
-    g.add_argument("--datasets", type=names(properties, "dataset",
-                                            check=lambda name: registry.dataset(name, role="regression")),
-                   default=properties, help=f"property datasets: any of {', '.join(properties)} (comma-separated) "
-                                            f"(default {','.join(properties)})")
-    g.add_argument("--methods", type=names(None, "method", check=variant_fields), default=list(METHODS),
-                   help=f"comma-separated, each {variants_help()}; a bare method is crossed with every --reductions "
-                        f"(default {','.join(METHODS)})")
-    g.add_argument("--seeds", type=seeds(), default=list(SEEDS),
-                   help=f"model seeds, distinct integers from 0 to 2**32-1 (default {','.join(map(str, SEEDS))})")
-    g.add_argument("--reductions", type=names(REDUCTIONS, "reduction"), default=[model.reduction],
-                   help=f"reductions crossed with the bare methods: any of {', '.join(REDUCTIONS)} (comma-separated) "
-                        f"(default {model.reduction})")
-    g.add_argument("--split", type=names(SPLITS, "split"), default=[SPLIT],
-                   help=f"train/test split of the property datasets: any of {', '.join(SPLITS)} (comma-separated; "
-                        f"scaffold: molecules of a test scaffold never appear in training) (default {SPLIT})")
-    g.add_argument("--split-seeds", type=seeds("split_seeds"), default=list(SEEDS),
-                   help=f"seeds of the property splits, distinct integers from 0 to 2**32-1 "
-                        f"(default {','.join(map(str, SEEDS))})")
+    g.add_argument(
+        "--datasets",
+        type=names(properties, "dataset", check=lambda name: registry.dataset(name, role="regression")),
+        default=properties,
+        help=f"property datasets: any of {', '.join(properties)} (comma-separated) (default {','.join(properties)})",
+    )
+    g.add_argument(
+        "--methods",
+        type=names(None, "method", check=variant_fields),
+        default=list(METHODS),
+        help=f"comma-separated, each {variants_help()}; a bare method is crossed with every --reductions "
+        f"(default {','.join(METHODS)})",
+    )
+    g.add_argument(
+        "--seeds",
+        type=seeds(),
+        default=list(SEEDS),
+        help=f"model seeds, distinct integers from 0 to 2**32-1 (default {','.join(map(str, SEEDS))})",
+    )
+    g.add_argument(
+        "--reductions",
+        type=names(REDUCTIONS, "reduction"),
+        default=[model.reduction],
+        help=f"reductions crossed with the bare methods: any of {', '.join(REDUCTIONS)} (comma-separated) "
+        f"(default {model.reduction})",
+    )
+    g.add_argument(
+        "--split",
+        type=names(SPLITS, "split"),
+        default=[SPLIT],
+        help=f"train/test split of the property datasets: any of {', '.join(SPLITS)} (comma-separated; "
+        f"scaffold: molecules of a test scaffold never appear in training) (default {SPLIT})",
+    )
+    g.add_argument(
+        "--split-seeds",
+        type=seeds("split_seeds"),
+        default=list(SEEDS),
+        help=f"seeds of the property splits, distinct integers from 0 to 2**32-1 (default {','.join(map(str, SEEDS))})",
+    )
     n_generate = Bounds(int, 1, MAX_GENERATE)
-    g.add_argument("--n-generate", type=bounded(n_generate, "n_generate"), default=N_GENERATE,
-                   help=f"held-out molecules reconstructed and prior samples decoded, {n_generate.describe()} "
-                        f"(default {N_GENERATE})")
+    g.add_argument(
+        "--n-generate",
+        type=bounded(n_generate, "n_generate"),
+        default=N_GENERATE,
+        help=f"held-out molecules reconstructed and prior samples decoded, {n_generate.describe()} "
+        f"(default {N_GENERATE})",
+    )
     g.add_argument("--no-fingerprint", action="store_true", help="skip the ECFP4 baseline (default: include it)")
     corpora = list(registry.datasets(domain=DOMAIN, role="corpus"))
-    add_flags(parser, TrainConfig, skip=TRAIN_SKIP, defaults=model.to_dict(), title="model and training", loose=(),
-              choices={"dataset": corpora, "arch": list(registry.archs(domain=DOMAIN)),
-                       "likelihood": list(registry.likelihoods(domain=DOMAIN)), "negatives": NEGATIVES})
+    add_flags(
+        parser,
+        TrainConfig,
+        skip=TRAIN_SKIP,
+        defaults=model.to_dict(),
+        title="model and training",
+        loose=(),
+        choices={
+            "dataset": corpora,
+            "arch": list(registry.archs(domain=DOMAIN)),
+            "likelihood": list(registry.likelihoods(domain=DOMAIN)),
+            "negatives": NEGATIVES,
+        },
+    )
     g = parser.add_argument_group("other spellings")
-    g.add_argument("--pretrain", dest="dataset", type=choice(corpora, "dataset"),
-                   default=argparse.SUPPRESS, help="= --dataset (the corpus; default: that of --dataset)")
-    g.add_argument("--pretrain-size", dest="n_train", type=optional(bounded(TrainConfig.BOUNDS["n_train"], "n_train")),
-                   default=argparse.SUPPRESS, help="= --n-train (corpus SMILES, none = all 1.58M; default: that of --n-train)")
-    add_flags(parser, EvalConfig, skip=EVAL_SKIP, defaults=cfg.to_dict(),
-              title="regression probes (the evaluation seed is the model's seed)",
-              choices={"probes": REGRESSION_PROBES, "embeddings": EMBEDDING_KINDS, "backend": PROBE_BACKENDS,
-                       "mlp_precision": MLP_PRECISIONS})
+    g.add_argument(
+        "--pretrain",
+        dest="dataset",
+        type=choice(corpora, "dataset"),
+        default=argparse.SUPPRESS,
+        help="= --dataset (the corpus; default: that of --dataset)",
+    )
+    g.add_argument(
+        "--pretrain-size",
+        dest="n_train",
+        type=optional(bounded(TrainConfig.BOUNDS["n_train"], "n_train")),
+        default=argparse.SUPPRESS,
+        help="= --n-train (corpus SMILES, none = all 1.58M; default: that of --n-train)",
+    )
+    add_flags(
+        parser,
+        EvalConfig,
+        skip=EVAL_SKIP,
+        defaults=cfg.to_dict(),
+        title="regression probes (the evaluation seed is the model's seed)",
+        choices={
+            "probes": REGRESSION_PROBES,
+            "embeddings": EMBEDDING_KINDS,
+            "backend": PROBE_BACKENDS,
+            "mlp_precision": MLP_PRECISIONS,
+        },
+    )
     parser.add_argument("--out", default=out_default(OUT), help=out_help(OUT))
-    parser.add_argument("--device", default="auto", type=device,
-                        help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps (default auto)")
+    parser.add_argument(
+        "--device",
+        default="auto",
+        type=device,
+        help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps (default auto)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars (default: shown)")
 
 
 def run(args) -> int:
     """Run the molecule benchmark with the parsed ``args``, print its report; 0 on success."""
-    from ..config import EvalConfig, TrainConfig
     from ..cli.flags import from_args
+    from ..config import EvalConfig, TrainConfig
     from .benchmark import run_molecule_benchmark
     from .evaluation import property_eval_config
 
     base = from_args(TrainConfig, args, skip=TRAIN_SKIP)
     cfg = from_args(EvalConfig, args, skip=EVAL_SKIP, **{k: getattr(property_eval_config(), k) for k in EVAL_SKIP})
-    result = run_molecule_benchmark(args.datasets, args.methods, args.seeds, args.reductions, base=base,
-                                    eval_config=cfg, split=args.split, split_seeds=args.split_seeds,
-                                    fingerprint=not args.no_fingerprint, n_generate=args.n_generate,
-                                    out_dir=args.out, device=args.device, progress=not args.no_progress,
-                                    log=print, command=_command_line(args))
+    result = run_molecule_benchmark(
+        args.datasets,
+        args.methods,
+        args.seeds,
+        args.reductions,
+        base=base,
+        eval_config=cfg,
+        split=args.split,
+        split_seeds=args.split_seeds,
+        fingerprint=not args.no_fingerprint,
+        n_generate=args.n_generate,
+        out_dir=args.out,
+        device=args.device,
+        progress=not args.no_progress,
+        log=print,
+        command=_command_line(args),
+    )
     print(result.markdown)
     from pathlib import Path
 

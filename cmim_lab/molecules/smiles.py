@@ -9,6 +9,7 @@ Token ids of a molecule: ``[BOS, t_1, ..., t_n, EOS, PAD, ...]`` (see :class:`Vo
 RDKit is imported by the functions that use it; :func:`require_rdkit` names the install
 command when it is missing.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -69,8 +70,9 @@ class Vocabulary:
         counts = Counter(t for s in smiles for t in tokenize(s))
         for t in BASE_TOKENS:
             counts.setdefault(t, 0)
-        kept = sorted((t for t, c in counts.items() if c >= min_count or t in BASE_TOKENS),
-                      key=lambda t: (-counts[t], t))
+        kept = sorted(
+            (t for t, c in counts.items() if c >= min_count or t in BASE_TOKENS), key=lambda t: (-counts[t], t)
+        )
         return cls(list(SPECIALS) + kept)
 
     def __len__(self) -> int:
@@ -119,15 +121,19 @@ class Vocabulary:
         SMILES, and up to :data:`MAX_EXAMPLES` of them (with their index in a batch)."""
         tokens = list(dict.fromkeys(t for s in smiles for t in self.unknown_tokens(s)))
         where = indices if indices is not None else [None] * len(smiles)
-        examples = ", ".join(repr(s) + ("" if i is None else f" (index {i})")
-                             for s, i in list(zip(smiles, where))[:MAX_EXAMPLES])
+        examples = ", ".join(
+            repr(s) + ("" if i is None else f" (index {i})") for s, i in list(zip(smiles, where))[:MAX_EXAMPLES]
+        )
         more = f" and {len(smiles) - MAX_EXAMPLES} more" if len(smiles) > MAX_EXAMPLES else ""
         count = "a SMILES holds" if len(smiles) == 1 else f"{len(smiles)} SMILES hold"
         shown = ", ".join(map(repr, tokens[:20])) + (" ..." if len(tokens) > 20 else "")
         what = "a token" if len(tokens) == 1 else "tokens"
-        warnings.warn(f"{count} {what} outside the vocabulary ({shown}), encoded as <unk> (a model of this "
-                      f"vocabulary never saw them, so its codes of these molecules are less reliable): "
-                      f"{examples}{more}", stacklevel=3)
+        warnings.warn(
+            f"{count} {what} outside the vocabulary ({shown}), encoded as <unk> (a model of this "
+            f"vocabulary never saw them, so its codes of these molecules are less reliable): "
+            f"{examples}{more}",
+            stacklevel=3,
+        )
 
     def encode_batch(self, smiles: Sequence[str], length: int | None = None) -> torch.Tensor:
         """Token ids of many SMILES, padded with 0: int16 [N, length] (default: the longest).
@@ -146,14 +152,14 @@ class Vocabulary:
             raise ValueError(f"a SMILES needs {longest} token positions, more than length={length}")
         out = np.zeros((len(rows), length), dtype=np.int16)
         for i, r in enumerate(rows):
-            out[i, :len(r)] = r
+            out[i, : len(r)] = r
         return torch.from_numpy(out)
 
     def decode(self, ids) -> str:
         """SMILES of one row of ids: stops at the first ``<eos>``, skips ``<bos>``/``<pad>``;
         an ``<unk>`` is written as ``?`` (never valid SMILES)."""
         out = []
-        for i in (ids.tolist() if isinstance(ids, torch.Tensor) else ids):
+        for i in ids.tolist() if isinstance(ids, torch.Tensor) else ids:
             if i == EOS_ID:
                 break
             if i in (PAD_ID, BOS_ID):
@@ -172,6 +178,7 @@ class Vocabulary:
 
 
 # --- RDKit -------------------------------------------------------------------------------
+
 
 def require_rdkit():
     """Import RDKit (with its parser warnings silenced) or raise ImportError with the fix."""
@@ -215,7 +222,7 @@ def is_valid(smiles: str) -> bool:
 MAX_EXAMPLES = 5  # invalid SMILES quoted in a message
 
 
-@functools.lru_cache(maxsize=2 ** 17)
+@functools.lru_cache(maxsize=2**17)
 def _parses(smiles: str) -> bool:
     Chem, _ = require_rdkit()
     return Chem.MolFromSmiles(smiles) is not None
@@ -234,8 +241,10 @@ def invalid_report(smiles: Sequence, invalid: Sequence[int]) -> str:
     the count and up to :data:`MAX_EXAMPLES` examples with their positions."""
     examples = ", ".join(f"{smiles[i]!r} (index {i})" for i in list(invalid)[:MAX_EXAMPLES])
     more = f" and {len(invalid) - MAX_EXAMPLES} more" if len(invalid) > MAX_EXAMPLES else ""
-    return (f"{len(invalid)} of {len(smiles)} SMILES are invalid (not a string, empty, or RDKit cannot parse "
-            f"them), e.g. {examples}{more}")
+    return (
+        f"{len(invalid)} of {len(smiles)} SMILES are invalid (not a string, empty, or RDKit cannot parse "
+        f"them), e.g. {examples}{more}"
+    )
 
 
 def randomised(smiles: str, n: int, seed: int) -> list[str]:
@@ -246,7 +255,7 @@ def randomised(smiles: str, n: int, seed: int) -> list[str]:
         mol = Chem.MolFromSmiles(smiles) if isinstance(smiles, str) and smiles else None
     if mol is None:
         raise ValueError(f"cannot randomise an invalid SMILES: {smiles!r}")
-    return list(Chem.MolToRandomSmilesVect(mol, n, randomSeed=int(seed) % (2 ** 31)))
+    return list(Chem.MolToRandomSmilesVect(mol, n, randomSeed=int(seed) % (2**31)))
 
 
 @functools.lru_cache(maxsize=65536)

@@ -1,12 +1,22 @@
 """Pictures for the molecule notebook: a latent map coloured by a property, and a grid of
 molecule drawings (RDKit)."""
+
 from __future__ import annotations
 
 import numpy as np
 
 
-def property_map(coords, values, *, smiles=None, title: str = "", units: str = "", name: str = "property",
-                 clip=(2.0, 98.0), marker_size: int = 5):
+def property_map(
+    coords,
+    values,
+    *,
+    smiles=None,
+    title: str = "",
+    units: str = "",
+    name: str = "property",
+    clip=(2.0, 98.0),
+    marker_size: int = 5,
+):
     """Plotly scatter of 2-D ``coords`` [N, 2] coloured by a continuous property ``values`` [N].
 
     The colour bar names the property (``name``, ``units``) and spans the ``clip``
@@ -21,15 +31,29 @@ def property_map(coords, values, *, smiles=None, title: str = "", units: str = "
         raise ValueError(f"property_map needs coords [N, 2] and values [N], got {coords.shape} and {values.shape}")
     if clip is not None and not (len(clip) == 2 and 0 <= clip[0] < clip[1] <= 100):
         raise ValueError(f"clip must be two percentiles 0 <= low < high <= 100 (e.g. (2, 98)) or None, got {clip!r}")
-    lo, hi = (np.nanpercentile(values, clip) if clip is not None else (np.nanmin(values), np.nanmax(values)))
+    lo, hi = np.nanpercentile(values, clip) if clip is not None else (np.nanmin(values), np.nanmax(values))
     label = f"{name} ({units})" if units else name
     note = "" if clip is None else f"<br><sup>clipped to the {clip[0]:g}–{clip[1]:g}th percentile</sup>"
     bar_title = label + note
     hover = None if smiles is None else [f"{s}<br>{name}: {v:.2f} {units}" for s, v in zip(smiles, values)]
-    fig = go.Figure(go.Scattergl(x=coords[:, 0], y=coords[:, 1], mode="markers", text=hover,
-                                 hoverinfo="text" if hover else None,
-                                 marker=dict(size=marker_size, color=values, colorscale="Viridis", cmin=float(lo),
-                                             cmax=float(hi), colorbar=dict(title=bar_title), opacity=0.8)))
+    fig = go.Figure(
+        go.Scattergl(
+            x=coords[:, 0],
+            y=coords[:, 1],
+            mode="markers",
+            text=hover,
+            hoverinfo="text" if hover else None,
+            marker=dict(
+                size=marker_size,
+                color=values,
+                colorscale="Viridis",
+                cmin=float(lo),
+                cmax=float(hi),
+                colorbar=dict(title=bar_title),
+                opacity=0.8,
+            ),
+        )
+    )
     fig.update_layout(title=title, width=600, height=480, xaxis_title="UMAP 1", yaxis_title="UMAP 2")
     return fig
 

@@ -24,6 +24,7 @@ their method.
 (``mean/knn-cosine``, ``active_units``, ``recon_nll``) into the words a figure shows, with
 units where there are any.
 """
+
 from __future__ import annotations
 
 import re
@@ -34,16 +35,32 @@ from .. import methods
 METHOD_COLORS = {name: row.color for name, row in methods.TABLE.items()}
 BASELINE_COLOR = "#7f7f7f"
 # for series that are not methods (classes, conventions, curves): none of them is a method colour
-OTHER_COLORS = ["#E69F00", "#000000", "#F0E442", "#8c564b", "#17becf", "#bcbd22", "#7f7f7f", "#1f77b4",
-                "#d62728", "#9467bd"]
+OTHER_COLORS = [
+    "#E69F00",
+    "#000000",
+    "#F0E442",
+    "#8c564b",
+    "#17becf",
+    "#bcbd22",
+    "#7f7f7f",
+    "#1f77b4",
+    "#d62728",
+    "#9467bd",
+]
 VARIANT_DASH = {"": "solid", "sum": "solid", "recon": "solid", "normalised": "dash", "pure": "dot"}
 EMBEDDING_SYMBOL = {"mean": "circle", "informative": "diamond", "baseline": "square"}
-EMBEDDING_NAME = {"mean": "posterior mean (μ)", "informative": "informative embedding (-X)",
-                  "baseline": "baseline (no training)"}
+EMBEDDING_NAME = {
+    "mean": "posterior mean (μ)",
+    "informative": "informative embedding (-X)",
+    "baseline": "baseline (no training)",
+}
 
 # the method names, longest first, so a name that begins with another one is matched whole
-_METHOD = re.compile(rf"^\s*({'|'.join(sorted(map(re.escape, methods.TABLE), key=len, reverse=True))})"
-                     r"(?:\[(\w+)\])?(-x)?", re.IGNORECASE)
+_METHOD = re.compile(
+    rf"^\s*({'|'.join(sorted(map(re.escape, methods.TABLE), key=len, reverse=True))})"
+    r"(?:\[(\w+)\])?(-x)?",
+    re.IGNORECASE,
+)
 
 
 def parse_label(label: str) -> tuple[str, str, bool] | None:
@@ -132,8 +149,15 @@ LABELS = {
     "accuracy": "test accuracy",
 }
 # training terms, in nats in the model's own reduction convention (per image under sum)
-TERM_NAMES = {"loss": "loss", "recon_nll": "reconstruction NLL", "log_q": "log q(z|x)", "log_p": "log P(z)",
-              "kl": "KL(q ‖ P)", "contrastive": "contrastive term", "nt_xent": "NT-Xent"}
+TERM_NAMES = {
+    "loss": "loss",
+    "recon_nll": "reconstruction NLL",
+    "log_q": "log q(z|x)",
+    "log_p": "log P(z)",
+    "kl": "KL(q ‖ P)",
+    "contrastive": "contrastive term",
+    "nt_xent": "NT-Xent",
+}
 EMBEDDING_PREFIX = {"mean": "μ", "informative": "-X"}
 
 
@@ -158,7 +182,7 @@ def axis_label(name: str) -> str:
     if name in PROBE_LABELS:
         return f"test accuracy, {PROBE_LABELS[name]}"
     if name.startswith("final_"):  # a training term's last-epoch mean, in its model's own convention
-        return f"final {term_label(name[len('final_'):])} (nats)"
+        return f"final {term_label(name[len('final_') :])} (nats)"
     if name in LABELS:
         return LABELS[name]
     if name in TERM_NAMES:

@@ -12,6 +12,7 @@ one slice. A caller's own timeout is kept exactly.
 Used by :func:`cmim_lab.notebook.runner.run_notebooks` as papermill's ``kernel_manager_class``.
 Imports jupyter_client at import time: import this module only where papermill is installed.
 """
+
 from __future__ import annotations
 
 import time

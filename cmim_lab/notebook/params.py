@@ -29,6 +29,7 @@ right below it, ``P = cmim_lab.notebook.params.setup(profile=profile, ...)``. ``
 
 To set a size by hand, keep ``profile = "default"``: it changes nothing.
 """
+
 from __future__ import annotations
 
 import ast
@@ -80,8 +81,13 @@ def _assigned_names(source: str) -> list[str] | None:
         return None
     names = []
     for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
-            node, (ast.AnnAssign, ast.AugAssign)) else []
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else [node.target]
+            if isinstance(node, (ast.AnnAssign, ast.AugAssign))
+            else []
+        )
         names += [t.id for t in targets if isinstance(t, ast.Name)]
     return list(dict.fromkeys(names))
 
@@ -96,8 +102,10 @@ def check_injected(history) -> None:
     closest one (``epochz`` -> ``epochs``). Nothing happens without an injected cell (a
     notebook run by hand or by nbval) or when either cell is not plain Python."""
     cells = [str(c) for c in history or []]
-    at = next((i for i in range(len(cells) - 1, 0, -1)
-               if cells[i].lstrip().split("\n", 1)[0].strip() == INJECTED_HEADER), None)
+    at = next(
+        (i for i in range(len(cells) - 1, 0, -1) if cells[i].lstrip().split("\n", 1)[0].strip() == INJECTED_HEADER),
+        None,
+    )
     if at is None:
         return
     injected, declared = _assigned_names(cells[at]), _assigned_names(cells[at - 1])
@@ -109,9 +117,11 @@ def check_injected(history) -> None:
         close = difflib.get_close_matches(name, declared, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         also = f" (also unknown: {', '.join(map(repr, unknown[1:]))})" if len(unknown) > 1 else ""
-        raise ValueError(f"unknown notebook parameter {name!r}{also}: papermill was given -p {name} ..., but this "
-                         f"notebook's parameters are {', '.join(declared)}{hint} (papermill only warns, and the "
-                         f"notebook would run on its defaults)")
+        raise ValueError(
+            f"unknown notebook parameter {name!r}{also}: papermill was given -p {name} ..., but this "
+            f"notebook's parameters are {', '.join(declared)}{hint} (papermill only warns, and the "
+            f"notebook would run on its defaults)"
+        )
 
 
 def _kernel_history() -> list[str]:
@@ -132,8 +142,10 @@ def export_requested(figures: bool | None = None) -> bool:
         return figures
     raw = os.environ.get(FIGURES_ENV, "").strip().lower()
     if raw not in _YES + _NO:
-        raise ValueError(f"${FIGURES_ENV}={os.environ[FIGURES_ENV]!r}: use 1 to refresh figures/ (an explicit "
-                         f"export), 0 or unset to write figures under runs/")
+        raise ValueError(
+            f"${FIGURES_ENV}={os.environ[FIGURES_ENV]!r}: use 1 to refresh figures/ (an explicit "
+            f"export), 0 or unset to write figures under runs/"
+        )
     return raw in _YES
 
 
@@ -145,8 +157,10 @@ def figures_folder(profile: str, export: bool) -> Path:
     if not export:
         return home_path("runs", f"figures-{profile}")
     if profile == "smoke":
-        raise ValueError(f"a figures export (figures=True / ${FIGURES_ENV}=1) needs the default or full profile: "
-                         f"the smoke profile's tiny models would overwrite the committed figures/")
+        raise ValueError(
+            f"a figures export (figures=True / ${FIGURES_ENV}=1) needs the default or full profile: "
+            f"the smoke profile's tiny models would overwrite the committed figures/"
+        )
     return home_path("figures")
 
 
@@ -182,8 +196,10 @@ def setup(profile: str = "default", *, verbose: bool = True, figures: bool | Non
     use_static_renderer()
     if verbose:
         width = max(map(len, params), default=0)
-        print(f"profile: {profile}" + (f"   (set by ${PROFILE_ENV}), which overrides the notebook's "
-                                       f"profile = {asked!r}" if from_env else ""))
+        print(
+            f"profile: {profile}"
+            + (f"   (set by ${PROFILE_ENV}), which overrides the notebook's profile = {asked!r}" if from_env else "")
+        )
         for key, value in params.items():
             note = f"   (profile {profile}; notebook default {changed[key]!r})" if key in changed else ""
             print(f"  {key:<{width}} = {value!r}{note}")

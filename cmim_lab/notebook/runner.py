@@ -24,6 +24,7 @@ The kernels learn the profile through ``$CMIM_LAB_PROFILE`` (and ``$CMIM_LAB_HOM
 ``$CMIM_LAB_FIGURES``, ``$CMIM_LAB_TALLY``); each is restored in the calling process
 afterwards.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -34,10 +35,11 @@ from pathlib import Path
 
 from ..config import Bounds
 from ..errors import check_choice
-from .params import FIGURES_ENV, PROFILE_ENV, PROFILE_NAMES, figures_folder
 from ..infra.paths import HOME_ENV, home_description, home_dir, home_path
 from ..infra.runtime import resolve_device
-from ..infra.tally import TALLY_ENV, read as read_tally
+from ..infra.tally import TALLY_ENV
+from ..infra.tally import read as read_tally
+from .params import FIGURES_ENV, PROFILE_ENV, PROFILE_NAMES, figures_folder
 
 KERNEL_NAME = "cmim-lab"  # the named kernel `cmim-lab kernel install` registers
 FALLBACK_KERNEL = "python3"
@@ -78,9 +80,11 @@ def notebook_paths() -> list[Path]:
     folder = home_path("notebooks")
     paths = sorted(folder.glob("[0-9][0-9]_*.ipynb")) if folder.is_dir() else []
     if not paths:
-        raise ValueError(f"no notebooks (NN_*.ipynb) in {folder}; the kit's home is {home_description()}. "
-                         f"The notebooks come with the source (git clone the repository and run from it), or set "
-                         f"{HOME_ENV} to the folder that holds notebooks/")
+        raise ValueError(
+            f"no notebooks (NN_*.ipynb) in {folder}; the kit's home is {home_description()}. "
+            f"The notebooks come with the source (git clone the repository and run from it), or set "
+            f"{HOME_ENV} to the folder that holds notebooks/"
+        )
     return paths
 
 
@@ -102,6 +106,7 @@ def _select(paths: list[Path], only) -> list[Path]:
 
 # --- the named kernel -------------------------------------------------------------------
 
+
 def install_kernel(*, user: bool = True, prefix=None, name: str = KERNEL_NAME) -> Path:
     """Register the Jupyter kernel ``name`` (display name "Python (cmim-lab)") that runs this
     Python interpreter, so that any Jupyter -- a system one included -- can pick the
@@ -115,8 +120,14 @@ def install_kernel(*, user: bool = True, prefix=None, name: str = KERNEL_NAME) -
         from ipykernel.kernelspec import install
     except ImportError as exc:
         raise ImportError("registering a kernel needs ipykernel: pip install 'cmim-lab[notebooks]'") from exc
-    return Path(install(kernel_name=name, display_name=f"Python ({name})", user=user and prefix is None,
-                        prefix=None if prefix is None else str(prefix)))
+    return Path(
+        install(
+            kernel_name=name,
+            display_name=f"Python ({name})",
+            user=user and prefix is None,
+            prefix=None if prefix is None else str(prefix),
+        )
+    )
 
 
 def kernel_python(name: str) -> str | None:
@@ -150,16 +161,24 @@ def choose_kernel(requested: str | None = None) -> tuple[str, str]:
     if requested:
         python = kernel_python(requested)
         if python is None:
-            raise ValueError(f"kernel: no Jupyter kernel named {requested!r} is installed; register this Python as "
-                             f"one with `cmim-lab kernel install`, or leave --kernel out")
+            raise ValueError(
+                f"kernel: no Jupyter kernel named {requested!r} is installed; register this Python as "
+                f"one with `cmim-lab kernel install`, or leave --kernel out"
+            )
         return requested, _kernel_note(requested, python)
     python = kernel_python(KERNEL_NAME)
     if runs_this_python(python):
         return KERNEL_NAME, _kernel_note(KERNEL_NAME, python)
-    hint = ("registered for another Python; reinstall it with `cmim-lab kernel install`" if python else
-            "register one with `cmim-lab kernel install`")
-    return FALLBACK_KERNEL, f"{_kernel_note(FALLBACK_KERNEL, kernel_python(FALLBACK_KERNEL))}; no named kernel " \
-                            f"{KERNEL_NAME!r} for this Python ({hint})"
+    hint = (
+        "registered for another Python; reinstall it with `cmim-lab kernel install`"
+        if python
+        else "register one with `cmim-lab kernel install`"
+    )
+    return (
+        FALLBACK_KERNEL,
+        f"{_kernel_note(FALLBACK_KERNEL, kernel_python(FALLBACK_KERNEL))}; no named kernel "
+        f"{KERNEL_NAME!r} for this Python ({hint})",
+    )
 
 
 def _kernel_note(name: str, python: str | None) -> str:
@@ -172,8 +191,16 @@ def _kernel_note(name: str, python: str | None) -> str:
 
 # --- running --------------------------------------------------------------------------------
 
-def run_notebooks(profile: str = "default", only=None, out_dir=None, device: str = "auto",
-                  figures: bool = False, kernel: str | None = None, cell_timeout: int | None = None) -> int:
+
+def run_notebooks(
+    profile: str = "default",
+    only=None,
+    out_dir=None,
+    device: str = "auto",
+    figures: bool = False,
+    kernel: str | None = None,
+    cell_timeout: int | None = None,
+) -> int:
     """Run the notebooks in order; print a line per notebook and the totals; return 0 if all
     succeeded (1 otherwise).
 
@@ -187,8 +214,9 @@ def run_notebooks(profile: str = "default", only=None, out_dir=None, device: str
     try:
         import papermill as pm
     except ImportError as exc:
-        raise ImportError("running the notebooks needs papermill and Jupyter: pip install 'cmim-lab[notebooks]'") \
-            from exc
+        raise ImportError(
+            "running the notebooks needs papermill and Jupyter: pip install 'cmim-lab[notebooks]'"
+        ) from exc
     check_choice("profile", profile, PROFILE_NAMES)
     resolve_device(device)
     if cell_timeout is None:
@@ -201,8 +229,11 @@ def run_notebooks(profile: str = "default", only=None, out_dir=None, device: str
     kernel, kernel_note = choose_kernel(kernel)
     out = Path(out_dir) if out_dir else home_path("runs", f"notebooks-{profile}")
     out.mkdir(parents=True, exist_ok=True)
-    print(f"running {len(paths)} notebook{'s' * (len(paths) != 1)}: profile {profile}, {kernel_note}; figures "
-          f"{'refreshed in' if figures else 'go to'} {_shown(figures_dir)}", flush=True)
+    print(
+        f"running {len(paths)} notebook{'s' * (len(paths) != 1)}: profile {profile}, {kernel_note}; figures "
+        f"{'refreshed in' if figures else 'go to'} {_shown(figures_dir)}",
+        flush=True,
+    )
     width = max(len(p.stem) for p in paths)
     results, started = [], time.time()
     # the kernels inherit these (setup(), the tally and the kernels' home read them; a kernel runs in
@@ -218,8 +249,11 @@ def run_notebooks(profile: str = "default", only=None, out_dir=None, device: str
             models = read_tally(tally_file)
             results.append((error, models))
             status = "ok" if error is None else "FAILED"
-            print(f"  {path.stem:<{width}}  {time.time() - t0:7.1f} s  {status:<6}  {models['trained']:3d} trained, "
-                  f"{models['loaded']:3d} loaded  -> {_shown(target)}" + (f"  ({error})" if error else ""), flush=True)
+            print(
+                f"  {path.stem:<{width}}  {time.time() - t0:7.1f} s  {status:<6}  {models['trained']:3d} trained, "
+                f"{models['loaded']:3d} loaded  -> {_shown(target)}" + (f"  ({error})" if error else ""),
+                flush=True,
+            )
     print(_totals(results, time.time() - started))
     return 1 if any(error for error, _ in results) else 0
 
@@ -230,10 +264,17 @@ def _execute(pm, path: Path, target: Path, profile: str, device: str, kernel: st
     from .kernel import SlicedKernelManager
 
     try:
-        pm.execute_notebook(str(path), str(target), parameters={"profile": profile, "device": device},
-                            cwd=str(path.parent), progress_bar=False, kernel_name=kernel,
-                            extra_arguments=list(KERNEL_ARGUMENTS), execution_timeout=cell_timeout or None,
-                            kernel_manager_class=SlicedKernelManager)
+        pm.execute_notebook(
+            str(path),
+            str(target),
+            parameters={"profile": profile, "device": device},
+            cwd=str(path.parent),
+            progress_bar=False,
+            kernel_name=kernel,
+            extra_arguments=list(KERNEL_ARGUMENTS),
+            execution_timeout=cell_timeout or None,
+            kernel_manager_class=SlicedKernelManager,
+        )
         return None
     except Exception as exc:  # report and continue with the next notebook
         name, value = getattr(exc, "ename", type(exc).__name__), getattr(exc, "evalue", str(exc))
@@ -245,8 +286,10 @@ def _totals(results: list, seconds: float) -> str:
     failed = sum(error is not None for error, _ in results)
     trained = sum(m["trained"] for _, m in results)
     loaded = sum(m["loaded"] for _, m in results)
-    return (f"done: {len(results)} notebook{'s' * (len(results) != 1)} in {seconds / 60:.1f} min, "
-            f"{len(results) - failed} ok, {failed} FAILED; models: {trained} trained, {loaded} loaded from the cache")
+    return (
+        f"done: {len(results)} notebook{'s' * (len(results) != 1)} in {seconds / 60:.1f} min, "
+        f"{len(results) - failed} ok, {failed} FAILED; models: {trained} trained, {loaded} loaded from the cache"
+    )
 
 
 def _shown(path: Path) -> str:

@@ -14,6 +14,7 @@
 One kaleido server serves the process once a first image has worked: the first image costs a
 browser start (a few seconds), the next ones a fraction of a second.
 """
+
 from __future__ import annotations
 
 import base64
@@ -27,8 +28,7 @@ from ..infra.files import atomic_write
 RENDERER = "cmim_lab_png"
 NOTEBOOK_RENDERERS = f"plotly_mimetype+{RENDERER}"
 NOTEBOOK_SIZE = (900, 450)  # pixels of a notebook's PNG when the figure sets no size of its own
-HINT = ("install Chromium (Debian/Ubuntu: apt install chromium) or run plotly_get_chrome online, "
-        "then restart the kernel")
+HINT = "install Chromium (Debian/Ubuntu: apt install chromium) or run plotly_get_chrome online, then restart the kernel"
 
 _state = {"problem": None, "server": False}
 
@@ -68,8 +68,11 @@ def _switch_off(exc: Exception) -> None:
         first = next((line.strip() for line in text.splitlines() if line.strip()), "")
         reason = f"{type(exc).__name__}: {first[:120]}"
     _state["problem"] = reason
-    print(f"note: static figure images are off ({reason}); figures stay interactive. For PNGs, {HINT}.",
-          file=sys.stderr, flush=True)
+    print(
+        f"note: static figure images are off ({reason}); figures stay interactive. For PNGs, {HINT}.",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _start_server() -> None:
@@ -85,12 +88,12 @@ def _start_server() -> None:
         return
     # at exit a busy machine may take over 3 s to close the browser; the kill that follows is
     # harmless, and its log line would be the last thing a command prints
-    logging.getLogger("choreographer.browser_async").addFilter(
-        lambda record: "unclean kill" not in record.getMessage())
+    logging.getLogger("choreographer.browser_async").addFilter(lambda record: "unclean kill" not in record.getMessage())
 
 
-def save_figure(fig, path, *, width: int = 900, height: int | None = None, scale: float = 1.5,
-                html_fallback: bool = True) -> list[Path]:
+def save_figure(
+    fig, path, *, width: int = 900, height: int | None = None, scale: float = 1.5, html_fallback: bool = True
+) -> list[Path]:
     """Write ``fig`` to ``<path>.png`` (``width`` x ``height`` CSS pixels, times ``scale``);
     returns the files written.
 
@@ -136,8 +139,9 @@ def _png_renderer():
 
         def to_mimebundle(self, fig_dict):
             layout = fig_dict.get("layout", {})
-            png = png_bytes(fig_dict, width=layout.get("width") or NOTEBOOK_SIZE[0],
-                            height=layout.get("height") or NOTEBOOK_SIZE[1])
+            png = png_bytes(
+                fig_dict, width=layout.get("width") or NOTEBOOK_SIZE[0], height=layout.get("height") or NOTEBOOK_SIZE[1]
+            )
             return {} if png is None else {"image/png": base64.b64encode(png).decode("ascii")}
 
     return StaticPngRenderer()

@@ -13,6 +13,7 @@ One set of images everywhere: the explorer's images ``x`` define the principal d
 are the ones its index boxes accept (0 .. N-1; an index outside is reported, never clamped)
 and are the points of its map, which follows the method selector.
 """
+
 from __future__ import annotations
 
 import io
@@ -27,6 +28,7 @@ from ..embeddings import embed
 @dataclass
 class LatentFrame:
     """PCA frame of a set of codes: ``mean`` [d], ``directions`` [k, d] (unit rows), ``scales`` [k]."""
+
     mean: torch.Tensor
     directions: torch.Tensor
     scales: torch.Tensor
@@ -74,7 +76,7 @@ def as_image(sample) -> np.ndarray:
     square when D is one, else one row [1, D]."""
     img = sample.detach().cpu().numpy() if isinstance(sample, torch.Tensor) else np.asarray(sample)
     if img.ndim == 1:  # vector data: show as a square if it is one
-        side = int(round(img.size ** 0.5))
+        side = int(round(img.size**0.5))
         img = img.reshape(side, side) if side * side == img.size else img.reshape(1, -1)
     return img[0] if img.ndim == 3 else img
 
@@ -106,8 +108,11 @@ class ExplorerState:
         if labels is not None and len(labels) != len(x):
             raise ValueError(f"labels must have one entry per image: {len(labels)} labels for {len(x)} images")
         self.models, self.x, self.k = dict(models), x, k
-        self.labels = None if labels is None else np.asarray(labels.cpu() if isinstance(labels, torch.Tensor)
-                                                              else labels).astype(int)
+        self.labels = (
+            None
+            if labels is None
+            else np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels).astype(int)
+        )
         self.classes = list(classes) if classes is not None else None
         self.project = project
         self._frames, self._codes, self._maps = {}, {}, {}
@@ -122,8 +127,9 @@ class ExplorerState:
         """``index`` if it names one of the explorer's images, else ``ValueError`` giving the
         valid range (the same images as the map's points)."""
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < self.n_images:
-            raise ValueError(f"image index {index} is outside 0..{self.n_images - 1} (the {self.n_images} images "
-                             f"on the map)")
+            raise ValueError(
+                f"image index {index} is outside 0..{self.n_images - 1} (the {self.n_images} images on the map)"
+            )
         return int(index)
 
     def original_image(self, index: int) -> np.ndarray:
@@ -164,9 +170,14 @@ class ExplorerState:
         labels = self.labels if self.labels is not None else np.zeros(self.n_images, dtype=int)
         classes = self.classes if self.classes is not None else [str(c) for c in range(int(labels.max()) + 1)]
         hover = [self.caption(i) for i in range(self.n_images)]
-        return scatter_classes(self.map_coords(method), labels, classes, hover=hover,
-                               title=f"{method}: codes of the explorer's {self.n_images} images "
-                                     f"(hover: the index for the image, A and B boxes)")
+        return scatter_classes(
+            self.map_coords(method),
+            labels,
+            classes,
+            hover=hover,
+            title=f"{method}: codes of the explorer's {self.n_images} images "
+            f"(hover: the index for the image, A and B boxes)",
+        )
 
     def codes(self, method: str) -> torch.Tensor:
         if method not in self._codes:
@@ -201,8 +212,19 @@ class LatentExplorer:
     The index boxes accept 0 .. N-1 (N = ``len(x)``, the map's point count); an index outside
     leaves the images as they were and says what is valid in the readout."""
 
-    def __init__(self, models: dict, x: torch.Tensor, k: int = 4, slider_range: float = 3.0, scale: int = 8, *,
-                 labels=None, classes=None, show_map: bool = False, project=None):
+    def __init__(
+        self,
+        models: dict,
+        x: torch.Tensor,
+        k: int = 4,
+        slider_range: float = 3.0,
+        scale: int = 8,
+        *,
+        labels=None,
+        classes=None,
+        show_map: bool = False,
+        project=None,
+    ):
         import ipywidgets as W
 
         self.state = ExplorerState(models, x, k, labels=labels, classes=classes, project=project)
@@ -210,12 +232,21 @@ class LatentExplorer:
         last = self.state.n_images - 1
         self.method = W.Dropdown(options=list(models), description="method")
         self.base = W.IntText(value=0, description=f"image (0–{last})", style={"description_width": "initial"})
-        self.sliders = [W.FloatSlider(value=0.0, min=-slider_range, max=slider_range, step=0.1,
-                                      description=f"PC{i + 1} (sd)", continuous_update=True)
-                        for i in range(len(self.state.frame(self.method.value).scales))]
+        self.sliders = [
+            W.FloatSlider(
+                value=0.0,
+                min=-slider_range,
+                max=slider_range,
+                step=0.1,
+                description=f"PC{i + 1} (sd)",
+                continuous_update=True,
+            )
+            for i in range(len(self.state.frame(self.method.value).scales))
+        ]
         self.index_a = W.IntText(value=0, description=f"A (0–{last})", style={"description_width": "initial"})
-        self.index_b = W.IntText(value=min(1, last), description=f"B (0–{last})",
-                                 style={"description_width": "initial"})
+        self.index_b = W.IntText(
+            value=min(1, last), description=f"B (0–{last})", style={"description_width": "initial"}
+        )
         self.t = W.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.05, description="A→B t")
         self.image, self.original = W.Image(format="png"), W.Image(format="png")
         self.interp_image = W.Image(format="png")
@@ -233,25 +264,57 @@ class LatentExplorer:
         self._update_sliders()
         self._update_interp()
         self._update_map()
-        left = W.VBox([W.HTML("<b>Move along principal directions</b>"), self.method, self.base, *self.sliders,
-                       W.HBox([_titled(W, "original", self.original), _titled(W, "decoded", self.image)]),
-                       self.caption, self.readout])
-        right = W.VBox([W.HTML("<b>Interpolate between two test images</b>"), self.index_a, self.index_b, self.t,
-                        W.HBox([_titled(W, "A", self.original_a), _titled(W, "decoded", self.interp_image),
-                                _titled(W, "B", self.original_b)]),
-                        self.interp_caption, self.interp_readout])
+        left = W.VBox(
+            [
+                W.HTML("<b>Move along principal directions</b>"),
+                self.method,
+                self.base,
+                *self.sliders,
+                W.HBox([_titled(W, "original", self.original), _titled(W, "decoded", self.image)]),
+                self.caption,
+                self.readout,
+            ]
+        )
+        right = W.VBox(
+            [
+                W.HTML("<b>Interpolate between two test images</b>"),
+                self.index_a,
+                self.index_b,
+                self.t,
+                W.HBox(
+                    [
+                        _titled(W, "A", self.original_a),
+                        _titled(W, "decoded", self.interp_image),
+                        _titled(W, "B", self.original_b),
+                    ]
+                ),
+                self.interp_caption,
+                self.interp_readout,
+            ]
+        )
         panels = W.HBox([left, right])
         self.widget = W.VBox([panels, self.map]) if self.map is not None else panels
         self._add_css_classes()
 
     def _add_css_classes(self):
         """Stable CSS classes (``cmim-*``) on the parts of the UI, for the browser test's selectors."""
-        parts = {"cmim-explorer": self.widget, "cmim-method": self.method, "cmim-base": self.base,
-                 "cmim-image": self.image, "cmim-readout": self.readout, "cmim-index-a": self.index_a,
-                 "cmim-index-b": self.index_b, "cmim-t": self.t, "cmim-interp-image": self.interp_image,
-                 "cmim-interp-readout": self.interp_readout, "cmim-original": self.original,
-                 "cmim-caption": self.caption, "cmim-original-a": self.original_a,
-                 "cmim-original-b": self.original_b, "cmim-interp-caption": self.interp_caption}
+        parts = {
+            "cmim-explorer": self.widget,
+            "cmim-method": self.method,
+            "cmim-base": self.base,
+            "cmim-image": self.image,
+            "cmim-readout": self.readout,
+            "cmim-index-a": self.index_a,
+            "cmim-index-b": self.index_b,
+            "cmim-t": self.t,
+            "cmim-interp-image": self.interp_image,
+            "cmim-interp-readout": self.interp_readout,
+            "cmim-original": self.original,
+            "cmim-caption": self.caption,
+            "cmim-original-a": self.original_a,
+            "cmim-original-b": self.original_b,
+            "cmim-interp-caption": self.interp_caption,
+        }
         parts.update({f"cmim-pc{i + 1}": s for i, s in enumerate(self.sliders)})
         if self.map is not None:
             parts["cmim-map"] = self.map
@@ -270,7 +333,8 @@ class LatentExplorer:
         self.original.value = image_png(original, self.scale)
         self.caption.value = f"original: {self.state.caption(self.base.value)}"
         self.readout.value = f"{self.method.value} · image {self.base.value} · " + ", ".join(
-            f"PC{i + 1}={v:+.1f}" for i, v in enumerate(values))
+            f"PC{i + 1}={v:+.1f}" for i, v in enumerate(values)
+        )
 
     def _update_interp(self, change=None):
         a, b = self.index_a.value, self.index_b.value
@@ -283,8 +347,7 @@ class LatentExplorer:
         self.interp_image.value = image_png(img, self.scale)
         self.original_a.value, self.original_b.value = (image_png(o, self.scale) for o in originals)
         self.interp_caption.value = f"A = {self.state.caption(a)}; B = {self.state.caption(b)}"
-        self.interp_readout.value = (f"{self.method.value} · t={self.t.value:.2f} between images "
-                                     f"{a} and {b}")
+        self.interp_readout.value = f"{self.method.value} · t={self.t.value:.2f} between images {a} and {b}"
 
     def _update_map(self, change=None):
         """Redraw the map for the selected method (computed once per method)."""

@@ -27,6 +27,7 @@ To add a probe: write its torch function in a module of its own (signature: see
 :mod:`cmim_lab.config`. Inputs are checked in :mod:`.inputs` and run through the table by
 :mod:`.run`; solver counts come back in a :class:`Diagnostics` the caller passes.
 """
+
 from __future__ import annotations
 
 from typing import Callable
@@ -43,17 +44,43 @@ from .logistic import LogisticFit, fit_logistic, logistic_objective
 from .ridge import RidgeFit, fit_ridge
 from .table import PROBES, Probe, make_probe, make_regressor
 
-__all__ = ["Diagnostics", "KNN_METRICS", "LogisticFit", "MIN_EARLY_STOPPING", "PROBES", "Probe", "Progress",
-           "RidgeFit", "classification_predictions", "classification_scores", "fit_logistic", "fit_ridge",
-           "knn_neighbours", "logistic_objective", "make_probe", "make_regressor", "regression_predictions",
-           "regression_scores"]
+__all__ = [
+    "Diagnostics",
+    "KNN_METRICS",
+    "LogisticFit",
+    "MIN_EARLY_STOPPING",
+    "PROBES",
+    "Probe",
+    "Progress",
+    "RidgeFit",
+    "classification_predictions",
+    "classification_scores",
+    "fit_logistic",
+    "fit_ridge",
+    "knn_neighbours",
+    "logistic_objective",
+    "make_probe",
+    "make_regressor",
+    "regression_predictions",
+    "regression_scores",
+]
 
 Progress = Callable[[str], None]
 
 
-def classification_scores(train_x, train_y, test_x, test_y, cfg: EvalConfig, *, probes=None, device=None,
-                          progress: Progress | None = None, times: dict | None = None,
-                          diagnostics: Diagnostics | None = None) -> dict[str, float]:
+def classification_scores(
+    train_x,
+    train_y,
+    test_x,
+    test_y,
+    cfg: EvalConfig,
+    *,
+    probes=None,
+    device=None,
+    progress: Progress | None = None,
+    times: dict | None = None,
+    diagnostics: Diagnostics | None = None,
+) -> dict[str, float]:
     """Test accuracy in [0, 1] of each classification probe fitted on (train_x, train_y).
 
     Args:
@@ -81,13 +108,33 @@ def classification_scores(train_x, train_y, test_x, test_y, cfg: EvalConfig, *, 
     def score(pred):
         return float(np.mean(pred == data.test_y))
 
-    return run.scores(names, data, cfg, score, device=device, standardise=True, progress=progress, times=times,
-                      diagnostics=diagnostics)
+    return run.scores(
+        names,
+        data,
+        cfg,
+        score,
+        device=device,
+        standardise=True,
+        progress=progress,
+        times=times,
+        diagnostics=diagnostics,
+    )
 
 
-def regression_scores(train_x, train_y, test_x, test_y, cfg: EvalConfig, *, probes=None, standardise: bool = True,
-                      device=None, progress: Progress | None = None, times: dict | None = None,
-                      diagnostics: Diagnostics | None = None) -> dict[str, float]:
+def regression_scores(
+    train_x,
+    train_y,
+    test_x,
+    test_y,
+    cfg: EvalConfig,
+    *,
+    probes=None,
+    standardise: bool = True,
+    device=None,
+    progress: Progress | None = None,
+    times: dict | None = None,
+    diagnostics: Diagnostics | None = None,
+) -> dict[str, float]:
     """Test RMSE (in the targets' units, lower is better) of each regression probe.
 
     Args:
@@ -110,12 +157,22 @@ def regression_scores(train_x, train_y, test_x, test_y, cfg: EvalConfig, *, prob
     def score(pred):
         return float(np.sqrt(np.mean((np.asarray(pred, dtype=np.float64) - test_y) ** 2)))
 
-    return run.scores(names, data, cfg, score, device=device, standardise=standardise, progress=progress,
-                      times=times, diagnostics=diagnostics)
+    return run.scores(
+        names,
+        data,
+        cfg,
+        score,
+        device=device,
+        standardise=standardise,
+        progress=progress,
+        times=times,
+        diagnostics=diagnostics,
+    )
 
 
-def classification_predictions(train_x, train_y, test_x, cfg: EvalConfig, *, probes=None, device=None,
-                               diagnostics: Diagnostics | None = None) -> dict[str, np.ndarray]:
+def classification_predictions(
+    train_x, train_y, test_x, cfg: EvalConfig, *, probes=None, device=None, diagnostics: Diagnostics | None = None
+) -> dict[str, np.ndarray]:
     """Predicted labels [M] (numpy, the training labels' type) of each classification probe
     for ``test_x`` [M, D]; arguments as in :func:`classification_scores`."""
     names = _probe_names(probes, cfg, CLASSIFICATION_PROBES, "classification probe")
@@ -124,8 +181,17 @@ def classification_predictions(train_x, train_y, test_x, cfg: EvalConfig, *, pro
     return run.predict(names, data, cfg, device=device, standardise=True, diagnostics=diagnostics)
 
 
-def regression_predictions(train_x, train_y, test_x, cfg: EvalConfig, *, probes=None, standardise: bool = True,
-                           device=None, diagnostics: Diagnostics | None = None) -> dict[str, np.ndarray]:
+def regression_predictions(
+    train_x,
+    train_y,
+    test_x,
+    cfg: EvalConfig,
+    *,
+    probes=None,
+    standardise: bool = True,
+    device=None,
+    diagnostics: Diagnostics | None = None,
+) -> dict[str, np.ndarray]:
     """Predicted targets [M] (float64 numpy, original units) of each regression probe for
     ``test_x`` [M, D]; arguments as in :func:`regression_scores`."""
     names = _probe_names(_regression_default(probes, cfg), cfg, REGRESSION_PROBES, "regression probe")
@@ -161,5 +227,7 @@ def _probe_names(probes, cfg: EvalConfig, valid, what: str) -> tuple[str, ...]:
 
 def _check_knn(names, cfg: EvalConfig, n_train: int) -> None:
     if any(n in KNN_METRICS for n in names) and cfg.knn_k > n_train:
-        raise ValueError(f"knn_k={cfg.knn_k} neighbours asked for, but the training set holds only "
-                         f"{n_train} codes; lower knn_k or fit on more codes")
+        raise ValueError(
+            f"knn_k={cfg.knn_k} neighbours asked for, but the training set holds only "
+            f"{n_train} codes; lower knn_k or fit on more codes"
+        )

@@ -1,5 +1,6 @@
 """Numerical settings the torch probes hold for the duration of a fit: one thread for small
 products, IEEE float32 matrix products on CUDA."""
+
 from __future__ import annotations
 
 import contextlib

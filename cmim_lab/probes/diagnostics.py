@@ -1,4 +1,5 @@
 """Solver counts of the torch probes, for benchmarks: passed in by the caller, filled in by the probes."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -21,6 +22,7 @@ class Diagnostics:
             that fit.
         mlp_epochs: epochs the last MLP trained (0: no feature varies, nothing to train).
     """
+
     knn_features: int | None = None
     knn_rows_refined: int | None = None
     knn_rows_recomputed: int | None = None
@@ -32,5 +34,8 @@ class Diagnostics:
         """The filled-in fields of probe ``probe``'s family (``knn-cosine`` -> the ``knn_``
         fields), as {field: count}."""
         family = probe.split("-")[0] + "_"
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                if f.name.startswith(family) and getattr(self, f.name) is not None}
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name.startswith(family) and getattr(self, f.name) is not None
+        }

@@ -1,5 +1,6 @@
 """The probes' inputs: checks (shapes, NaN, labels) before anything is fitted, the tensors the
 torch probes compute on, and standardisation with training statistics."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ def to_tensor(x, device) -> torch.Tensor:
 @dataclass
 class Inputs:
     """Checked inputs: features as given (tensor or array), labels as numpy."""
+
     train_x: object
     test_x: object
     train_y: np.ndarray
@@ -63,22 +65,25 @@ class Inputs:
             labels["test_y"] = as_numpy(test_y)
         for what, y in labels.items():
             if y.ndim != 1:
-                raise ValueError(f"{what} must be a 1-D array [N] of "
-                                 f"{'labels' if classification else 'targets'}, got shape {y.shape}")
+                raise ValueError(
+                    f"{what} must be a 1-D array [N] of "
+                    f"{'labels' if classification else 'targets'}, got shape {y.shape}"
+                )
         _check_shapes(shapes, {what: len(y) for what, y in labels.items()})
         for what, x in arrays.items():
             finite = torch.isfinite(x) if isinstance(x, torch.Tensor) else np.isfinite(x)
             if not bool(finite.all()):
                 bad = int((~finite).sum())
-                raise ValueError(f"{what} holds {bad} NaN or infinite values; the embeddings are broken "
-                                 f"(a diverged model?) and cannot be probed")
+                raise ValueError(
+                    f"{what} holds {bad} NaN or infinite values; the embeddings are broken "
+                    f"(a diverged model?) and cannot be probed"
+                )
         if classification:
             _check_labels(labels)
         else:
             _check_targets(labels)
         device = train_x.device if isinstance(train_x, torch.Tensor) else torch.device("cpu")
-        return cls(arrays["train_x"], arrays["test_x"], labels["train_y"], labels.get("test_y"), device,
-                   classification)
+        return cls(arrays["train_x"], arrays["test_x"], labels["train_y"], labels.get("test_y"), device, classification)
 
 
 def _check_features(what: str, x):
@@ -100,11 +105,15 @@ def _check_shapes(shapes: dict, lengths: dict) -> None:
         raise ValueError("the test set is empty (test_x has 0 rows)")
     for split in ("train", "test"):
         if f"{split}_y" in lengths and lengths[f"{split}_y"] != shapes[f"{split}_x"][0]:
-            raise ValueError(f"mismatched lengths: {split}_x has {shapes[f'{split}_x'][0]} rows but {split}_y "
-                             f"has {lengths[f'{split}_y']} entries")
+            raise ValueError(
+                f"mismatched lengths: {split}_x has {shapes[f'{split}_x'][0]} rows but {split}_y "
+                f"has {lengths[f'{split}_y']} entries"
+            )
     if shapes["train_x"][1] != shapes["test_x"][1]:
-        raise ValueError(f"train_x has {shapes['train_x'][1]} features per row but test_x has "
-                         f"{shapes['test_x'][1]}; embed both splits the same way")
+        raise ValueError(
+            f"train_x has {shapes['train_x'][1]} features per row but test_x has "
+            f"{shapes['test_x'][1]}; embed both splits the same way"
+        )
     if shapes["train_x"][1] == 0:
         raise ValueError(f"the embeddings have 0 features (train_x has shape {shapes['train_x']})")
 
@@ -116,18 +125,21 @@ def _check_labels(labels: dict) -> None:
         if y.dtype.kind in "fc":
             frac = y[y != np.round(y.real)] if y.dtype.kind == "f" else y[y.imag != 0]
             if len(frac):
-                raise ValueError(f"{what} holds {len(frac)} non-integer class labels such as {frac[0].item()!r}; class "
-                                 f"labels must be integers (or strings, or floats with integer values); for real "
-                                 f"targets use regression_scores")
+                raise ValueError(
+                    f"{what} holds {len(frac)} non-integer class labels such as {frac[0].item()!r}; class "
+                    f"labels must be integers (or strings, or floats with integer values); for real "
+                    f"targets use regression_scores"
+                )
     classes = np.unique(labels["train_y"])
     if len(classes) < 2:
-        raise ValueError(f"train_y holds fewer than two classes ({classes.tolist()}); a classifier "
-                         f"needs at least two")
+        raise ValueError(f"train_y holds fewer than two classes ({classes.tolist()}); a classifier needs at least two")
     if "test_y" in labels:
         unseen = np.setdiff1d(np.unique(labels["test_y"]), classes)
         if len(unseen):
-            raise ValueError(f"test labels {unseen.tolist()} never occur in train_y; no probe can "
-                             f"predict them (fit on a training set that holds every class)")
+            raise ValueError(
+                f"test labels {unseen.tolist()} never occur in train_y; no probe can "
+                f"predict them (fit on a training set that holds every class)"
+            )
 
 
 def _check_targets(labels: dict) -> None:
@@ -197,20 +209,21 @@ def standardise(train: torch.Tensor, *others: torch.Tensor, dtype=None):
     n = len(train)
     mean = train.sum(0, dtype=torch.float64) / n
     # one float64 block reused by every pass: fresh temporaries per block cost page faults
-    buf = torch.empty(min(step, max(len(x) for x in (train, *others))), train.shape[1], dtype=torch.float64,
-                      device=train.device)
+    buf = torch.empty(
+        min(step, max(len(x) for x in (train, *others))), train.shape[1], dtype=torch.float64, device=train.device
+    )
     var = 0
     for i in range(0, n, step):
-        rows = train[i:i + step]
-        var = var + buf[:len(rows)].copy_(rows).sub_(mean).pow_(2).sum(0)
+        rows = train[i : i + step]
+        var = var + buf[: len(rows)].copy_(rows).sub_(mean).pow_(2).sum(0)
     scale = (var / n).sqrt()
     scale = torch.where(scale == 0, torch.ones_like(scale), scale)
     out = []
     for x in (train, *others):
         y = torch.empty(x.shape, dtype=dtype or x.dtype, device=x.device)
         for i in range(0, len(x), step):
-            rows = x[i:i + step]
-            y[i:i + step] = buf[:len(rows)].copy_(rows).sub_(mean).div_(scale)
+            rows = x[i : i + step]
+            y[i : i + step] = buf[: len(rows)].copy_(rows).sub_(mean).div_(scale)
         out.append(y)
     return out, (mean, scale)
 

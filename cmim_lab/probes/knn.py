@@ -5,6 +5,7 @@ vote (classification) or the neighbours' mean target (regression).
 ``cfg`` is an :class:`~cmim_lab.config.EvalConfig` throughout (checked by the entry points of
 :mod:`cmim_lab.probes`; not imported here, which keeps the import chains short).
 """
+
 from __future__ import annotations
 
 import torch
@@ -20,15 +21,15 @@ _F32_EPS = float(torch.finfo(torch.float32).eps) / 2  # unit roundoff u
 _F64_EPS = float(torch.finfo(torch.float64).eps) / 2
 
 
-def knn_predict(fit: TorchData, cfg, names, *, standardise: bool,
-                diagnostics: Diagnostics) -> dict[str, torch.Tensor]:
+def knn_predict(fit: TorchData, cfg, names, *, standardise: bool, diagnostics: Diagnostics) -> dict[str, torch.Tensor]:
     """{probe name: class codes [M] (majority vote of the ``cfg.knn_k`` nearest training
     codes, a tie to the lowest code) or mean targets [M]} for the kNN probes ``names``, all
     from one pass over the training codes (features as given; ``standardise`` is unused)."""
     diagnostics.knn_rows_refined = diagnostics.knn_rows_recomputed = 0
     metrics = [KNN_METRICS[n] for n in names]
-    neighbours = knn_neighbours(fit.train_x, fit.test_x, cfg.knn_k, cfg.knn_chunk, metrics, ordered=False,
-                                diagnostics=diagnostics)
+    neighbours = knn_neighbours(
+        fit.train_x, fit.test_x, cfg.knn_k, cfg.knn_chunk, metrics, ordered=False, diagnostics=diagnostics
+    )
     out = {}
     for name, metric in zip(names, metrics):
         idx = neighbours[metric]
@@ -44,9 +45,16 @@ def _vote(codes: torch.Tensor, n_classes: int) -> torch.Tensor:
     return (counts * n_classes - torch.arange(n_classes, device=codes.device)).argmax(1)
 
 
-def knn_neighbours(train_x: torch.Tensor, test_x: torch.Tensor, k: int, chunk: int,
-                   metrics=("euclidean", "cosine"), *, ordered: bool = True,
-                   diagnostics: Diagnostics | None = None) -> dict[str, torch.Tensor]:
+def knn_neighbours(
+    train_x: torch.Tensor,
+    test_x: torch.Tensor,
+    k: int,
+    chunk: int,
+    metrics=("euclidean", "cosine"),
+    *,
+    ordered: bool = True,
+    diagnostics: Diagnostics | None = None,
+) -> dict[str, torch.Tensor]:
     """Indices [M, k] (long, nearest first) of the ``k`` nearest rows of ``train_x`` [N, D]
     for each row of ``test_x`` [M, D], per metric (``euclidean``, ``cosine``), exact: the
     neighbours of exact arithmetic, equal distances going to the lower training index.
@@ -84,7 +92,7 @@ def knn_neighbours(train_x: torch.Tensor, test_x: torch.Tensor, k: int, chunk: i
     norm = torch.linalg.vector_norm(ref, dim=1, dtype=torch.float64)  # float64 norms, no float64 copy
     inv = torch.where(norm > 0, 1.0 / norm, torch.zeros_like(norm))
     unit = (norm > 0).to(torch.float64)  # |b / |b||^2: 1, or 0 for a zero row
-    sq32, inv32, unit32 = (norm ** 2).to(torch.float32), inv.to(torch.float32), unit.to(torch.float32)
+    sq32, inv32, unit32 = (norm**2).to(torch.float32), inv.to(torch.float32), unit.to(torch.float32)
     bmax = float(norm.max())
     n_cand = min(n, k + _KNN_EXTRA)
     # worst-case float32 error of an inner product of rounded vectors, per |a||b|
@@ -94,7 +102,7 @@ def knn_neighbours(train_x: torch.Tensor, test_x: torch.Tensor, k: int, chunk: i
     score_buf = torch.empty_like(gram_buf)  # both reused across chunks (no fresh pages per chunk)
     refined = recomputed = 0
     for start in range(0, len(test_x), chunk):
-        a64 = test_x[start:start + chunk].to(torch.float64)
+        a64 = test_x[start : start + chunk].to(torch.float64)
         m = len(a64)
         a_norm = torch.linalg.vector_norm(a64, dim=1)
         a_inv = torch.where(a_norm > 0, 1.0 / a_norm, torch.zeros_like(a_norm))
@@ -103,8 +111,8 @@ def knn_neighbours(train_x: torch.Tensor, test_x: torch.Tensor, k: int, chunk: i
         for metric in metrics:
             if metric == "euclidean":  # |a - b|^2 = |a|^2 + (|b|^2 - 2 |a| g)
                 score = torch.addcmul(sq32, gram, a_norm.to(torch.float32)[:, None], value=-2, out=score_buf[:m])
-                err = 2.2 * gamma * a_norm * bmax + 8 * _F32_EPS * (bmax ** 2 + 2 * a_norm * bmax)
-                offset = a_norm ** 2
+                err = 2.2 * gamma * a_norm * bmax + 8 * _F32_EPS * (bmax**2 + 2 * a_norm * bmax)
+                offset = a_norm**2
             else:  # |a/|a| - b/|b||^2 = |a/|a||^2 + (|b/|b||^2 - 2 g / |b|)
                 score = torch.addcmul(unit32, gram, inv32, value=-2, out=score_buf[:m])
                 err = torch.full_like(a_norm, 2.2 * gamma + 16 * _F32_EPS)
@@ -113,7 +121,7 @@ def knn_neighbours(train_x: torch.Tensor, test_x: torch.Tensor, k: int, chunk: i
             approx = cand_score.to(torch.float64) + offset[:, None]  # distances, ascending
             idx = cand[:, :k].clone()
             if n_cand > k:  # certified rows: the float32 gaps exceed twice the error bound
-                gaps = approx[:, 1:k + 1] - approx[:, :k] if ordered else approx[:, k] - approx[:, k - 1]
+                gaps = approx[:, 1 : k + 1] - approx[:, :k] if ordered else approx[:, k] - approx[:, k - 1]
                 sure = (gaps if gaps.dim() == 1 else gaps.min(1).values) > 2 * err
             else:  # every training row is a candidate: the set is certain, the order is not
                 sure = torch.full_like(a_norm, not ordered, dtype=torch.bool)
@@ -121,8 +129,9 @@ def knn_neighbours(train_x: torch.Tensor, test_x: torch.Tensor, k: int, chunk: i
             refined += len(unsure)
             if len(unsure):
                 bound = approx[unsure, -1] - err[unsure]  # no non-candidate is nearer than this
-                idx[unsure], bad = _refine(a64[unsure], a_inv[unsure], ref, norm, inv, cand[unsure], bound, k,
-                                           metric, n)
+                idx[unsure], bad = _refine(
+                    a64[unsure], a_inv[unsure], ref, norm, inv, cand[unsure], bound, k, metric, n
+                )
                 recomputed += bad
             out[metric].append(idx)
     diagnostics.knn_rows_refined = (diagnostics.knn_rows_refined or 0) + refined
@@ -155,15 +164,15 @@ def _refine(a64, a_inv, ref, norm, inv, cand, bound, k, metric, n):
     result = torch.empty(len(cand), k, dtype=torch.long, device=cand.device)
     ok = torch.empty(len(cand), dtype=torch.bool, device=cand.device)
     for s in range(0, len(cand), _REFINE_ROWS):
-        c = cand[s:s + _REFINE_ROWS]
+        c = cand[s : s + _REFINE_ROWS]
         rows = ref[c]
-        dist = _exact_dist(a64[s:s + _REFINE_ROWS], a_inv[s:s + _REFINE_ROWS], rows, inv[c], metric)
+        dist = _exact_dist(a64[s : s + _REFINE_ROWS], a_inv[s : s + _REFINE_ROWS], rows, inv[c], metric)
         dist, idx = _sort_by_distance_then_index(dist, c)
-        result[s:s + _REFINE_ROWS] = idx[:, :k]
-        ok[s:s + _REFINE_ROWS] = (dist[:, k - 1] < bound[s:s + _REFINE_ROWS]) | (c.shape[1] == n)
+        result[s : s + _REFINE_ROWS] = idx[:, :k]
+        ok[s : s + _REFINE_ROWS] = (dist[:, k - 1] < bound[s : s + _REFINE_ROWS]) | (c.shape[1] == n)
     bad = (~ok).nonzero().flatten()
     for s in range(0, len(bad), _REFINE_ROWS):
-        rows = bad[s:s + _REFINE_ROWS]
+        rows = bad[s : s + _REFINE_ROWS]
         result[rows] = _knn_float64(a64[rows], a_inv[rows], ref, norm, inv, k, metric)
     return result, len(bad)
 
@@ -177,19 +186,26 @@ def _knn_float64(a64, a_inv, ref, norm, inv, k, metric):
         a = a64 * a_inv[:, None]
         unit = (norm > 0).to(torch.float64)
         offset = (a_inv > 0).to(torch.float64)
-        score = torch.cat([unit[j:j + b_blocks] - 2 * (a @ (ref[j:j + b_blocks].to(torch.float64)
-                                                             * inv[j:j + b_blocks, None]).T)
-                           for j in range(0, n, b_blocks)], dim=1)
+        score = torch.cat(
+            [
+                unit[j : j + b_blocks]
+                - 2 * (a @ (ref[j : j + b_blocks].to(torch.float64) * inv[j : j + b_blocks, None]).T)
+                for j in range(0, n, b_blocks)
+            ],
+            dim=1,
+        )
         err = 2.2 * (d + 4) * _F64_EPS * 3 + 12 * _F64_EPS
     else:
         a = a64
-        sq = norm ** 2
-        offset = (a64 ** 2).sum(1)
-        score = torch.cat([sq[j:j + b_blocks] - 2 * (a @ ref[j:j + b_blocks].to(torch.float64).T)
-                           for j in range(0, n, b_blocks)], dim=1)
+        sq = norm**2
+        offset = (a64**2).sum(1)
+        score = torch.cat(
+            [sq[j : j + b_blocks] - 2 * (a @ ref[j : j + b_blocks].to(torch.float64).T) for j in range(0, n, b_blocks)],
+            dim=1,
+        )
         bmax = float(norm.max())
         an = a64.norm(dim=1)
-        err = 2.2 * (d + 4) * _F64_EPS * an * bmax + 4 * _F64_EPS * (bmax ** 2 + 2 * an * bmax)
+        err = 2.2 * (d + 4) * _F64_EPS * an * bmax + 4 * _F64_EPS * (bmax**2 + 2 * an * bmax)
     n_cand = min(n, k + _KNN_EXTRA)
     cand_score, cand = torch.topk(score, n_cand, dim=1, largest=False, sorted=True)
     dist = _exact_dist(a64, a_inv, ref[cand], inv[cand], metric)
@@ -198,8 +214,14 @@ def _knn_float64(a64, a_inv, ref, norm, inv, k, metric):
     ok = (dist[:, k - 1] < bound) | (n_cand == n)
     result = idx[:, :k].clone()
     for r in (~ok).nonzero().flatten().tolist():  # exact ties: every training row, exactly
-        full = torch.cat([_exact_dist(a64[r:r + 1], a_inv[r:r + 1], ref[None, j:j + b_blocks],
-                                      inv[None, j:j + b_blocks], metric)[0] for j in range(0, n, b_blocks)])
+        full = torch.cat(
+            [
+                _exact_dist(
+                    a64[r : r + 1], a_inv[r : r + 1], ref[None, j : j + b_blocks], inv[None, j : j + b_blocks], metric
+                )[0]
+                for j in range(0, n, b_blocks)
+            ]
+        )
         order = torch.sort(full, stable=True).indices
         result[r] = order[:k]
     return result

@@ -4,6 +4,7 @@ solved by full-batch L-BFGS in well-conditioned coordinates (:func:`fit_logistic
 ``cfg`` is an :class:`~cmim_lab.config.EvalConfig` throughout (checked by the entry points of
 :mod:`cmim_lab.probes`; not imported here, which keeps the import chains short).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ class LogisticFit:
     ``scale`` [D]; ``n_iter`` L-BFGS iterations; ``grad_max`` the largest entry of the
     final gradient of the per-sample-mean objective; ``n_evaluations`` evaluations of the
     objective (two products with the features each)."""
+
     coef: torch.Tensor
     intercept: torch.Tensor
     mean: torch.Tensor
@@ -48,8 +50,9 @@ class LogisticFit:
         return (z[:, 0] > 0).long() if z.shape[1] == 1 else z.argmax(1)
 
 
-def linear_predict(fit: TorchData, cfg, names, *, standardise: bool,
-                   diagnostics: Diagnostics) -> dict[str, torch.Tensor]:
+def linear_predict(
+    fit: TorchData, cfg, names, *, standardise: bool, diagnostics: Diagnostics
+) -> dict[str, torch.Tensor]:
     """{``linear``: class codes [M]} of the logistic probe fitted on the standardised
     training codes (always standardised; ``standardise`` is unused)."""
     train, test = fit.standardised()
@@ -65,14 +68,17 @@ def fit_logistic(train_x, train_y, cfg, *, device=None) -> LogisticFit:
     (``C = cfg.linear_c``, intercept unpenalised) minimised until the largest gradient entry
     of the per-sample-mean objective is at most ``cfg.linear_tol`` or after
     ``cfg.linear_max_iter`` iterations."""
-    x = to_tensor(train_x, torch.device(device) if device is not None else
-                  (train_x.device if isinstance(train_x, torch.Tensor) else torch.device("cpu")))
+    x = to_tensor(
+        train_x,
+        torch.device(device)
+        if device is not None
+        else (train_x.device if isinstance(train_x, torch.Tensor) else torch.device("cpu")),
+    )
     classes, codes = np.unique(as_numpy(train_y), return_inverse=True)
     if len(classes) < 2:
         raise ValueError(f"train_y holds fewer than two classes ({classes.tolist()})")
     (xs,), stats = standardise(x)
-    return _fit_logistic_standardised(xs, torch.as_tensor(codes.reshape(-1), device=x.device), len(classes), cfg,
-                                      stats)
+    return _fit_logistic_standardised(xs, torch.as_tensor(codes.reshape(-1), device=x.device), len(classes), cfg, stats)
 
 
 def logistic_objective(coef, intercept, x, codes, c: float) -> float:
@@ -88,11 +94,10 @@ def logistic_objective(coef, intercept, x, codes, c: float) -> float:
         ce = F.binary_cross_entropy_with_logits(z[:, 0], codes.to(torch.float64), reduction="sum")
     else:
         ce = F.cross_entropy(z, codes, reduction="sum")
-    return float(c * ce + 0.5 * (coef ** 2).sum())
+    return float(c * ce + 0.5 * (coef**2).sum())
 
 
-def _fit_logistic_standardised(xs: torch.Tensor, codes: torch.Tensor, n_classes: int, cfg,
-                               stats) -> LogisticFit:
+def _fit_logistic_standardised(xs: torch.Tensor, codes: torch.Tensor, n_classes: int, cfg, stats) -> LogisticFit:
     """The ``linear`` probe on standardised features ``xs`` [N, D] (``stats``: their
     (mean, scale)) and class codes [N] (0..n_classes-1); see :func:`fit_logistic`.
 
@@ -144,7 +149,7 @@ def _fit_logistic_standardised(xs: torch.Tensor, codes: torch.Tensor, n_classes:
                 resid = logp.exp_()
                 resid[rows, codes] -= 1  # dCE_i/dz_i [N, k]
             data_grad = (resid.T.to(xs.dtype) @ xs).to(torch.float64)  # [k, D]
-            loss = c * ce + 0.5 * (coef ** 2).sum()
+            loss = c * ce + 0.5 * (coef**2).sum()
             grad_coef = c * data_grad + coef  # df/dW [k, D]
             grad = torch.empty_like(w)
             grad[:, :d] = grad_coef @ a_mat  # df/dW'
@@ -155,9 +160,16 @@ def _fit_logistic_standardised(xs: torch.Tensor, codes: torch.Tensor, n_classes:
         cache.update(key=key, grad=grad.clone(), loss=loss, grad_max=grad_max, evaluations=cache["evaluations"] + 1)
         return loss
 
-    opt = torch.optim.LBFGS([w], lr=1, max_iter=1, max_eval=1 + _LINE_SEARCH_EVALS, tolerance_grad=0.0,
-                            tolerance_change=0.0, history_size=_LBFGS_HISTORY,
-                            line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        [w],
+        lr=1,
+        max_iter=1,
+        max_eval=1 + _LINE_SEARCH_EVALS,
+        tolerance_grad=0.0,
+        tolerance_change=0.0,
+        history_size=_LBFGS_HISTORY,
+        line_search_fn="strong_wolfe",
+    )
     n_iter = 0
     with single_thread(xs.device.type == "cpu" and n * d * k < _SMALL_PASS_MACS):
         objective()

@@ -4,6 +4,7 @@ held-out share, as scikit-learn's ``MLPClassifier`` / ``MLPRegressor`` (:func:`m
 ``cfg`` is an :class:`~cmim_lab.config.EvalConfig` throughout (checked by the entry points of
 :mod:`cmim_lab.probes`; not imported here, which keeps the import chains short).
 """
+
 from __future__ import annotations
 
 import math
@@ -18,8 +19,7 @@ from .inputs import MIN_EARLY_STOPPING, TorchData, standardise_targets
 _SMALL_STEP_MACS = 1 << 22  # multiply-adds per MLP step below which it trains single-threaded
 
 
-def mlp_predict(fit: TorchData, cfg, names, *, standardise: bool,
-                diagnostics: Diagnostics) -> dict[str, torch.Tensor]:
+def mlp_predict(fit: TorchData, cfg, names, *, standardise: bool, diagnostics: Diagnostics) -> dict[str, torch.Tensor]:
     """{``mlp``: class codes or predicted targets [M]} of the MLP probe (see :func:`train_mlp`).
     When no feature varies over the training codes the network's output cannot depend on
     them: nothing is trained (``mlp_epochs`` 0) and the probe predicts what training
@@ -110,11 +110,11 @@ def train_mlp(fit: TorchData, cfg, *, standardise: bool) -> tuple[torch.Tensor, 
     # and does not stall when other processes hold the cores
     small = dev.type == "cpu" and batch * (d * cfg.mlp_hidden + cfg.mlp_hidden * n_out) < _SMALL_STEP_MACS
     with single_thread(small):
-        for epochs in range(1, cfg.mlp_max_epochs + 1):
+        for epochs in range(1, cfg.mlp_max_epochs + 1):  # noqa: B007  (read after the loop)
             order = fit_idx[torch.randperm(n_fit, generator=gen)].to(dev)
             xs, ts = train[order], target[order]  # one gather per epoch, then contiguous batches
             for s in range(0, n_fit, batch):
-                xb, tb = xs[s:s + batch], ts[s:s + batch]
+                xb, tb = xs[s : s + batch], ts[s : s + batch]
                 opt.param_groups[0]["weight_decay"] = cfg.mlp_alpha / len(xb)  # the last batch may be smaller
                 loss = loss_fn(forward(xb), tb)
                 opt.zero_grad(set_to_none=True)

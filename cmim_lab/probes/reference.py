@@ -6,6 +6,7 @@ bit.
 ``cfg`` is an :class:`~cmim_lab.config.EvalConfig` throughout (checked by the entry points of
 :mod:`cmim_lab.probes`; not imported here, which keeps the import chains short).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -42,8 +43,9 @@ def logistic_classifier(cfg):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    return make_pipeline(StandardScaler(), LogisticRegression(C=cfg.linear_c, tol=cfg.linear_tol,
-                                                              max_iter=cfg.linear_max_iter))
+    return make_pipeline(
+        StandardScaler(), LogisticRegression(C=cfg.linear_c, tol=cfg.linear_tol, max_iter=cfg.linear_max_iter)
+    )
 
 
 def ridge_regressor(cfg, standardise: bool):
@@ -52,8 +54,7 @@ def ridge_regressor(cfg, standardise: bool):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    return make_pipeline(StandardScaler(with_mean=standardise, with_std=standardise),
-                         RidgeCV(alphas=cfg.ridge_alphas))
+    return make_pipeline(StandardScaler(with_mean=standardise, with_std=standardise), RidgeCV(alphas=cfg.ridge_alphas))
 
 
 def mlp_classifier(cfg):
@@ -71,15 +72,21 @@ def mlp_regressor(cfg, standardise: bool):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    return make_pipeline(StandardScaler(with_mean=standardise, with_std=standardise),
-                         MLPRegressor(**_mlp_params(cfg)))
+    return make_pipeline(StandardScaler(with_mean=standardise, with_std=standardise), MLPRegressor(**_mlp_params(cfg)))
 
 
 def _mlp_params(cfg) -> dict:
-    return dict(hidden_layer_sizes=(cfg.mlp_hidden,), alpha=cfg.mlp_alpha, batch_size=cfg.mlp_batch_size,
-                learning_rate_init=cfg.mlp_lr, validation_fraction=cfg.mlp_val_fraction,
-                n_iter_no_change=cfg.mlp_patience, max_iter=cfg.mlp_max_epochs, early_stopping=True,
-                random_state=cfg.seed)
+    return dict(
+        hidden_layer_sizes=(cfg.mlp_hidden,),
+        alpha=cfg.mlp_alpha,
+        batch_size=cfg.mlp_batch_size,
+        learning_rate_init=cfg.mlp_lr,
+        validation_fraction=cfg.mlp_val_fraction,
+        n_iter_no_change=cfg.mlp_patience,
+        max_iter=cfg.mlp_max_epochs,
+        early_stopping=True,
+        random_state=cfg.seed,
+    )
 
 
 def with_target_scaling(model):

@@ -4,6 +4,7 @@ leave-one-out error, as scikit-learn's ``RidgeCV`` (:func:`fit_ridge`).
 ``cfg`` is an :class:`~cmim_lab.config.EvalConfig` throughout (checked by the entry points of
 :mod:`cmim_lab.probes`; not imported here, which keeps the import chains short).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ class RidgeFit:
     """A fitted ridge probe: ``alpha`` chosen from the candidates, ``loo_mse`` [n_alphas]
     (mean squared leave-one-out error of each candidate, in squared units of the targets
     as fitted), ``coef`` [D] and ``intercept`` for the features as fitted."""
+
     alpha: float
     loo_mse: torch.Tensor
     coef: torch.Tensor
@@ -29,8 +31,9 @@ class RidgeFit:
         return x.to(torch.float64) @ self.coef + self.intercept
 
 
-def ridge_predict(fit: TorchData, cfg, names, *, standardise: bool,
-                  diagnostics: Diagnostics) -> dict[str, torch.Tensor]:
+def ridge_predict(
+    fit: TorchData, cfg, names, *, standardise: bool, diagnostics: Diagnostics
+) -> dict[str, torch.Tensor]:
     """{``ridge``: predicted targets [M] (float64, original units)}: features standardised
     unless ``standardise`` is False, targets standardised and mapped back. Constant features
     get weight 0, so constant codes predict the training mean target."""
@@ -60,7 +63,7 @@ def fit_ridge(x, y, alphas) -> RidgeFit:
         evals = evals.clamp_min(0)
         p = xc @ v  # U S, [N, D]
         py = p.T @ yc  # S U^T y
-        p2 = p ** 2
+        p2 = p**2
     else:  # xc xc^T = Q L Q^T
         evals, q = torch.linalg.eigh(xc @ xc.T)
         evals = evals.clamp_min(0)
@@ -73,7 +76,7 @@ def fit_ridge(x, y, alphas) -> RidgeFit:
         else:
             shrink = evals / (evals + alpha)
             fitted = q @ (shrink * qy)
-            hat = (q ** 2) @ shrink
+            hat = (q**2) @ shrink
         hat = hat + 1.0 / n  # the unpenalised intercept
         loo.append((((yc - fitted) / (1 - hat)) ** 2).mean())
     loo = torch.stack(loo)

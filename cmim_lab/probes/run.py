@@ -1,4 +1,5 @@
 """Running checked inputs through the probes of :data:`~.table.PROBES` on either backend."""
+
 from __future__ import annotations
 
 import time
@@ -13,8 +14,9 @@ from .reference import sklearn_predict
 from .table import PROBES, make_probe, make_regressor
 
 
-def scores(names, data: Inputs, cfg, score, *, device, standardise: bool, progress=None, times=None,
-           diagnostics=None) -> dict[str, float]:
+def scores(
+    names, data: Inputs, cfg, score, *, device, standardise: bool, progress=None, times=None, diagnostics=None
+) -> dict[str, float]:
     """{name: score(predictions [M])} for the probes ``names`` on the EvalConfig ``cfg``'s
     backend; ``progress("name score (seconds s)")`` and ``times[name] = seconds`` after each."""
     out = {}
@@ -30,8 +32,9 @@ def scores(names, data: Inputs, cfg, score, *, device, standardise: bool, progre
     return {name: out[name] for name in names}
 
 
-def predict(names, data: Inputs, cfg, *, device, standardise: bool, diagnostics=None,
-            done=None) -> dict[str, np.ndarray]:
+def predict(
+    names, data: Inputs, cfg, *, device, standardise: bool, diagnostics=None, done=None
+) -> dict[str, np.ndarray]:
     """{name: predictions (numpy [M]: labels, or float64 targets)} of the probes ``names``;
     ``done(name, pred, seconds)`` after each. The torch backend computes on ``device``
     (None: the inputs' device) and runs the probes that share a torch function in one call,

@@ -1,4 +1,5 @@
 """The probe table: probe name -> its torch function and its scikit-learn factories."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,16 +29,23 @@ class Probe:
         regressor: ``regressor(cfg, standardise)`` -> a fresh scikit-learn regressor, to be
             fitted on standardised targets (None: not a regression probe).
     """
+
     torch: Callable
     classifier: Callable | None = None
     regressor: Callable | None = None
 
 
 PROBES = {
-    "knn-euclidean": Probe(knn_predict, partial(reference.knn_classifier, metric="euclidean"),
-                           partial(reference.knn_regressor, metric="euclidean")),
-    "knn-cosine": Probe(knn_predict, partial(reference.knn_classifier, metric="cosine"),
-                        partial(reference.knn_regressor, metric="cosine")),
+    "knn-euclidean": Probe(
+        knn_predict,
+        partial(reference.knn_classifier, metric="euclidean"),
+        partial(reference.knn_regressor, metric="euclidean"),
+    ),
+    "knn-cosine": Probe(
+        knn_predict,
+        partial(reference.knn_classifier, metric="cosine"),
+        partial(reference.knn_regressor, metric="cosine"),
+    ),
     "linear": Probe(linear_predict, classifier=reference.logistic_classifier),
     "ridge": Probe(ridge_predict, regressor=reference.ridge_regressor),
     "mlp": Probe(mlp_predict, reference.mlp_classifier, reference.mlp_regressor),

@@ -20,6 +20,7 @@ informative embedding is the same entry under embedding ``informative`` (the pap
 Raw-pixel and PCA baselines are scored with the same probes but kept out of the Z-scores.
 Models and evaluations are cached (:mod:`cmim_lab.studies.engine`), so a rerun only does what is new.
 """
+
 from __future__ import annotations
 
 import time
@@ -28,12 +29,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import __version__, data as data_module, registry
-from ..config import (CLASSIFICATION_PROBES, REDUCTIONS, EvalConfig, TrainConfig, check_names, check_seeds, expand_entries)
+from .. import __version__, registry
+from .. import data as data_module
+from ..config import (
+    CLASSIFICATION_PROBES,
+    REDUCTIONS,
+    EvalConfig,
+    TrainConfig,
+    check_names,
+    check_seeds,
+    expand_entries,
+)
 from ..evaluation import baseline_scores
 from .engine import EvalTask, grid, run_study
-from .summary import (markdown, notes_section, pooled_ranks, ranks, ranks_section, score_table, write_tables,
-                      zscores)
+from .summary import markdown, notes_section, pooled_ranks, ranks, ranks_section, score_table, write_tables, zscores
 
 GENERATIVE = ("recon_nll", "mse", "active_units", "frac_logvar_at_floor", "kmeans_nmi", "silhouette")
 
@@ -55,16 +64,20 @@ def check_benchmark(datasets, methods, seeds, reductions, base, eval_config) -> 
     ``ValueError`` naming the argument, the bad value and what is valid."""
     valid = list(registry.datasets(role="classification"))
     if isinstance(datasets, str) or not isinstance(datasets, (list, tuple)) or not datasets:
-        raise ValueError(f"datasets must be a non-empty list of names (e.g. ['mnist-5k']), got {datasets!r}; "
-                         f"valid: {', '.join(valid)}")
+        raise ValueError(
+            f"datasets must be a non-empty list of names (e.g. ['mnist-5k']), got {datasets!r}; "
+            f"valid: {', '.join(valid)}"
+        )
     for name in datasets:
         registry.dataset(name, role="classification")
     if len(set(datasets)) != len(datasets):
         raise ValueError(f"datasets must be distinct, got {list(datasets)}")
     reductions = check_names("reductions", reductions, REDUCTIONS, what="reduction")
     if isinstance(methods, str) or not isinstance(methods, (list, tuple)) or not methods:
-        raise ValueError(f"methods must be a non-empty list of methods or variants (e.g. ['cmim', "
-                         f"'cmim[normalised]']), got {methods!r}")
+        raise ValueError(
+            f"methods must be a non-empty list of methods or variants (e.g. ['cmim', "
+            f"'cmim[normalised]']), got {methods!r}"
+        )
     if len(set(map(str, methods))) != len(methods):
         raise ValueError(f"methods must be distinct, got {list(methods)}")
     expand_entries(methods, reductions)
@@ -76,9 +89,21 @@ def check_benchmark(datasets, methods, seeds, reductions, base, eval_config) -> 
     eval_config.require_probes(CLASSIFICATION_PROBES, "an image benchmark (classification)")
 
 
-def run_benchmark(datasets, methods, seeds, reductions=("sum",), *, base: TrainConfig | None = None,
-                  eval_config: EvalConfig | None = None, baselines: bool = True, out_dir=None, device="auto",
-                  progress: bool = True, log=None, command: str | None = None) -> BenchmarkResult:
+def run_benchmark(
+    datasets,
+    methods,
+    seeds,
+    reductions=("sum",),
+    *,
+    base: TrainConfig | None = None,
+    eval_config: EvalConfig | None = None,
+    baselines: bool = True,
+    out_dir=None,
+    device="auto",
+    progress: bool = True,
+    log=None,
+    command: str | None = None,
+) -> BenchmarkResult:
     """Train (or load) every (dataset, method, reduction, seed), evaluate, summarise.
 
     ``base``: the :class:`TrainConfig` every model starts from (epochs, batch size,
@@ -105,10 +130,17 @@ def run_benchmark(datasets, methods, seeds, reductions=("sum",), *, base: TrainC
     z = zscores(probe_rows)
     overall = ranks(z, by=("entry",))
     with_x = pooled_ranks(probe_rows)
-    settings = dict(datasets=list(datasets), methods=list(methods), seeds=list(seeds), reductions=list(reductions),
-                    **{k: v for k, v in base.to_dict().items() if k not in ("method", "dataset", "reduction", "seed")},
-                    probe_n_train=cfg.probe_n_train, probe_backend=cfg.backend, kit_version=__version__,
-                    minutes_this_run=round((time.time() - started) / 60, 1))
+    settings = dict(
+        datasets=list(datasets),
+        methods=list(methods),
+        seeds=list(seeds),
+        reductions=list(reductions),
+        **{k: v for k, v in base.to_dict().items() if k not in ("method", "dataset", "reduction", "seed")},
+        probe_n_train=cfg.probe_n_train,
+        probe_backend=cfg.backend,
+        kit_version=__version__,
+        minutes_this_run=round((time.time() - started) / 60, 1),
+    )
     training = pd.concat(trained, ignore_index=True)
     text = _markdown_report(raw, z, overall, with_x, cfg.probes, settings, command, training)
     result = BenchmarkResult(raw, z, overall, with_x, Path(out_dir) if out_dir else None, text, training=training)
@@ -122,9 +154,21 @@ def _baseline_rows(data, cfg: EvalConfig, n_components: int) -> pd.DataFrame:
     rows = []
     for kind in ("pixels", "pca"):
         scores = baseline_scores(data, kind, cfg, n_components=n_components)
-        rows += [{"kind": "baseline", "entry": kind if kind == "pixels" else f"pca{n_components}", "method": kind,
-                  "reduction": "", "dataset": data.name, "seed": 0, "embedding": "baseline", "metric": k,
-                  "value": v, "higher_is_better": True} for k, v in scores.items()]
+        rows += [
+            {
+                "kind": "baseline",
+                "entry": kind if kind == "pixels" else f"pca{n_components}",
+                "method": kind,
+                "reduction": "",
+                "dataset": data.name,
+                "seed": 0,
+                "embedding": "baseline",
+                "metric": k,
+                "value": v,
+                "higher_is_better": True,
+            }
+            for k, v in scores.items()
+        ]
     return pd.DataFrame(rows)
 
 
@@ -133,14 +177,22 @@ def _markdown_report(raw, z, overall, with_x, probes, settings, command, trainin
     if command:
         parts += ["Reproduce with:", "", "```", command, "```", ""]
     parts += notes_section(training if training is not None else pd.DataFrame())
-    parts += ["Settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()), "",
-              "Probe accuracies on the test split (mean ± std over seeds; baselines: one run):", ""]
+    parts += [
+        "Settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()),
+        "",
+        "Probe accuracies on the test split (mean ± std over seeds; baselines: one run):",
+        "",
+    ]
     probe_rows = raw[raw["metric"].isin(probes)]
     parts += [markdown(score_table(probe_rows)), ""]
     gen = raw[raw["metric"].isin(GENERATIVE)]
     if len(gen):
-        parts += ["Generative and clustering metrics (test split, from mu; recon_nll in nats per image):", "",
-                  markdown(score_table(gen).drop(columns=["embedding"])), ""]
+        parts += [
+            "Generative and clustering metrics (test split, from mu; recon_nll in nats per image):",
+            "",
+            markdown(score_table(gen).drop(columns=["embedding"])),
+            "",
+        ]
     parts += ranks_section(overall, with_x)
     return "\n".join(parts)
 

@@ -23,6 +23,7 @@ reconstruction, under the ``samples`` and ``steps`` protocols; 4. -X against the
 mean for every method and probe, and the decoder-layer finding (mu + the first decoder
 layer against all layers). ``--search`` adds :mod:`cmim_lab.studies.search`.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -33,15 +34,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import data as data_module, methods
-from .verdicts import BEST, claim_row, compare_entries, curve_reading, curve_verdicts
+from .. import data as data_module
+from .. import methods
 from ..config import CLASSIFICATION_PROBES, STEPS, EvalConfig, TrainConfig, check_list, check_seeds
-from .curves import run_curves
 from ..errors import check_choice
 from ..infra.files import write_json, write_text
-from ..profiles import PROFILE_NAMES
 from ..infra.runtime import resolve_device
+from ..profiles import PROFILE_NAMES
+from .curves import run_curves
 from .engine import EvalTask, grid, run_study
+from .verdicts import BEST, claim_row, compare_entries, curve_reading, curve_verdicts
 
 CLAIM4_METHODS = methods.names()  # claim 4 reads -X against mu for every method of the table of methods
 SWEEP_VARIANTS = ("cmim[sum]", "cmim[normalised]", "mim[sum]", "mim[normalised]", "infonce[recon]", "infonce[pure]")
@@ -62,6 +64,7 @@ class ClaimsProfile:
     ``search_latent_sizes``), its two budgets in steps (``search_budgets``) and the share of
     training images held out for validation (``validation_fraction``); ``margin``: the
     practical-significance margin of every verdict, in accuracy units."""
+
     dataset: str
     n_train: int | None
     more_datasets: dict
@@ -104,40 +107,91 @@ class ClaimsProfile:
         for fields in search_grid(self).values():
             base.replace(**fields)
         for protocol, budget in (("samples", self.samples_budget), ("steps", self.steps_budget)):
-            check_sweep(list(SWEEP_VARIANTS), list(self.batch_sizes), list(self.seeds), protocol=protocol,
-                        budget=budget, lr_rule="sqrt")
+            check_sweep(
+                list(SWEEP_VARIANTS),
+                list(self.batch_sizes),
+                list(self.seeds),
+                protocol=protocol,
+                budget=budget,
+                lr_rule="sqrt",
+            )
         if not isinstance(self.validation_fraction, float) or not 0 < self.validation_fraction < 1:
             raise ValueError(f"validation_fraction must be a float in (0, 1), got {self.validation_fraction!r}")
 
     def base(self, dataset: str | None = None, n_train: int | None = None, steps: int | None = None) -> TrainConfig:
         """The :class:`TrainConfig` every model starts from (``cmim[sum]``, seed 0)."""
-        return TrainConfig(dataset=dataset or self.dataset, n_train=self.n_train if dataset is None else n_train,
-                           hidden_sizes=self.hidden_sizes, latent_dim=self.latent_dim, batch_size=self.batch_size,
-                           max_steps=steps or self.budget, **self.train_fields)
+        return TrainConfig(
+            dataset=dataset or self.dataset,
+            n_train=self.n_train if dataset is None else n_train,
+            hidden_sizes=self.hidden_sizes,
+            latent_dim=self.latent_dim,
+            batch_size=self.batch_size,
+            max_steps=steps or self.budget,
+            **self.train_fields,
+        )
 
 
 PROFILES = {
     # CI: the 8x8 digits, a 32-unit MLP, a few dozen steps; every claim row in about a minute
-    "smoke": ClaimsProfile(dataset="digits", n_train=None, more_datasets={}, hidden_sizes=(32,), latent_dim=4,
-                           batch_size=64, curve_steps=(10, 20, 40), seeds=(0, 1), probe_n_train=None,
-                           sweep_n_train=None, batch_sizes=(32, 64), samples_budget=1280, steps_budget=20,
-                           search_temperatures=(0.1, 0.5), search_weights=(1.0,), search_latent_sizes=(4,),
-                           search_budgets=(20, 40)),
+    "smoke": ClaimsProfile(
+        dataset="digits",
+        n_train=None,
+        more_datasets={},
+        hidden_sizes=(32,),
+        latent_dim=4,
+        batch_size=64,
+        curve_steps=(10, 20, 40),
+        seeds=(0, 1),
+        probe_n_train=None,
+        sweep_n_train=None,
+        batch_sizes=(32, 64),
+        samples_budget=1280,
+        steps_budget=20,
+        search_temperatures=(0.1, 0.5),
+        search_weights=(1.0,),
+        search_latent_sizes=(4,),
+        search_budgets=(20, 40),
+    ),
     # the issue's setting: 20,000 Fashion-MNIST images, batch 128, the curve to 5,000 steps, 3 seeds
-    "default": ClaimsProfile(dataset="fashion-mnist", n_train=20_000, more_datasets={"mnist-5k": (None, 1550)},
-                             hidden_sizes=(512, 512), latent_dim=16, batch_size=128,
-                             curve_steps=(200, 500, 1000, 2000, 5000), seeds=(0, 1, 2), probe_n_train=None,
-                             sweep_n_train=20_000, batch_sizes=(32, 128, 512), samples_budget=100_000,
-                             steps_budget=500, search_temperatures=(0.05, 0.1, 0.5), search_weights=(1.0, 10.0),
-                             search_latent_sizes=(16, 64), search_budgets=(500, 2000)),
+    "default": ClaimsProfile(
+        dataset="fashion-mnist",
+        n_train=20_000,
+        more_datasets={"mnist-5k": (None, 1550)},
+        hidden_sizes=(512, 512),
+        latent_dim=16,
+        batch_size=128,
+        curve_steps=(200, 500, 1000, 2000, 5000),
+        seeds=(0, 1, 2),
+        probe_n_train=None,
+        sweep_n_train=20_000,
+        batch_sizes=(32, 128, 512),
+        samples_budget=100_000,
+        steps_budget=500,
+        search_temperatures=(0.05, 0.1, 0.5),
+        search_weights=(1.0, 10.0),
+        search_latent_sizes=(16, 64),
+        search_budgets=(500, 2000),
+    ),
     # all 60,000 images and a longer curve (meant for a GPU)
-    "full": ClaimsProfile(dataset="fashion-mnist", n_train=None, more_datasets={"mnist-5k": (None, 1550)},
-                          hidden_sizes=(512, 512), latent_dim=16, batch_size=128,
-                          curve_steps=(200, 500, 1000, 2000, 5000, 10000), seeds=(0, 1, 2), probe_n_train=None,
-                          sweep_n_train=20_000, batch_sizes=(16, 32, 64, 128, 256, 512, 1024),
-                          samples_budget=100_000, steps_budget=500, search_temperatures=(0.05, 0.1, 0.5, 1.0),
-                          search_weights=(1.0, 10.0, 100.0), search_latent_sizes=(16, 64),
-                          search_budgets=(1000, 5000)),
+    "full": ClaimsProfile(
+        dataset="fashion-mnist",
+        n_train=None,
+        more_datasets={"mnist-5k": (None, 1550)},
+        hidden_sizes=(512, 512),
+        latent_dim=16,
+        batch_size=128,
+        curve_steps=(200, 500, 1000, 2000, 5000, 10000),
+        seeds=(0, 1, 2),
+        probe_n_train=None,
+        sweep_n_train=20_000,
+        batch_sizes=(16, 32, 64, 128, 256, 512, 1024),
+        samples_budget=100_000,
+        steps_budget=500,
+        search_temperatures=(0.05, 0.1, 0.5, 1.0),
+        search_weights=(1.0, 10.0, 100.0),
+        search_latent_sizes=(16, 64),
+        search_budgets=(1000, 5000),
+    ),
 }
 
 STATEMENTS = {
@@ -149,7 +203,7 @@ STATEMENTS = {
     (2, "linear"): "the contrastive term improves the linear probe on mu",
     (2, "recon_nll"): "cMIM keeps reconstruction competitive (test NLL, nats per image; lower is better)",
     (3, None): "cMIM is less sensitive to the batch size (a smaller gap between its best and worst batch size, per "
-               "seed; lower is better)",
+    "seed; lower is better)",
     (4, None): "the informative embedding (-X) beats the posterior mean",
     (4, "layers"): "mu plus the first decoder layer beats mu plus all decoder layers (-X)",
 }
@@ -160,6 +214,7 @@ class ClaimsResult:
     """``rows``: one dict per claim and setting (the rows of ``claims.json``); ``curve``: the
     budget curve's verdicts (:func:`cmim_lab.studies.verdicts.curve_verdicts`); ``search``: the search
     table (None without ``--search``); ``markdown``: ``claims.md``; ``files`` written."""
+
     rows: list[dict]
     curve: pd.DataFrame
     search: pd.DataFrame | None
@@ -168,8 +223,16 @@ class ClaimsResult:
     files: list[Path] = field(default_factory=list)
 
 
-def run_claims(profile: str = "default", *, search: bool = False, out_dir=None, device="auto", progress: bool = True,
-               log=None, command: str | None = None) -> ClaimsResult:
+def run_claims(
+    profile: str = "default",
+    *,
+    search: bool = False,
+    out_dir=None,
+    device="auto",
+    progress: bool = True,
+    log=None,
+    command: str | None = None,
+) -> ClaimsResult:
     """Run every claim of the profile (see the module docstring); write the reports into
     ``out_dir`` when given. ``log`` gets a line per model, evaluation and claim."""
     check_choice("profile", profile, PROFILE_NAMES)
@@ -192,16 +255,29 @@ def run_claims(profile: str = "default", *, search: bool = False, out_dir=None, 
 
     t0 = time.perf_counter()
     say(f"claims 1 and 4: {', '.join(CLAIM4_METHODS)} at {p.budget} steps")
-    study = run_study(grid(p.base(), CLAIM4_METHODS, seeds=p.seeds, reductions=["sum"]), ds,
-                      [EvalTask(ds.name, ds, EvalConfig(probe_n_train=p.probe_n_train))], **run)
+    study = run_study(
+        grid(p.base(), CLAIM4_METHODS, seeds=p.seeds, reductions=["sum"]),
+        ds,
+        [EvalTask(ds.name, ds, EvalConfig(probe_n_train=p.probe_n_train))],
+        **run,
+    )
     rows = claim1_rows(study.rows, p, ds.name, f"{p.budget} steps") + rows
     rows += claim4_rows(study, ds, p, log=log)
     for name, (n_train, steps) in p.more_datasets.items():
         say(f"claim 1 on {name}: vae and mim at {steps} steps")
         other = others[name]
-        st = run_study(grid(p.base(name, n_train, steps), ["vae", "mim"], seeds=p.seeds, reductions=["sum"]), other,
-                       [EvalTask(other.name, other, EvalConfig(probe_n_train=p.probe_n_train, embeddings=("mean",),
-                                                              probes=("knn-cosine", "linear")))], **run)
+        st = run_study(
+            grid(p.base(name, n_train, steps), ["vae", "mim"], seeds=p.seeds, reductions=["sum"]),
+            other,
+            [
+                EvalTask(
+                    other.name,
+                    other,
+                    EvalConfig(probe_n_train=p.probe_n_train, embeddings=("mean",), probes=("knn-cosine", "linear")),
+                )
+            ],
+            **run,
+        )
         rows = claim1_rows(st.rows, p, other.name, f"{steps} steps") + rows
     times["claims 1 and 4"] = time.perf_counter() - t0
 
@@ -235,8 +311,18 @@ def claim1_rows(rows: pd.DataFrame, p: ClaimsProfile, dataset: str, budget: str)
         if part.empty:
             continue
         v = compare_entries(part, "mim[sum]", "vae[sum]", margin=_margin(p, metric))
-        out.append(claim_row(1, f"{dataset}, {metric}", v, statement=STATEMENTS[(1, metric)], dataset=dataset,
-                             probe=metric, embedding=embedding or "mean", budget=budget))
+        out.append(
+            claim_row(
+                1,
+                f"{dataset}, {metric}",
+                v,
+                statement=STATEMENTS[(1, metric)],
+                dataset=dataset,
+                probe=metric,
+                embedding=embedding or "mean",
+                budget=budget,
+            )
+        )
     return out
 
 
@@ -244,20 +330,34 @@ def claim2_curve(p: ClaimsProfile, ds, *, device="auto", progress=True, log=None
     """Train mim and cmim under both conventions once per seed, scored at every curve step:
     (the curve's long rows, its verdicts, the claim-2 rows of ``claims.json``)."""
     entries = grid(p.base(), ["mim", "cmim"], seeds=p.seeds, reductions=["sum", "normalised"])
-    cfg = EvalConfig(embeddings=("mean",), probes=("knn-cosine", "linear"), clustering=False,
-                     probe_n_train=p.probe_n_train)
+    cfg = EvalConfig(
+        embeddings=("mean",), probes=("knn-cosine", "linear"), clustering=False, probe_n_train=p.probe_n_train
+    )
     rows, _ = run_curves(entries, ds, p.curve_steps, eval_config=cfg, device=device, progress=progress, log=log)
-    pairs = [("cmim[normalised]", "mim[normalised]"), ("cmim[sum]", "mim[sum]"), ("cmim[normalised]", BEST),
-             ("cmim[sum]", BEST)]
-    table = curve_verdicts(rows, pairs, metrics=("knn-cosine", "linear"), best_of=("mim[sum]", "mim[normalised]"),
-                           margin=p.margin)
-    recon = curve_verdicts(rows[rows["step"] == p.budget], pairs[:2], metrics=("recon_nll",), embedding="",
-                           margin=0.0)
+    pairs = [
+        ("cmim[normalised]", "mim[normalised]"),
+        ("cmim[sum]", "mim[sum]"),
+        ("cmim[normalised]", BEST),
+        ("cmim[sum]", BEST),
+    ]
+    table = curve_verdicts(
+        rows, pairs, metrics=("knn-cosine", "linear"), best_of=("mim[sum]", "mim[normalised]"), margin=p.margin
+    )
+    recon = curve_verdicts(rows[rows["step"] == p.budget], pairs[:2], metrics=("recon_nll",), embedding="", margin=0.0)
     out = []
     for r in pd.concat([table, recon], ignore_index=True).itertuples():
-        out.append(claim_row(2, f"{ds.name}, {r.comparison}, {r.metric}, step {r.step}", r.result,
-                             statement=STATEMENTS[(2, r.metric)], dataset=ds.name, probe=r.metric,
-                             embedding="mean", budget=f"{r.step} steps"))
+        out.append(
+            claim_row(
+                2,
+                f"{ds.name}, {r.comparison}, {r.metric}, step {r.step}",
+                r.result,
+                statement=STATEMENTS[(2, r.metric)],
+                dataset=ds.name,
+                probe=r.metric,
+                embedding="mean",
+                budget=f"{r.step} steps",
+            )
+        )
     return rows, table, out
 
 
@@ -267,28 +367,52 @@ def claim3_rows(p: ClaimsProfile, out_dir=None, *, device="auto", progress=True,
     MIM and against InfoNCE with and without reconstruction (lower is better)."""
     from .sweep import run_batch_sweep, seed_gaps
 
-    base = TrainConfig(dataset=p.dataset, n_train=p.sweep_n_train, hidden_sizes=p.hidden_sizes,
-                       latent_dim=p.latent_dim)
-    pairs = [("cmim[sum]", "mim[sum]"), ("cmim[normalised]", "mim[normalised]"),
-             ("cmim[normalised]", "infonce[recon]"), ("cmim[normalised]", "infonce[pure]"),
-             ("cmim[sum]", "infonce[recon]"), ("cmim[sum]", "infonce[pure]")]
+    base = TrainConfig(dataset=p.dataset, n_train=p.sweep_n_train, hidden_sizes=p.hidden_sizes, latent_dim=p.latent_dim)
+    pairs = [
+        ("cmim[sum]", "mim[sum]"),
+        ("cmim[normalised]", "mim[normalised]"),
+        ("cmim[normalised]", "infonce[recon]"),
+        ("cmim[normalised]", "infonce[pure]"),
+        ("cmim[sum]", "infonce[recon]"),
+        ("cmim[sum]", "infonce[pure]"),
+    ]
     out = []
     for protocol, budget, unit in (("samples", p.samples_budget, "samples seen"), ("steps", p.steps_budget, "steps")):
         if log:
-            log(f"claim 3: batch-size sweep, protocol {protocol}, budget {budget} {unit}, batch sizes "
-                f"{list(p.batch_sizes)}")
-        sweep = run_batch_sweep(list(SWEEP_VARIANTS), list(p.batch_sizes), list(p.seeds), base=base,
-                                protocol=protocol, budget=budget, eval_config=EvalConfig(probe_n_train=p.probe_n_train),
-                                out_dir=Path(out_dir) / f"sweep-{protocol}" if out_dir else None, device=device,
-                                progress=progress, log=log)
+            log(
+                f"claim 3: batch-size sweep, protocol {protocol}, budget {budget} {unit}, batch sizes "
+                f"{list(p.batch_sizes)}"
+            )
+        sweep = run_batch_sweep(
+            list(SWEEP_VARIANTS),
+            list(p.batch_sizes),
+            list(p.seeds),
+            base=base,
+            protocol=protocol,
+            budget=budget,
+            eval_config=EvalConfig(probe_n_train=p.probe_n_train),
+            out_dir=Path(out_dir) / f"sweep-{protocol}" if out_dir else None,
+            device=device,
+            progress=progress,
+            log=log,
+        )
         for probe in ("knn-cosine", "linear"):
             gaps = seed_gaps(sweep.table, probe)
             for a, b in pairs:
                 v = compare_entries(gaps, a, b, "gap", by="variant", higher_is_better=False, margin=p.margin)
                 sizes = f"B = {min(p.batch_sizes)} to {max(p.batch_sizes)}"
-                out.append(claim_row(3, f"{p.dataset}, protocol {protocol}, {a} vs {b}, {probe}", v,
-                                     statement=STATEMENTS[(3, None)], dataset=p.dataset, probe=f"{probe} gap",
-                                     embedding="mean", budget=f"{budget} {unit} per run, {sizes}"))
+                out.append(
+                    claim_row(
+                        3,
+                        f"{p.dataset}, protocol {protocol}, {a} vs {b}, {probe}",
+                        v,
+                        statement=STATEMENTS[(3, None)],
+                        dataset=p.dataset,
+                        probe=f"{probe} gap",
+                        embedding="mean",
+                        budget=f"{budget} {unit} per run, {sizes}",
+                    )
+                )
     return out
 
 
@@ -304,11 +428,21 @@ def claim4_rows(study, ds, p: ClaimsProfile, *, log=None) -> list[dict]:
             part = rows[(rows["entry"] == label) & (rows["metric"] == probe)]
             if part.empty:
                 continue
-            v = compare_entries(part, "informative", "mean", by="embedding", margin=p.margin,
-                                names=(f"{label}-X", f"{label} mu"))
-            out.append(claim_row(4, f"{ds.name}, {label}, {probe}", v, statement=STATEMENTS[(4, None)],
-                                 dataset=ds.name, probe=probe, embedding="informative vs mean",
-                                 budget=f"{p.budget} steps"))
+            v = compare_entries(
+                part, "informative", "mean", by="embedding", margin=p.margin, names=(f"{label}-X", f"{label} mu")
+            )
+            out.append(
+                claim_row(
+                    4,
+                    f"{ds.name}, {label}, {probe}",
+                    v,
+                    statement=STATEMENTS[(4, None)],
+                    dataset=ds.name,
+                    probe=probe,
+                    embedding="informative vs mean",
+                    budget=f"{p.budget} steps",
+                )
+            )
     variants = {"mu + layer 0": dict(kind="informative", layers=[0]), "-X (all layers)": dict(kind="informative")}
     for method in LAYER_METHODS:
         label = f"{method}[sum]"
@@ -321,11 +455,27 @@ def claim4_rows(study, ds, p: ClaimsProfile, *, log=None) -> list[dict]:
             scores.append(embedding_ablation(model, ds, variants, cfg).assign(seed=seed))
         table = pd.concat(scores, ignore_index=True)
         for probe in ("knn-cosine", "linear"):
-            v = compare_entries(table, "mu + layer 0", "-X (all layers)", probe, by="embedding", margin=p.margin,
-                                names=(f"{label} mu + layer 0", f"{label}-X (all layers)"))
-            out.append(claim_row(4, f"{ds.name}, {label}, layers, {probe}", v, statement=STATEMENTS[(4, "layers")],
-                                 dataset=ds.name, probe=probe, embedding="informative (layer ablation)",
-                                 budget=f"{p.budget} steps"))
+            v = compare_entries(
+                table,
+                "mu + layer 0",
+                "-X (all layers)",
+                probe,
+                by="embedding",
+                margin=p.margin,
+                names=(f"{label} mu + layer 0", f"{label}-X (all layers)"),
+            )
+            out.append(
+                claim_row(
+                    4,
+                    f"{ds.name}, {label}, layers, {probe}",
+                    v,
+                    statement=STATEMENTS[(4, "layers")],
+                    dataset=ds.name,
+                    probe=probe,
+                    embedding="informative (layer ablation)",
+                    budget=f"{p.budget} steps",
+                )
+            )
         if log:
             log(f"claim 4: layer ablation of {label} done")
     return out
@@ -348,21 +498,34 @@ def claim_readings(rows: list[dict]) -> dict[int, str]:
     return out
 
 
-def report(rows, curve_table, search_table, profile, command, seconds, times, p: ClaimsProfile, *,
-           title: str = "The paper's claims, checked") -> str:
+def report(
+    rows,
+    curve_table,
+    search_table,
+    profile,
+    command,
+    seconds,
+    times,
+    p: ClaimsProfile,
+    *,
+    title: str = "The paper's claims, checked",
+) -> str:
     """``claims.md``: the command and run time, one line per claim, the table of every row,
     the budget curve's reading and (with ``--search``) the search table."""
     lines = [f"# {title}", ""]
     if command:
         lines += ["```", command, "```", ""]
-    lines += [f"Profile **{profile}**: {p.dataset} ({p.n_train or 'all'} training images), MLP "
-              f"{'-'.join(map(str, p.hidden_sizes))}, latent {p.latent_dim}, batch {p.batch_size}, budget "
-              f"{p.budget} steps, seeds {list(p.seeds)}; probes fitted on {p.probe_n_train or 'all'} training codes, "
-              f"scored on the test split. Verdicts: paired by seed, 95% t interval, margin {p.margin:g}; holds = "
-              f"A better, reverses = B better, within noise = the interval straddles the margin. "
-              f"\"A better by\" is A - B, or B - A where lower is better (gaps, reconstruction NLL).", "",
-              f"Run time: {seconds / 60:.1f} min ("
-              + ", ".join(f"{k} {v / 60:.1f}" for k, v in times.items()) + ")", ""]
+    lines += [
+        f"Profile **{profile}**: {p.dataset} ({p.n_train or 'all'} training images), MLP "
+        f"{'-'.join(map(str, p.hidden_sizes))}, latent {p.latent_dim}, batch {p.batch_size}, budget "
+        f"{p.budget} steps, seeds {list(p.seeds)}; probes fitted on {p.probe_n_train or 'all'} training codes, "
+        f"scored on the test split. Verdicts: paired by seed, 95% t interval, margin {p.margin:g}; holds = "
+        f"A better, reverses = B better, within noise = the interval straddles the margin. "
+        f'"A better by" is A - B, or B - A where lower is better (gaps, reconstruction NLL).',
+        "",
+        f"Run time: {seconds / 60:.1f} min (" + ", ".join(f"{k} {v / 60:.1f}" for k, v in times.items()) + ")",
+        "",
+    ]
     readings = claim_readings(rows)
     lines += ["## Reading", ""] + [f"* **Claim {c}**: {text}" for c, text in readings.items()] + [""]
     for what in ("cmim[normalised] - mim[normalised]", "cmim[sum] - mim[sum]", "cmim[normalised] - best MIM"):
@@ -371,10 +534,15 @@ def report(rows, curve_table, search_table, profile, command, seconds, times, p:
             lines.append("* Budget curve, kNN-cos: " + curve_reading(dict(zip(part["step"], part["result"])), what))
     lines += ["", "## Every comparison", "", _table(rows), ""]
     if search_table is not None:
-        lines += ["## Search: the best cMIM against the best MIM at equal budget", "",
-                  "Both sides tuned on the same grid, each side's best chosen on a validation split carved from the "
-                  "training images (kNN-cos, mean over seeds), then scored on the test split:", "",
-                  search_table.to_markdown(index=False, floatfmt=".4f"), ""]
+        lines += [
+            "## Search: the best cMIM against the best MIM at equal budget",
+            "",
+            "Both sides tuned on the same grid, each side's best chosen on a validation split carved from the "
+            "training images (kNN-cos, mean over seeds), then scored on the test split:",
+            "",
+            search_table.to_markdown(index=False, floatfmt=".4f"),
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -382,27 +550,61 @@ def rows_frame(rows: list[dict]) -> pd.DataFrame:
     """The rows of ``claims.json`` as the table of ``claims.md``: claim, setting, the entries
     A and B, budget, both seed means, "A better by" (A - B; B - A where lower is better),
     the 95% interval, the number of seeds and the verdict word."""
-    return pd.DataFrame([{"claim": r["claim"], "setting": r["setting"], "A": r["a"], "B": r["b"],
-                          "budget": r["budget"], "A mean": _mean(r["a_per_seed"]), "B mean": _mean(r["b_per_seed"]),
-                          "A better by": r["mean_diff"], "interval": _interval(r), "n": r["n_seeds"],
-                          "verdict": r["verdict"] or "one seed: no verdict"} for r in rows])
+    return pd.DataFrame(
+        [
+            {
+                "claim": r["claim"],
+                "setting": r["setting"],
+                "A": r["a"],
+                "B": r["b"],
+                "budget": r["budget"],
+                "A mean": _mean(r["a_per_seed"]),
+                "B mean": _mean(r["b_per_seed"]),
+                "A better by": r["mean_diff"],
+                "interval": _interval(r),
+                "n": r["n_seeds"],
+                "verdict": r["verdict"] or "one seed: no verdict",
+            }
+            for r in rows
+        ]
+    )
 
 
 def _table(rows: list[dict]) -> str:
     return rows_frame(rows).to_markdown(index=False, floatfmt=".4f")
 
 
-def search_profile(dataset: str, *, seeds, temperatures, weights, latent_sizes, budgets, latent_dim: int = 16,
-                   probe_n_train: int | None = None, margin: float = 0.0) -> ClaimsProfile:
+def search_profile(
+    dataset: str,
+    *,
+    seeds,
+    temperatures,
+    weights,
+    latent_sizes,
+    budgets,
+    latent_dim: int = 16,
+    probe_n_train: int | None = None,
+    margin: float = 0.0,
+) -> ClaimsProfile:
     """A profile for :func:`cmim_lab.studies.search.run_search` with a notebook's own sizes:
     its data set, seeds, grid (``temperatures`` x ``weights`` x ``latent_sizes``, both
     conventions) and two ``budgets`` in steps; the model and batch size of the ``default``
     profile. Checked (``ValueError`` naming the bad setting) before anything trains."""
-    p = dataclasses.replace(PROFILES["default"], dataset=dataset, n_train=None, more_datasets={},
-                            latent_dim=latent_dim, seeds=tuple(seeds), probe_n_train=probe_n_train,
-                            search_temperatures=tuple(temperatures), search_weights=tuple(weights),
-                            search_latent_sizes=tuple(latent_sizes), search_budgets=tuple(budgets),
-                            curve_steps=(max(budgets) if len(budgets) else 1,), margin=margin)
+    p = dataclasses.replace(
+        PROFILES["default"],
+        dataset=dataset,
+        n_train=None,
+        more_datasets={},
+        latent_dim=latent_dim,
+        seeds=tuple(seeds),
+        probe_n_train=probe_n_train,
+        search_temperatures=tuple(temperatures),
+        search_weights=tuple(weights),
+        search_latent_sizes=tuple(latent_sizes),
+        search_budgets=tuple(budgets),
+        curve_steps=(max(budgets) if len(budgets) else 1,),
+        margin=margin,
+    )
     p.check()
     return p
 
@@ -418,10 +620,14 @@ def _interval(r: dict) -> str:
 def _write(result: ClaimsResult, curve_rows: pd.DataFrame, out: Path, profile: str, command) -> list[Path]:
     from ..notebook.viz import budget_curve_figure, save_figure
 
-    files = [write_json(out / "claims.json", {"profile": profile, "command": command, "seconds": result.seconds,
-                                              "rows": result.rows}),
-             write_text(out / "claims.md", result.markdown),
-             write_text(out / "curve.csv", curve_rows.to_csv(index=False))]
+    files = [
+        write_json(
+            out / "claims.json",
+            {"profile": profile, "command": command, "seconds": result.seconds, "rows": result.rows},
+        ),
+        write_text(out / "claims.md", result.markdown),
+        write_text(out / "curve.csv", curve_rows.to_csv(index=False)),
+    ]
     if result.search is not None:
         files.append(write_text(out / "search.csv", result.search.to_csv(index=False)))
     files += save_figure(budget_curve_figure(result.curve.drop(columns=["result"])), out / "budget_curve", width=1100)

@@ -16,6 +16,7 @@ evaluation setting), written after each point, so an interrupted run that resume
 points already scored. When a point cannot come from the cached run (the model was cached
 without this curve), the run is repeated without touching the cache entry's checkpoint.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,6 +41,7 @@ class CurveResult:
     """``result``: the trained model (at the last step); ``rows``: one row per (step, task,
     embedding, metric) with ``step``, ``dataset`` (the task's name), ``embedding``,
     ``metric``, ``value`` and ``higher_is_better``."""
+
     result: TrainResult
     rows: pd.DataFrame
 
@@ -56,8 +58,10 @@ def check_curve_steps(steps, total: int) -> tuple[int, ...]:
     steps = check_list("curve steps", steps, STEPS, distinct=True)
     late = [s for s in steps if s > total]
     if late:
-        raise ValueError(f"curve steps {late} lie beyond the {total} optimiser steps of this run; give steps from 1 "
-                         f"to {total}, or train longer (epochs or max_steps)")
+        raise ValueError(
+            f"curve steps {late} lie beyond the {total} optimiser steps of this run; give steps from 1 "
+            f"to {total}, or train longer (epochs or max_steps)"
+        )
     return tuple(sorted(steps))
 
 
@@ -65,16 +69,29 @@ def curve_key(config: TrainConfig, steps, tasks, eval_config: EvalConfig) -> str
     """The key of a curve file: the steps, every task (name, data fingerprint, provenance),
     the evaluation settings, the likelihood and the library versions (the model's own config
     and data are covered by the folder it sits in)."""
-    blob = {"format": CURVE_FORMAT, "steps": list(steps), "likelihood": config.likelihood,
-            "eval": eval_config.key_dict(),
-            "tasks": [{"name": t.name, "data": fingerprint(t.data), "info": getattr(t.data, "info", {})}
-                      for t in tasks], **library_versions()}
+    blob = {
+        "format": CURVE_FORMAT,
+        "steps": list(steps),
+        "likelihood": config.likelihood,
+        "eval": eval_config.key_dict(),
+        "tasks": [{"name": t.name, "data": fingerprint(t.data), "info": getattr(t.data, "info", {})} for t in tasks],
+        **library_versions(),
+    }
     return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def train_with_curve(config: TrainConfig, data, steps, tasks=None,
-                     eval_config: EvalConfig | None = None, *, device="auto", progress: bool = True,
-                     log: Callable[[str], None] | None = None, name: str | None = None) -> CurveResult:
+def train_with_curve(
+    config: TrainConfig,
+    data,
+    steps,
+    tasks=None,
+    eval_config: EvalConfig | None = None,
+    *,
+    device="auto",
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+    name: str | None = None,
+) -> CurveResult:
     """Train ``config`` on ``data`` once and evaluate it after each of ``steps`` optimiser steps.
 
     ``tasks``: the data to evaluate at each point, by name: objects with ``name`` and
@@ -89,8 +106,9 @@ def train_with_curve(config: TrainConfig, data, steps, tasks=None,
     who = f"{name or config.label} seed {config.seed}"
     if eval_config is not None and not isinstance(eval_config, EvalConfig):
         raise ValueError(f"eval_config must be an EvalConfig or None, got {type(eval_config).__name__}")
-    cfg = (eval_config or EvalConfig(embeddings=("mean",), probes=("knn-cosine", "linear"), clustering=False)
-           ).replace(seed=config.seed)
+    cfg = (eval_config or EvalConfig(embeddings=("mean",), probes=("knn-cosine", "linear"), clustering=False)).replace(
+        seed=config.seed
+    )
     tasks = tasks if tasks is not None else [_Task(data.name, data)]
     steps = check_curve_steps(steps, total_steps(config, len(data.x_train)))
     dev = resolve_device(device)
@@ -110,8 +128,10 @@ def train_with_curve(config: TrainConfig, data, steps, tasks=None,
             result = load_or_train(config, data, device=dev, progress=progress, step_callbacks=[record])
             if len(points) < len(steps):  # the model was cached without this curve: run it again, cache untouched
                 if log:
-                    log(f"  {who}: scoring steps {[s for s in steps if s not in points]} "
-                        f"needs a second run (the cached model has no curve for them)")
+                    log(
+                        f"  {who}: scoring steps {[s for s in steps if s not in points]} "
+                        f"needs a second run (the cached model has no curve for them)"
+                    )
                 points.clear()
                 train(config, data, device=dev, progress=progress, resume=False, step_callbacks=[record])
         else:
@@ -121,25 +141,42 @@ def train_with_curve(config: TrainConfig, data, steps, tasks=None,
     return CurveResult(result, _rows(points))
 
 
-def run_curves(entries, data, steps, tasks=None,
-               eval_config: EvalConfig | None = None, *, device="auto", progress: bool = True,
-               log: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, list[TrainResult]]:
+def run_curves(
+    entries,
+    data,
+    steps,
+    tasks=None,
+    eval_config: EvalConfig | None = None,
+    *,
+    device="auto",
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> tuple[pd.DataFrame, list[TrainResult]]:
     """:func:`train_with_curve` for every entry (:class:`cmim_lab.studies.engine.Entry`: ``label``,
     ``config``, ``tags``): (rows with ``entry``, ``method``, ``reduction``, ``seed`` and the
     entry's tags added, the trained models in entry order)."""
     frames, results = [], []
     for entry in entries:
-        curve = train_with_curve(entry.config, data, steps, tasks, eval_config, device=device, progress=progress,
-                                 log=log, name=entry.label)
+        curve = train_with_curve(
+            entry.config, data, steps, tasks, eval_config, device=device, progress=progress, log=log, name=entry.label
+        )
         results.append(curve.result)
-        frames.append(curve.rows.assign(entry=entry.label, method=entry.config.method,
-                                        reduction=entry.config.reduction, seed=entry.config.seed, **entry.tags))
+        frames.append(
+            curve.rows.assign(
+                entry=entry.label,
+                method=entry.config.method,
+                reduction=entry.config.reduction,
+                seed=entry.config.seed,
+                **entry.tags,
+            )
+        )
     return pd.concat(frames, ignore_index=True), results
 
 
 @dataclass(frozen=True)
 class _Task:
     """The default task of a curve: the training data's own test split."""
+
     name: str
     data: object
 
@@ -161,12 +198,30 @@ def _rows(points: dict) -> pd.DataFrame:
     rows = []
     for step in sorted(points):
         for task, scores in points[step].items():
-            rows += [{"step": step, "dataset": task, "embedding": kind, "metric": probe, "value": value,
-                      "higher_is_better": True}
-                     for kind, probes in scores["probes"].items() for probe, value in probes.items()]
-            rows += [{"step": step, "dataset": task, "embedding": "", "metric": k, "value": v,
-                      "higher_is_better": k not in lower}
-                     for k, v in scores["metrics"].items() if k != "latent_dim"]
+            rows += [
+                {
+                    "step": step,
+                    "dataset": task,
+                    "embedding": kind,
+                    "metric": probe,
+                    "value": value,
+                    "higher_is_better": True,
+                }
+                for kind, probes in scores["probes"].items()
+                for probe, value in probes.items()
+            ]
+            rows += [
+                {
+                    "step": step,
+                    "dataset": task,
+                    "embedding": "",
+                    "metric": k,
+                    "value": v,
+                    "higher_is_better": k not in lower,
+                }
+                for k, v in scores["metrics"].items()
+                if k != "latent_dim"
+            ]
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
@@ -174,5 +229,7 @@ def _rows(points: dict) -> pd.DataFrame:
 
 
 def _summary(scores: dict) -> str:
-    return "; ".join(f"{task} " + ", ".join(f"{p} {v:.4f}" for kind in s["probes"].values() for p, v in kind.items())
-                     for task, s in scores.items())
+    return "; ".join(
+        f"{task} " + ", ".join(f"{p} {v:.4f}" for kind in s["probes"].values() for p, v in kind.items())
+        for task, s in scores.items()
+    )

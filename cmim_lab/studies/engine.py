@@ -29,6 +29,7 @@ crash: the log gets one line (``... diverged: loss is NaN at step 12 (epoch 2) .
 A diverged entry has no model (``study.results`` holds None there) and no score rows; a
 collapsed one is evaluated, its scores at chance level.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -57,6 +58,7 @@ HISTORY_COLUMNS = ("epoch", "step", "seconds", "samples_per_s")
 @dataclass(frozen=True)
 class Entry:
     """One model of a study: ``label`` names it in tables, ``tags`` are extra columns."""
+
     label: str
     config: TrainConfig
     tags: dict = field(default_factory=dict)
@@ -70,6 +72,7 @@ class EvalTask:
     :class:`~cmim_lab.evaluation.EvalResult` (default :func:`~cmim_lab.evaluation.evaluate`);
     ``name`` fills the rows' ``dataset`` column and ``columns`` adds more (e.g. a split seed).
     """
+
     name: str
     data: Any
     eval_config: EvalConfig = field(default_factory=EvalConfig)
@@ -85,6 +88,7 @@ class StudyResult:
     ``note`` (``""``, the divergence line, or ``codes are constant: probes at chance``);
     ``results``: the trained models in entry order (:class:`~cmim_lab.trainer.TrainResult`,
     None for a diverged entry)."""
+
     rows: pd.DataFrame
     training: pd.DataFrame
     results: list[TrainResult | None]
@@ -93,15 +97,24 @@ class StudyResult:
     def result(self, label: str, seed: int | None = None, **tags) -> TrainResult:
         """The trained model of ``label`` (and ``seed`` and ``tags`` where several match);
         ``KeyError`` unless exactly one matches, ``ValueError`` when its training diverged."""
-        hits = [(i, r) for i, (e, r) in enumerate(zip(self.entries, self.results)) if e.label == label
-                and (seed is None or e.config.seed == seed) and all(e.tags.get(k) == v for k, v in tags.items())]
+        hits = [
+            (i, r)
+            for i, (e, r) in enumerate(zip(self.entries, self.results))
+            if e.label == label
+            and (seed is None or e.config.seed == seed)
+            and all(e.tags.get(k) == v for k, v in tags.items())
+        ]
         if len(hits) != 1:
-            raise KeyError(f"{len(hits)} models match {label!r} seed={seed} {tags}; entries: "
-                           f"{sorted({e.label for e in self.entries})}")
+            raise KeyError(
+                f"{len(hits)} models match {label!r} seed={seed} {tags}; entries: "
+                f"{sorted({e.label for e in self.entries})}"
+            )
         i, result = hits[0]
         if result is None:
-            raise ValueError(f"{label} seed {self.entries[i].config.seed} has no model: its training diverged "
-                             f"({self.training.iloc[i]['note']})")
+            raise ValueError(
+                f"{label} seed {self.entries[i].config.seed} has no model: its training diverged "
+                f"({self.training.iloc[i]['note']})"
+            )
         return result
 
     def wide(self) -> pd.DataFrame:
@@ -150,15 +163,27 @@ def evaluation_key(result: TrainResult, task: EvalTask, cfg: EvalConfig) -> str:
     provenance), the model's weights and likelihood, and the versions of the kit, torch and
     scikit-learn."""
     evaluator = task.evaluator or evaluate
-    blob = {"evaluator": f"{evaluator.__module__}.{evaluator.__qualname__}", "eval": cfg.key_dict(),
-            "params": task.params, "data": getattr(task.data, "info", {}), "data_fingerprint": fingerprint(task.data),
-            "weights": tensor_digest(result.model.state_dict()), "likelihood": result.config.likelihood,
-            **library_versions()}
+    blob = {
+        "evaluator": f"{evaluator.__module__}.{evaluator.__qualname__}",
+        "eval": cfg.key_dict(),
+        "params": task.params,
+        "data": getattr(task.data, "info", {}),
+        "data_fingerprint": fingerprint(task.data),
+        "weights": tensor_digest(result.model.state_dict()),
+        "likelihood": result.config.likelihood,
+        **library_versions(),
+    }
     return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def cached_evaluate(result: TrainResult, task: EvalTask, cfg: EvalConfig | None = None, *, device=None,
-                    log: Callable[[str], None] | None = None) -> EvalResult:
+def cached_evaluate(
+    result: TrainResult,
+    task: EvalTask,
+    cfg: EvalConfig | None = None,
+    *,
+    device=None,
+    log: Callable[[str], None] | None = None,
+) -> EvalResult:
     """Evaluate ``result.model`` on ``task`` (with ``cfg``, default ``task.eval_config``),
     cached as ``eval-<key>.json`` in the model's checkpoint folder (:func:`evaluation_key`),
     under the entry's lock (a second process evaluating the same entry waits, then loads).
@@ -176,8 +201,17 @@ def cached_evaluate(result: TrainResult, task: EvalTask, cfg: EvalConfig | None 
                 log(f"  {task.name}: evaluation loaded from cache")
             return EvalResult(blob["probes"], blob["metrics"], blob["info"])
         ev = _evaluate(result, task, cfg, device, log)
-        write_json(path, seal({"probes": ev.probes, "metrics": ev.metrics, "info": ev.info,
-                               "checkpoint_sha256": tensor_digest(result.model.state_dict())}))
+        write_json(
+            path,
+            seal(
+                {
+                    "probes": ev.probes,
+                    "metrics": ev.metrics,
+                    "info": ev.info,
+                    "checkpoint_sha256": tensor_digest(result.model.state_dict()),
+                }
+            ),
+        )
     return ev
 
 
@@ -193,9 +227,16 @@ def _evaluate(result: TrainResult, task: EvalTask, cfg: EvalConfig, device, log)
     return ev
 
 
-def run_study(entries: list[Entry], train_data, tasks: list[EvalTask] | None = None, *, device="auto",
-              progress: bool = True, log: Callable[[str], None] | None = None,
-              callback: Callable[[Entry, TrainResult, dict], None] | None = None) -> StudyResult:
+def run_study(
+    entries: list[Entry],
+    train_data,
+    tasks: list[EvalTask] | None = None,
+    *,
+    device="auto",
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+    callback: Callable[[Entry, TrainResult, dict], None] | None = None,
+) -> StudyResult:
     """Load or train every entry on ``train_data``, run every task on it, collect the rows.
 
     ``tasks`` default to one :class:`EvalTask` on ``train_data`` with the default
@@ -244,8 +285,9 @@ def _grid_bar(total_steps: int, n_models: int, name: str):
     """The one progress bar of a study: optimiser steps over every model of the grid."""
     from ..infra.progress import progress_bar
 
-    return progress_bar(total=total_steps, desc=f"{n_models} model{'s' * (n_models != 1)} on {name}", unit="step",
-                dynamic_ncols=True)
+    return progress_bar(
+        total=total_steps, desc=f"{n_models} model{'s' * (n_models != 1)} on {name}", unit="step", dynamic_ncols=True
+    )
 
 
 def _above(bar, log):
@@ -257,6 +299,7 @@ def _above(bar, log):
     def write(line: str) -> None:
         with bar.external_write_mode():
             log(line)
+
     return write
 
 
@@ -277,17 +320,30 @@ def _diverged_row(entry: Entry, exc: TrainingDivergedError, log) -> dict:
     line = str(exc).splitlines()[0]
     if log:
         log(f"{entry.label} seed {entry.config.seed} {_tag_text(entry.tags)}diverged: {line}")
-    return {"entry": entry.label, "seed": entry.config.seed, **entry.tags, "trained_now": True,
-            "epochs": exc.epoch - 1, "steps": exc.step, "diverged": True, "note": line}
+    return {
+        "entry": entry.label,
+        "seed": entry.config.seed,
+        **entry.tags,
+        "trained_now": True,
+        "epochs": exc.epoch - 1,
+        "steps": exc.step,
+        "diverged": True,
+        "note": line,
+    }
 
 
-def _evaluate_entry(i: int, entry: Entry, result: TrainResult, tasks, log,
-                    callback) -> tuple[list[dict], list[str]]:
+def _evaluate_entry(i: int, entry: Entry, result: TrainResult, tasks, log, callback) -> tuple[list[dict], list[str]]:
     """The score rows of model ``i`` on every task (cached evaluations) and the notes of its
     evaluations (``codes are constant: probes at chance``, logged); then ``callback``."""
     rows, notes = [], []
-    base = {"kind": "model", "entry": entry.label, "method": entry.config.method,
-            "reduction": entry.config.reduction, "seed": entry.config.seed, **entry.tags}
+    base = {
+        "kind": "model",
+        "entry": entry.label,
+        "method": entry.config.method,
+        "reduction": entry.config.reduction,
+        "seed": entry.config.seed,
+        **entry.tags,
+    }
     evaluations = {}
     for task in tasks:
         cfg = task.eval_config.replace(seed=entry.config.seed)
@@ -311,8 +367,15 @@ def _tag_text(tags: dict) -> str:
 def _training_row(entry: Entry, result: TrainResult) -> dict:
     hist = result.history
     last = hist.iloc[-1]
-    return {"entry": entry.label, "seed": entry.config.seed, **entry.tags, "trained_now": result.trained_now,
-            "diverged": False, "epochs": len(hist), "steps": int(last["step"]),
-            "minutes": float(hist["seconds"].sum()) / 60,
-            "samples_per_s": float(hist["samples_per_s"].mean()),
-            **{f"final_{k}": float(last[k]) for k in hist.columns if k not in HISTORY_COLUMNS}}
+    return {
+        "entry": entry.label,
+        "seed": entry.config.seed,
+        **entry.tags,
+        "trained_now": result.trained_now,
+        "diverged": False,
+        "epochs": len(hist),
+        "steps": int(last["step"]),
+        "minutes": float(hist["seconds"].sum()) / 60,
+        "samples_per_s": float(hist["samples_per_s"].mean()),
+        **{f"final_{k}": float(last[k]) for k in hist.columns if k not in HISTORY_COLUMNS},
+    }

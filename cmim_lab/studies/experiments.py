@@ -5,6 +5,7 @@
 table row per model: the final value of every training term, probe scores and the
 generative/clustering metrics. Models and evaluations are cached, so notebooks share them.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -15,8 +16,17 @@ from ..evaluation import probe_scores, probe_subset
 from .engine import Entry, EvalTask, run_study
 
 
-def compare(configs: dict[str, TrainConfig], data, eval_config: EvalConfig | None = None, *, seeds=None,
-            device="auto", progress: bool = True, log=print, **overrides):
+def compare(
+    configs: dict[str, TrainConfig],
+    data,
+    eval_config: EvalConfig | None = None,
+    *,
+    seeds=None,
+    device="auto",
+    progress: bool = True,
+    log=print,
+    **overrides,
+):
     """Train/load every ``configs[label]`` on ``data``; return ({label: TrainResult}, table).
 
     ``seeds``: train every config once per seed (default: each config's own seed); the
@@ -34,8 +44,11 @@ def compare(configs: dict[str, TrainConfig], data, eval_config: EvalConfig | Non
     """
     cfg = (eval_config or EvalConfig()).replace(**overrides)
     seeds = None if seeds is None else check_seeds("seeds", seeds)
-    entries = [Entry(label, config if seeds is None else config.replace(seed=seed))
-               for label, config in configs.items() for seed in (seeds or [config.seed])]
+    entries = [
+        Entry(label, config if seeds is None else config.replace(seed=seed))
+        for label, config in configs.items()
+        for seed in (seeds or [config.seed])
+    ]
     study = run_study(entries, data, [EvalTask(data.name, data, cfg)], device=device, progress=progress, log=log)
     table = study.wide()
     if "seed" not in table:  # wide() names only the fields that differ between the models
@@ -47,8 +60,9 @@ def compare(configs: dict[str, TrainConfig], data, eval_config: EvalConfig | Non
     return first, table
 
 
-def embedding_ablation(model, data, variants: dict[str, dict], eval_config: EvalConfig | None = None,
-                       **overrides) -> pd.DataFrame:
+def embedding_ablation(
+    model, data, variants: dict[str, dict], eval_config: EvalConfig | None = None, **overrides
+) -> pd.DataFrame:
     """Probe scores for several embeddings of one model.
 
     ``variants``: {name: keyword arguments of :func:`cmim_lab.embeddings.embed`}, e.g.

@@ -15,6 +15,7 @@ and one self-contained ``report.html``.
   base64 PNGs, or, without static export, as plotly JSON with plotly.js itself embedded
   once (from the installed plotly package, no CDN).
 """
+
 from __future__ import annotations
 
 import base64
@@ -30,9 +31,11 @@ from .summary import pooled_ranks
 
 CLAIMS = "cmim_lab.studies.claims"  # resolved by name: a static import would pass the layer rules' depth limit
 
-FIGURES = {"budget_curve": "Budget curve: cMIM - MIM along one training run",
-           "x_vs_mean": "-X against the posterior mean, every model and probe",
-           "zscores": "Z-score summary: every model, its -X and the baselines"}
+FIGURES = {
+    "budget_curve": "Budget curve: cMIM - MIM along one training run",
+    "x_vs_mean": "-X against the posterior mean, every model and probe",
+    "zscores": "Z-score summary: every model, its -X and the baselines",
+}
 
 
 def write_report(result, out: Path, *, p, curve_rows, times: dict, command, profile: str, dataset) -> list[Path]:
@@ -42,16 +45,38 @@ def write_report(result, out: Path, *, p, curve_rows, times: dict, command, prof
     plan = result.plan
     head = _markdown_head(result, dataset)
     curve = result.curve if result.curve is not None else _empty_curve()
-    text = resolve(f"{CLAIMS}:report")(result.rows, curve, None, profile, command, result.seconds, times, p,
-                                       title=f"Your data, your verdict: {dataset.name}")
+    text = resolve(f"{CLAIMS}:report")(
+        result.rows,
+        curve,
+        None,
+        profile,
+        command,
+        result.seconds,
+        times,
+        p,
+        title=f"Your data, your verdict: {dataset.name}",
+    )
     title, rest = text.split("\n", 1)
-    files = [write_text(out / "claims.md", title + "\n\n" + head + rest),
-             write_json(out / "claims.json", {"profile": profile, "command": command, "seconds": result.seconds,
-                                              "dataset": {"name": dataset.name, "describe": dataset.describe(),
-                                                          **{k: str(v) for k, v in dataset.info.items()}},
-                                              "plan": _plan_dict(plan), "recommendation": result.recommendation,
-                                              "baselines": result.baselines.to_dict(orient="records"),
-                                              "rows": result.rows})]
+    files = [
+        write_text(out / "claims.md", title + "\n\n" + head + rest),
+        write_json(
+            out / "claims.json",
+            {
+                "profile": profile,
+                "command": command,
+                "seconds": result.seconds,
+                "dataset": {
+                    "name": dataset.name,
+                    "describe": dataset.describe(),
+                    **{k: str(v) for k, v in dataset.info.items()},
+                },
+                "plan": _plan_dict(plan),
+                "recommendation": result.recommendation,
+                "baselines": result.baselines.to_dict(orient="records"),
+                "rows": result.rows,
+            },
+        ),
+    ]
     if curve_rows is not None:
         files.append(write_text(out / "curve.csv", curve_rows.to_csv(index=False)))
     figures = {}
@@ -64,8 +89,9 @@ def write_report(result, out: Path, *, p, curve_rows, times: dict, command, prof
 
 
 def _empty_curve() -> pd.DataFrame:
-    return pd.DataFrame(columns=["step", "metric", "comparison", "a", "b", "mean_diff", "low", "high", "n_seeds",
-                                 "verdict", "result"])
+    return pd.DataFrame(
+        columns=["step", "metric", "comparison", "a", "b", "mean_diff", "low", "high", "n_seeds", "verdict", "result"]
+    )
 
 
 def _plan_dict(plan) -> dict:
@@ -77,9 +103,20 @@ def _markdown_head(result, dataset) -> str:
     lines = [f"Data: {dataset.describe()}.", ""]
     if dataset.info.get("split"):
         lines += [f"Split: {dataset.info['split']}.", ""]
-    lines += ["```", result.plan.describe(), "```", "", "## Recommendation", "", result.recommendation, "",
-              "## Baselines (no learning; probe accuracy on the test split)", "",
-              result.baselines.to_markdown(index=False, floatfmt=".4f"), ""]
+    lines += [
+        "```",
+        result.plan.describe(),
+        "```",
+        "",
+        "## Recommendation",
+        "",
+        result.recommendation,
+        "",
+        "## Baselines (no learning; probe accuracy on the test split)",
+        "",
+        result.baselines.to_markdown(index=False, floatfmt=".4f"),
+        "",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -105,13 +142,25 @@ def zscore_table(result) -> pd.DataFrame:
     over all of them; baselines repeated over the seeds so that every entry has one score
     per seed)."""
     rows = result.study.rows
-    scores = rows[rows["metric"].isin(CLASSIFICATION_PROBES)][["entry", "dataset", "embedding", "metric", "seed",
-                                                                "value", "higher_is_better"]]
+    scores = rows[rows["metric"].isin(CLASSIFICATION_PROBES)][
+        ["entry", "dataset", "embedding", "metric", "seed", "value", "higher_is_better"]
+    ]
     seeds = sorted(scores["seed"].unique())
-    base = [{"entry": b["baseline"], "dataset": result.plan.dataset, "embedding": "baseline", "metric": probe,
-             "seed": s, "value": b[probe], "higher_is_better": True}
-            for b in result.baselines.to_dict(orient="records") for probe in CLASSIFICATION_PROBES if probe in b
-            for s in seeds]
+    base = [
+        {
+            "entry": b["baseline"],
+            "dataset": result.plan.dataset,
+            "embedding": "baseline",
+            "metric": probe,
+            "seed": s,
+            "value": b[probe],
+            "higher_is_better": True,
+        }
+        for b in result.baselines.to_dict(orient="records")
+        for probe in CLASSIFICATION_PROBES
+        if probe in b
+        for s in seeds
+    ]
     return pooled_ranks(pd.concat([scores, pd.DataFrame(base)], ignore_index=True))
 
 
@@ -123,12 +172,23 @@ def zscore_figure(ranks: pd.DataFrame):
     from ..notebook.figure_style import BASELINE_COLOR, parse_label, series_style
 
     ordered = ranks.sort_values("mean_z")
-    colors = [series_style(e, i)["color"] if parse_label(e) else BASELINE_COLOR
-              for i, e in enumerate(ordered["entry"])]
-    fig = go.Figure(go.Bar(x=ordered["mean_z"], y=ordered["entry"], orientation="h", marker_color=colors,
-                           text=[f"rank {r}" for r in ordered["rank"]], textposition="auto"))
-    fig.update_layout(title="Mean Z-score over the probes (higher is better; Z per probe over every entry)",
-                      xaxis_title="mean Z-score", height=200 + 24 * len(ordered), margin=dict(l=160))
+    colors = [series_style(e, i)["color"] if parse_label(e) else BASELINE_COLOR for i, e in enumerate(ordered["entry"])]
+    fig = go.Figure(
+        go.Bar(
+            x=ordered["mean_z"],
+            y=ordered["entry"],
+            orientation="h",
+            marker_color=colors,
+            text=[f"rank {r}" for r in ordered["rank"]],
+            textposition="auto",
+        )
+    )
+    fig.update_layout(
+        title="Mean Z-score over the probes (higher is better; Z per probe over every entry)",
+        xaxis_title="mean Z-score",
+        height=200 + 24 * len(ordered),
+        margin=dict(l=160),
+    )
     return fig
 
 
@@ -144,11 +204,14 @@ def _html(result, dataset, figures: dict, command) -> str:
     parts = [f"<h1>Your data, your verdict: {html.escape(dataset.name)}</h1>"]
     if command:
         parts.append(f"<pre>{html.escape(command)}</pre>")
-    parts += [f"<p>Data: {html.escape(dataset.describe())}</p>",
-              f"<pre>{html.escape(result.plan.describe())}</pre>",
-              f"<p>Run time: {result.seconds / 60:.1f} min</p>",
-              "<h2>Recommendation</h2>", f"<p>{html.escape(result.recommendation)}</p>",
-              "<h2>Reading</h2><ul>"]
+    parts += [
+        f"<p>Data: {html.escape(dataset.describe())}</p>",
+        f"<pre>{html.escape(result.plan.describe())}</pre>",
+        f"<p>Run time: {result.seconds / 60:.1f} min</p>",
+        "<h2>Recommendation</h2>",
+        f"<p>{html.escape(result.recommendation)}</p>",
+        "<h2>Reading</h2><ul>",
+    ]
     readings = resolve(f"{CLAIMS}:claim_readings")(result.rows)
     parts += [f"<li><b>Claim {c}</b>: {html.escape(t)}</li>" for c, t in readings.items()]
     parts += ["</ul>", "<h2>Baselines</h2>", result.baselines.to_html(index=False, float_format="%.4f")]
@@ -163,7 +226,11 @@ def _html(result, dataset, figures: dict, command) -> str:
             plotly_js = False
     table = resolve(f"{CLAIMS}:rows_frame")(result.rows)
     parts += ["<h2>Every comparison</h2>", table.to_html(index=False, float_format="%.4f")]
-    style = ("body{font-family:sans-serif;max-width:1200px;margin:auto;padding:1em}"
-             "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:2px 6px}")
-    return (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{html.escape(dataset.name)}: verdicts"
-            f"</title><style>{style}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n")
+    style = (
+        "body{font-family:sans-serif;max-width:1200px;margin:auto;padding:1em}"
+        "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:2px 6px}"
+    )
+    return (
+        f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(dataset.name)}: verdicts'
+        f"</title><style>{style}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n"
+    )

@@ -17,6 +17,7 @@ over all entries of both kinds, so a -X entry competes with every plain one.
 :func:`ranks_section`, :func:`notes_section` and :func:`write_tables` are the report pieces
 every benchmark shares.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -31,8 +32,11 @@ GROUP = ("dataset", "metric", "embedding")
 def seed_means(df: pd.DataFrame, keys=("entry",) + GROUP) -> pd.DataFrame:
     """Mean, std and count over seeds for every (entry, dataset, metric, embedding)."""
     keys = list(keys)
-    out = (df.groupby(keys + ["higher_is_better"], dropna=False)["value"]
-           .agg(mean="mean", std="std", n_seeds="count").reset_index())
+    out = (
+        df.groupby(keys + ["higher_is_better"], dropna=False)["value"]
+        .agg(mean="mean", std="std", n_seeds="count")
+        .reset_index()
+    )
     out["std"] = out["std"].fillna(0.0)
     return out
 
@@ -77,8 +81,7 @@ def score_table(df: pd.DataFrame, *, digits: int = 3) -> pd.DataFrame:
     """Wide table: rows (dataset, embedding, entry), columns metrics, cells 'mean ± std'."""
     means = seed_means(df)
     means["cell"] = [f"{m:.{digits}f} ± {s:.{digits}f}" for m, s in zip(means["mean"], means["std"])]
-    wide = means.pivot_table(index=["dataset", "embedding", "entry"], columns="metric", values="cell",
-                             aggfunc="first")
+    wide = means.pivot_table(index=["dataset", "embedding", "entry"], columns="metric", values="cell", aggfunc="first")
     wide.columns.name = None
     return wide.reset_index()
 
@@ -91,10 +94,18 @@ def markdown(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
 def ranks_section(overall: pd.DataFrame, with_x: pd.DataFrame, sign_note: str = "") -> list[str]:
     """The report's two rank tables (per kind, and the pooled method-X view) as Markdown lines;
     ``sign_note`` (e.g. "RMSE signs flipped: higher Z = better; ") goes before "rank 1 = best"."""
-    return ["Mean Z-score per entry (Z per dataset, probe and embedding kind, averaged over both kinds; "
-            f"{sign_note}rank 1 = best):", "", markdown(overall), "",
-            "The paper's 'method-X' view: each informative embedding is an entry of its own (`-X`), Z per "
-            "dataset and probe over all entries:", "", markdown(with_x), ""]
+    return [
+        "Mean Z-score per entry (Z per dataset, probe and embedding kind, averaged over both kinds; "
+        f"{sign_note}rank 1 = best):",
+        "",
+        markdown(overall),
+        "",
+        "The paper's 'method-X' view: each informative embedding is an entry of its own (`-X`), Z per "
+        "dataset and probe over all entries:",
+        "",
+        markdown(with_x),
+        "",
+    ]
 
 
 def write_tables(result) -> Path:
@@ -103,8 +114,12 @@ def write_tables(result) -> Path:
     out = result.out_dir
     write_text(out / "raw.csv", result.raw.to_csv(index=False))
     write_text(out / "zscores.csv", result.z.to_csv(index=False))
-    write_text(out / "ranks.csv", pd.concat([result.ranks.assign(view="per kind"),
-                                             result.ranks_with_x.assign(view="with -X")]).to_csv(index=False))
+    write_text(
+        out / "ranks.csv",
+        pd.concat([result.ranks.assign(view="per kind"), result.ranks_with_x.assign(view="with -X")]).to_csv(
+            index=False
+        ),
+    )
     write_text(out / "summary.md", result.markdown)
     return out
 

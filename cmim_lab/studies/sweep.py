@@ -19,6 +19,7 @@ can be asked for by its label, e.g. ``cmim[normalised]``.
 Scores: kNN (cosine) and linear probes on the posterior mean. The loss of every run is
 stored beside its reference: log(2B - 1) for NT-Xent, log 2 for the contrastive term.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,7 +29,21 @@ from pathlib import Path
 import pandas as pd
 
 from .. import data as data_module
-from ..config import (BATCH, EPOCHS, MAX_SAMPLES, MAX_STEPS, REDUCTIONS, STEPS, Bounds, EvalConfig, TrainConfig, check_list, check_seeds, check_text, expand_entries)
+from ..config import (
+    BATCH,
+    EPOCHS,
+    MAX_SAMPLES,
+    MAX_STEPS,
+    REDUCTIONS,
+    STEPS,
+    Bounds,
+    EvalConfig,
+    TrainConfig,
+    check_list,
+    check_seeds,
+    check_text,
+    expand_entries,
+)
 from ..errors import check_choice
 from ..infra.files import write_text
 from .engine import Entry, EvalTask, run_study
@@ -49,8 +64,9 @@ def expand_variants(methods) -> dict[str, dict]:
     """Method names or variant labels -> {label: TrainConfig fields}: a bare method runs
     under both reductions (``infonce``: with reconstruction and as pure SimCLR)."""
     if isinstance(methods, str) or not isinstance(methods, (list, tuple)) or not methods:
-        raise ValueError(f"methods must be a non-empty list of methods or variants (e.g. ['cmim', "
-                         f"'infonce[pure]']), got {methods!r}")
+        raise ValueError(
+            f"methods must be a non-empty list of methods or variants (e.g. ['cmim', 'infonce[pure]']), got {methods!r}"
+        )
     for m in methods:
         check_text("each of methods", m)
     if len(set(methods)) != len(methods):
@@ -66,8 +82,17 @@ def learning_rate(base_lr: float, batch_size: int, rule: str) -> float:
     return base_lr * {"sqrt": math.sqrt(ratio), "linear": ratio, "constant": 1.0}[rule]
 
 
-def run_config(base: TrainConfig, fields: dict, *, batch_size: int, seed: int, protocol: str, budget: int,
-               lr_rule: str, n_available: int) -> TrainConfig:
+def run_config(
+    base: TrainConfig,
+    fields: dict,
+    *,
+    batch_size: int,
+    seed: int,
+    protocol: str,
+    budget: int,
+    lr_rule: str,
+    n_available: int,
+) -> TrainConfig:
     """The :class:`TrainConfig` of one sweep run: ``base`` with the variant's ``fields``, the
     batch size, seed, and the steps and learning rate the protocol gives (``base.lr`` is the
     learning rate at batch 128)."""
@@ -95,11 +120,15 @@ def _steps(protocol: str, budget: int, batch_size: int) -> int:
     """Optimiser steps of one run under the ``samples`` or ``steps`` protocol (>= 1, bounded)."""
     steps = budget // batch_size if protocol == "samples" else budget
     if steps < 1:
-        raise ValueError(f"budget {budget} samples is less than one batch of {batch_size} (batch_sizes); "
-                         f"give a budget of at least {batch_size} samples or smaller batch sizes")
+        raise ValueError(
+            f"budget {budget} samples is less than one batch of {batch_size} (batch_sizes); "
+            f"give a budget of at least {batch_size} samples or smaller batch sizes"
+        )
     if steps > MAX_STEPS:
-        raise ValueError(f"budget {budget} samples at batch size {batch_size} makes {steps} optimiser steps, more "
-                         f"than {MAX_STEPS}; give a smaller budget or larger batch sizes")
+        raise ValueError(
+            f"budget {budget} samples at batch size {batch_size} makes {steps} optimiser steps, more "
+            f"than {MAX_STEPS}; give a smaller budget or larger batch sizes"
+        )
     return steps
 
 
@@ -128,15 +157,29 @@ class SweepResult:
     files: list[Path] = field(default_factory=list)  # what was written into out_dir (the figure: .png or .html)
 
 
-def run_batch_sweep(methods, batch_sizes, seeds, *, base: TrainConfig | None = None, protocol: str = "samples",
-                    budget: int | None = None, lr_rule: str = "sqrt", eval_config: EvalConfig | None = None,
-                    out_dir=None, device="auto", progress: bool = True, log=None, command: str | None = None,
-                    callback=None) -> SweepResult:
+def run_batch_sweep(
+    methods,
+    batch_sizes,
+    seeds,
+    *,
+    base: TrainConfig | None = None,
+    protocol: str = "samples",
+    budget: int | None = None,
+    lr_rule: str = "sqrt",
+    eval_config: EvalConfig | None = None,
+    out_dir=None,
+    device="auto",
+    progress: bool = True,
+    log=None,
+    command: str | None = None,
+    callback=None,
+) -> SweepResult:
     """Train every (variant, batch size, seed), probe it, and summarise the sensitivity.
 
     ``methods``: methods or variant labels; ``batch_sizes`` and ``seeds``: distinct
     integers; ``budget``: per run, in the protocol's unit (None: :data:`DEFAULT_BUDGET`).
-    Every argument is checked (:func:`check_sweep`) before any data is loaded. ``base``: the :class:`TrainConfig` every run starts from (dataset, ``n_train``, model
+    Every argument is checked (:func:`check_sweep`) before any data is loaded. ``base``: the
+    :class:`TrainConfig` every run starts from (dataset, ``n_train``, model
     size; ``lr`` is the learning rate at batch 128). ``eval_config``: probe settings (the
     sweep probes :data:`SWEEP_PROBES` on the posterior mean). Models are cached like any
     other, so an interrupted sweep resumes. ``callback(row)`` is called after each run.
@@ -149,13 +192,29 @@ def run_batch_sweep(methods, batch_sizes, seeds, *, base: TrainConfig | None = N
         raise ValueError(f"base must be a TrainConfig, got {type(base).__name__}")
     if eval_config is not None and not isinstance(eval_config, EvalConfig):
         raise ValueError(f"eval_config must be an EvalConfig or None, got {type(eval_config).__name__}")
-    variants, batch_sizes, seeds, budget = check_sweep(methods, batch_sizes, seeds, protocol=protocol, budget=budget,
-                                                       lr_rule=lr_rule)
+    variants, batch_sizes, seeds, budget = check_sweep(
+        methods, batch_sizes, seeds, protocol=protocol, budget=budget, lr_rule=lr_rule
+    )
     data = data_module.load(base.dataset, n_train=base.n_train, seed=base.data_seed)
-    entries = [Entry(label, run_config(base, fields, batch_size=b, seed=seed, protocol=protocol, budget=budget,
-                                       lr_rule=lr_rule, n_available=len(data.x_train)),
-                     {"variant": label, "batch_size": b})
-               for label, fields in variants.items() for b in batch_sizes for seed in seeds]
+    entries = [
+        Entry(
+            label,
+            run_config(
+                base,
+                fields,
+                batch_size=b,
+                seed=seed,
+                protocol=protocol,
+                budget=budget,
+                lr_rule=lr_rule,
+                n_available=len(data.x_train),
+            ),
+            {"variant": label, "batch_size": b},
+        )
+        for label, fields in variants.items()
+        for b in batch_sizes
+        for seed in seeds
+    ]
     cfg = (eval_config or EvalConfig()).replace(embeddings=("mean",), probes=SWEEP_PROBES, clustering=False)
     rows = []
 
@@ -164,10 +223,14 @@ def run_batch_sweep(methods, batch_sizes, seeds, *, base: TrainConfig | None = N
         if callback:
             callback(rows[-1])
 
-    study = run_study(entries, data, [EvalTask(data.name, data, cfg)], device=device, progress=progress, log=log,
-                      callback=collect)
-    rows += [_diverged_row(entry, train, protocol, budget) for entry, train in
-             zip(entries, study.training.to_dict("records")) if train["diverged"]]
+    study = run_study(
+        entries, data, [EvalTask(data.name, data, cfg)], device=device, progress=progress, log=log, callback=collect
+    )
+    rows += [
+        _diverged_row(entry, train, protocol, budget)
+        for entry, train in zip(entries, study.training.to_dict("records"))
+        if train["diverged"]
+    ]
     table = pd.DataFrame(rows)
     summary = sensitivity(table)
     notes = notes_section(study.training)  # diverged runs (rows without scores) and constant codes
@@ -181,9 +244,14 @@ def run_batch_sweep(methods, batch_sizes, seeds, *, base: TrainConfig | None = N
         write_text(out / "summary.md", text)
         from ..notebook.viz import save_figure, sweep_figure
 
-        figure = save_figure(sweep_figure(table, title=f"{base.dataset}, protocol {protocol} (budget {budget}, lr "
-                                                        f"rule {lr_rule if protocol != 'epochs' else 'constant'})"),
-                             out / "batch_sweep")
+        figure = save_figure(
+            sweep_figure(
+                table,
+                title=f"{base.dataset}, protocol {protocol} (budget {budget}, lr "
+                f"rule {lr_rule if protocol != 'epochs' else 'constant'})",
+            ),
+            out / "batch_sweep",
+        )
         result.files = [out / "sweep.csv", out / "sensitivity.csv", out / "summary.md", *figure]
     return result
 
@@ -191,18 +259,39 @@ def run_batch_sweep(methods, batch_sizes, seeds, *, base: TrainConfig | None = N
 def _diverged_row(entry: Entry, train: dict, protocol: str, budget: int) -> dict:
     """The table row of a run whose training diverged: no scores (NaN), its ``note``."""
     cfg = entry.config
-    return {"variant": entry.label, "method": cfg.method, "reduction": cfg.reduction, "batch_size": cfg.batch_size,
-            "seed": cfg.seed, "protocol": protocol, "budget": budget, "lr": cfg.lr, "steps": train["steps"],
-            **{p: float("nan") for p in SWEEP_PROBES}, "note": train["note"]}
+    return {
+        "variant": entry.label,
+        "method": cfg.method,
+        "reduction": cfg.reduction,
+        "batch_size": cfg.batch_size,
+        "seed": cfg.seed,
+        "protocol": protocol,
+        "budget": budget,
+        "lr": cfg.lr,
+        "steps": train["steps"],
+        **{p: float("nan") for p in SWEEP_PROBES},
+        "note": train["note"],
+    }
 
 
 def _row(entry: Entry, result, ev, protocol: str, budget: int) -> dict:
     cfg, last = entry.config, result.history.iloc[-1]
     b = cfg.batch_size
-    row = {"variant": entry.label, "method": cfg.method, "reduction": cfg.reduction, "batch_size": b,
-           "seed": cfg.seed, "protocol": protocol, "budget": budget, "lr": cfg.lr, "steps": int(last["step"]),
-           "samples_seen": int(last["step"]) * b, **{p: ev.probes["mean"][p] for p in SWEEP_PROBES},
-           "loss": float(last["loss"]), "seconds": float(result.history["seconds"].sum())}
+    row = {
+        "variant": entry.label,
+        "method": cfg.method,
+        "reduction": cfg.reduction,
+        "batch_size": b,
+        "seed": cfg.seed,
+        "protocol": protocol,
+        "budget": budget,
+        "lr": cfg.lr,
+        "steps": int(last["step"]),
+        "samples_seen": int(last["step"]) * b,
+        **{p: ev.probes["mean"][p] for p in SWEEP_PROBES},
+        "loss": float(last["loss"]),
+        "seconds": float(result.history["seconds"].sum()),
+    }
     if "nt_xent" in last:
         row["nt_xent"] = float(last["nt_xent"])
         row["nt_xent_collapsed"] = math.log(2 * b - 1)
@@ -215,13 +304,22 @@ def sensitivity(table: pd.DataFrame) -> pd.DataFrame:
     """Per variant and probe: best and worst seed-mean accuracy over batch sizes, their gap
     (the batch-size sensitivity), and the largest seed std (the noise floor to compare with)."""
     out = []
-    for (variant, probe), block in table.melt(id_vars=["variant", "batch_size", "seed"], value_vars=list(SWEEP_PROBES),
-                                              var_name="probe").groupby(["variant", "probe"]):
+    for (variant, probe), block in table.melt(
+        id_vars=["variant", "batch_size", "seed"], value_vars=list(SWEEP_PROBES), var_name="probe"
+    ).groupby(["variant", "probe"]):
         stats = block.groupby("batch_size")["value"].agg(["mean", "std"])
-        out.append({"variant": variant, "probe": probe, "best": stats["mean"].max(),
-                    "best_batch": int(stats["mean"].idxmax()), "worst": stats["mean"].min(),
-                    "worst_batch": int(stats["mean"].idxmin()), "gap": stats["mean"].max() - stats["mean"].min(),
-                    "max_seed_std": float(stats["std"].fillna(0).max())})
+        out.append(
+            {
+                "variant": variant,
+                "probe": probe,
+                "best": stats["mean"].max(),
+                "best_batch": int(stats["mean"].idxmax()),
+                "worst": stats["mean"].min(),
+                "worst_batch": int(stats["mean"].idxmin()),
+                "gap": stats["mean"].max() - stats["mean"].min(),
+                "max_seed_std": float(stats["std"].fillna(0).max()),
+            }
+        )
     return pd.DataFrame(out).sort_values(["probe", "gap"]).reset_index(drop=True)
 
 
@@ -241,16 +339,33 @@ def _report(table, summary, protocol, budget, lr_rule, base_lr, dataset, n_train
     if command:
         lines += ["```", command, "```", ""]
     rule = "constant lr" if protocol == "epochs" else f"lr rule {lr_rule} (base lr {base_lr} at B=128)"
-    lines += [f"Dataset {dataset} (n_train={n_train}), protocol **{protocol}**, budget {budget}, {rule}; "
-              f"probes on the posterior mean.", ""]
+    lines += [
+        f"Dataset {dataset} (n_train={n_train}), protocol **{protocol}**, budget {budget}, {rule}; "
+        f"probes on the posterior mean.",
+        "",
+    ]
     wide = table.groupby(["variant", "batch_size"])[list(SWEEP_PROBES)].agg(["mean", "std"])
     wide.columns = [f"{p} {s}" for p, s in wide.columns]
-    lines += ["Accuracy per batch size (mean and std over seeds):", "", wide.reset_index().to_markdown(
-        index=False, floatfmt=".3f"), ""]
-    lines += ["Sensitivity: gap between the best and worst batch size (seed means), beside the largest seed "
-              "std:", "", summary.to_markdown(index=False, floatfmt=".3f"), ""]
+    lines += [
+        "Accuracy per batch size (mean and std over seeds):",
+        "",
+        wide.reset_index().to_markdown(index=False, floatfmt=".3f"),
+        "",
+    ]
+    lines += [
+        "Sensitivity: gap between the best and worst batch size (seed means), beside the largest seed std:",
+        "",
+        summary.to_markdown(index=False, floatfmt=".3f"),
+        "",
+    ]
     if "nt_xent" in table:
-        nce = table.dropna(subset=["nt_xent"]).groupby(["variant", "batch_size"])[["nt_xent", "nt_xent_collapsed"]].mean()
-        lines += ["Final NT-Xent beside its collapsed-codes value log(2B-1):", "",
-                  nce.reset_index().to_markdown(index=False, floatfmt=".3f"), ""]
+        nce = (
+            table.dropna(subset=["nt_xent"]).groupby(["variant", "batch_size"])[["nt_xent", "nt_xent_collapsed"]].mean()
+        )
+        lines += [
+            "Final NT-Xent beside its collapsed-codes value log(2B-1):",
+            "",
+            nce.reset_index().to_markdown(index=False, floatfmt=".3f"),
+            "",
+        ]
     return "\n".join(lines)

@@ -27,6 +27,7 @@ with its numbers and spread, and the README's larger run beside it
 (:mod:`cmim_lab.studies.readme_results`); :func:`curve_reading` says where a gap along a budget
 curve opens and closes.
 """
+
 from __future__ import annotations
 
 import math
@@ -46,6 +47,7 @@ class Verdict:
     """The outcome of :func:`compare`: differences in the scores' own units (A minus B, signed
     so that positive means A is better); ``a`` and ``b`` hold each side's score per seed,
     ``diffs`` the signed difference per seed; ``names`` label the two sides in the text."""
+
     mean_diff: float
     std: float
     low: float
@@ -64,11 +66,15 @@ class Verdict:
     def __str__(self) -> str:
         a, b = self.names
         if self.verdict is None:
-            return (f"{a} - {b} = {self.mean_diff:+.4f} from one {self.paired_by}, margin {self.margin:g}: "
-                    f"{NO_VERDICT} (run at least two {self.paired_by}s)")
-        return (f"{a} - {b} = {self.mean_diff:+.4f} ± {self.std:.4f} (std over {self.n_seeds} {self.paired_by}s), "
-                f"{self.confidence:.0%} interval [{self.low:+.4f}, {self.high:+.4f}], margin {self.margin:g}: "
-                f"{self.verdict}")
+            return (
+                f"{a} - {b} = {self.mean_diff:+.4f} from one {self.paired_by}, margin {self.margin:g}: "
+                f"{NO_VERDICT} (run at least two {self.paired_by}s)"
+            )
+        return (
+            f"{a} - {b} = {self.mean_diff:+.4f} ± {self.std:.4f} (std over {self.n_seeds} {self.paired_by}s), "
+            f"{self.confidence:.0%} interval [{self.low:+.4f}, {self.high:+.4f}], margin {self.margin:g}: "
+            f"{self.verdict}"
+        )
 
     @property
     def word(self) -> str:
@@ -81,16 +87,33 @@ class Verdict:
 
     def to_dict(self) -> dict:
         """Plain values for JSON reports (per-seed scores of both sides and their differences)."""
-        return {"mean_diff": self.mean_diff, "std": _finite(self.std), "low": _finite(self.low),
-                "high": _finite(self.high), "n_seeds": self.n_seeds, "verdict": self.verdict, "margin": self.margin,
-                "confidence": self.confidence, "higher_is_better": self.higher_is_better,
-                "paired_by": self.paired_by, "per_seed": {str(k): v for k, v in self.diffs.items()},
-                "a_per_seed": {str(k): v for k, v in self.a.items()},
-                "b_per_seed": {str(k): v for k, v in self.b.items()}}
+        return {
+            "mean_diff": self.mean_diff,
+            "std": _finite(self.std),
+            "low": _finite(self.low),
+            "high": _finite(self.high),
+            "n_seeds": self.n_seeds,
+            "verdict": self.verdict,
+            "margin": self.margin,
+            "confidence": self.confidence,
+            "higher_is_better": self.higher_is_better,
+            "paired_by": self.paired_by,
+            "per_seed": {str(k): v for k, v in self.diffs.items()},
+            "a_per_seed": {str(k): v for k, v in self.a.items()},
+            "b_per_seed": {str(k): v for k, v in self.b.items()},
+        }
 
 
-def compare(a, b, *, paired_by: str = "seed", margin: float = 0.0, confidence: float = 0.95,
-            higher_is_better: bool = True, names=("A", "B")) -> Verdict:
+def compare(
+    a,
+    b,
+    *,
+    paired_by: str = "seed",
+    margin: float = 0.0,
+    confidence: float = 0.95,
+    higher_is_better: bool = True,
+    names=("A", "B"),
+) -> Verdict:
     """Paired comparison of the scores ``a`` and ``b`` of two entries; see the module docstring.
 
     ``a`` and ``b``: {key: score} (a dict, a pandas Series indexed by the key, or a
@@ -104,9 +127,11 @@ def compare(a, b, *, paired_by: str = "seed", margin: float = 0.0, confidence: f
         raise ValueError(f"names must be two strings (A's and B's), got {names!r}")
     a, b = _scores("a", a, paired_by), _scores("b", b, paired_by)
     if set(a) != set(b):
-        raise ValueError(f"compare needs the same {paired_by}s on both sides (paired by {paired_by}): a has "
-                         f"{sorted(a)}, b has {sorted(b)}; missing in b: {sorted(set(a) - set(b))}, "
-                         f"missing in a: {sorted(set(b) - set(a))}")
+        raise ValueError(
+            f"compare needs the same {paired_by}s on both sides (paired by {paired_by}): a has "
+            f"{sorted(a)}, b has {sorted(b)}; missing in b: {sorted(set(a) - set(b))}, "
+            f"missing in a: {sorted(set(b) - set(a))}"
+        )
     if not a:
         raise ValueError(f"compare needs at least one {paired_by} on each side, got none")
     if isinstance(margin, bool) or not (isinstance(margin, (int, float)) and math.isfinite(margin) and margin >= 0):
@@ -121,8 +146,14 @@ def compare(a, b, *, paired_by: str = "seed", margin: float = 0.0, confidence: f
     values = list(diffs.values())
     n = len(values)
     mean = sum(values) / n
-    common = dict(diffs=diffs, higher_is_better=higher_is_better, a={k: a[k] for k in keys},
-                  b={k: b[k] for k in keys}, names=tuple(names), paired_by=paired_by)
+    common = dict(
+        diffs=diffs,
+        higher_is_better=higher_is_better,
+        a={k: a[k] for k in keys},
+        b={k: b[k] for k in keys},
+        names=tuple(names),
+        paired_by=paired_by,
+    )
     if n == 1:
         return Verdict(mean, math.nan, math.nan, math.nan, 1, None, float(margin), confidence, **common)
     std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
@@ -134,8 +165,18 @@ def compare(a, b, *, paired_by: str = "seed", margin: float = 0.0, confidence: f
     return Verdict(mean, std, low, high, n, word, float(margin), confidence, **common)
 
 
-def compare_entries(table, a: str, b: str, column: str = "value", *, by: str = "entry", paired_by: str = "seed",
-                    where: dict | None = None, higher_is_better: bool | None = None, **kwargs) -> Verdict:
+def compare_entries(
+    table,
+    a: str,
+    b: str,
+    column: str = "value",
+    *,
+    by: str = "entry",
+    paired_by: str = "seed",
+    where: dict | None = None,
+    higher_is_better: bool | None = None,
+    **kwargs,
+) -> Verdict:
     """:func:`compare` of the rows of ``table`` (a DataFrame) whose ``by`` column is ``a``
     against those where it is ``b``: the scores are ``column``, paired by ``paired_by``.
 
@@ -153,8 +194,9 @@ def compare_entries(table, a: str, b: str, column: str = "value", *, by: str = "
     for name in (a, b):
         part = rows[rows[by] == name]
         if part.empty:
-            raise ValueError(f"no rows of {by}={name!r}{_where_text(where)}; {by} values: "
-                             f"{sorted(map(str, rows[by].unique()))}")
+            raise ValueError(
+                f"no rows of {by}={name!r}{_where_text(where)}; {by} values: {sorted(map(str, rows[by].unique()))}"
+            )
         sides.append(part)
     if higher_is_better is None:
         flags = set(rows["higher_is_better"].astype(bool)) if "higher_is_better" in rows.columns else {True}
@@ -164,10 +206,17 @@ def compare_entries(table, a: str, b: str, column: str = "value", *, by: str = "
     series = [dict(zip(part[paired_by].tolist(), part[column].tolist())) for part in sides]
     for name, part, s in zip((a, b), sides, series):
         if len(s) != len(part):
-            raise ValueError(f"{by}={name!r}{_where_text(where)} has more than one row per {paired_by}; "
-                             f"filter them with where=")
-    return compare(series[0], series[1], paired_by=paired_by, higher_is_better=higher_is_better,
-                   names=kwargs.pop("names", (str(a), str(b))), **kwargs)
+            raise ValueError(
+                f"{by}={name!r}{_where_text(where)} has more than one row per {paired_by}; filter them with where="
+            )
+    return compare(
+        series[0],
+        series[1],
+        paired_by=paired_by,
+        higher_is_better=higher_is_better,
+        names=kwargs.pop("names", (str(a), str(b))),
+        **kwargs,
+    )
 
 
 def verdict_report(claim: str, checks: Mapping[str, Verdict], setting: str, *, digits: int = 3) -> str:
@@ -185,19 +234,28 @@ def verdict_report(claim: str, checks: Mapping[str, Verdict], setting: str, *, d
         raise ValueError("checks must hold at least one {description: Verdict}")
     ref = README_RESULTS[claim]
     first = next(iter(checks.values()))
-    lines = [f"Claim {claim}: {ref.claim}", "",
-             f"This run ({setting}; paired by {first.paired_by}, {first.confidence:.0%} t interval, "
-             f"verdict: holds / reverses / within noise):"]
+    lines = [
+        f"Claim {claim}: {ref.claim}",
+        "",
+        f"This run ({setting}; paired by {first.paired_by}, {first.confidence:.0%} t interval, "
+        f"verdict: holds / reverses / within noise):",
+    ]
     for what, v in checks.items():
         label = "A better by" + ("" if v.higher_is_better else " (B - A: lower is better)")
         if v.verdict is None:
             diff = f"{label} {v.mean_diff:+.{digits}f} from one {v.paired_by}"
         else:
-            diff = (f"{label} {v.mean_diff:+.{digits}f} ± {v.std:.{digits}f}, interval "
-                    f"[{v.low:+.{digits}f}, {v.high:+.{digits}f}]")
+            diff = (
+                f"{label} {v.mean_diff:+.{digits}f} ± {v.std:.{digits}f}, interval "
+                f"[{v.low:+.{digits}f}, {v.high:+.{digits}f}]"
+            )
         lines.append(f"  {what}: {v.sides(digits)}; {diff}, margin {v.margin:g} -> {v.word}")
-    lines += ["", f"README, larger run ({ref.sizes}): {ref.result}", f"  command: {ref.command}",
-              f"  why the numbers can differ: {ref.difference}"]
+    lines += [
+        "",
+        f"README, larger run ({ref.sizes}): {ref.result}",
+        f"  command: {ref.command}",
+        f"  why the numbers can differ: {ref.difference}",
+    ]
     return "\n".join(lines)
 
 
@@ -216,25 +274,41 @@ def curve_reading(verdicts: Mapping[int, Verdict], what: str) -> str:
     if opened is None:
         return f"{what} never holds along this run ({listing})."
     closed = next((s for s in steps if s > opened and words[s] != "holds"), None)
-    tail = (f"it closes by step {closed} ({words[closed]} from there)" if closed is not None
-            else f"it is still open at the last step ({steps[-1]}): this run does not reach where it closes")
+    tail = (
+        f"it closes by step {closed} ({words[closed]} from there)"
+        if closed is not None
+        else f"it is still open at the last step ({steps[-1]}): this run does not reach where it closes"
+    )
     return f"{what}: the gap opens by step {opened}; {tail}. Per step: {listing}."
 
 
-def claim_row(claim: int, setting: str, verdict, *, statement: str, dataset: str, probe: str, embedding: str,
-              budget: str) -> dict:
+def claim_row(
+    claim: int, setting: str, verdict, *, statement: str, dataset: str, probe: str, embedding: str, budget: str
+) -> dict:
     """One row of ``claims.json``: the claim, its setting, what was compared and the verdict
     (:meth:`Verdict.to_dict`: per-seed values, mean difference, interval)."""
     a, b = verdict.names
-    return {"claim": claim, "setting": setting, "statement": statement, "a": a, "b": b, "entries": [a, b],
-            "dataset": dataset, "probe": probe, "embedding": embedding, "budget": budget, **verdict.to_dict()}
+    return {
+        "claim": claim,
+        "setting": setting,
+        "statement": statement,
+        "a": a,
+        "b": b,
+        "entries": [a, b],
+        "dataset": dataset,
+        "probe": probe,
+        "embedding": embedding,
+        "budget": budget,
+        **verdict.to_dict(),
+    }
 
 
 BEST = "best of"  # in curve_verdicts: the best of several entries at each step
 
 
-def curve_verdicts(rows, pairs, *, metrics=("knn-cosine",), embedding: str = "mean", best_of=(),
-                   best_name: str = "best MIM", **kwargs):
+def curve_verdicts(
+    rows, pairs, *, metrics=("knn-cosine",), embedding: str = "mean", best_of=(), best_name: str = "best MIM", **kwargs
+):
     """Paired verdicts along a budget curve, one per (step, metric, pair).
 
     ``rows``: long rows with ``step``, ``entry``, ``seed``, ``embedding``, ``metric`` and
@@ -265,9 +339,21 @@ def curve_verdicts(rows, pairs, *, metrics=("knn-cosine",), embedding: str = "me
                     raise ValueError("a pair compares with BEST but best_of is empty")
                 name = f"{best_name} ({other})" if b == BEST else other
                 v = compare_entries(block, a, other, names=(a, name), **kwargs)
-                out.append({"step": int(step), "metric": metric, "comparison": f"{a} - {best_name if b == BEST else b}",
-                            "a": a, "b": name, "mean_diff": v.mean_diff, "low": v.low, "high": v.high,
-                            "n_seeds": v.n_seeds, "verdict": v.verdict, "result": v})
+                out.append(
+                    {
+                        "step": int(step),
+                        "metric": metric,
+                        "comparison": f"{a} - {best_name if b == BEST else b}",
+                        "a": a,
+                        "b": name,
+                        "mean_diff": v.mean_diff,
+                        "low": v.low,
+                        "high": v.high,
+                        "n_seeds": v.n_seeds,
+                        "verdict": v.verdict,
+                        "result": v,
+                    }
+                )
     return pd.DataFrame(out)
 
 
@@ -289,14 +375,17 @@ def _where_text(where) -> str:
 def _scores(name: str, scores, paired_by: str) -> dict:
     if hasattr(scores, "columns"):  # a DataFrame: one row per key
         if paired_by not in scores.columns or "value" not in scores.columns:
-            raise ValueError(f"{name} as a DataFrame needs a {paired_by!r} column and a 'value' column, got "
-                             f"{list(scores.columns)}")
+            raise ValueError(
+                f"{name} as a DataFrame needs a {paired_by!r} column and a 'value' column, got {list(scores.columns)}"
+            )
         scores = list(zip(scores[paired_by].tolist(), scores["value"].tolist()))
     elif hasattr(scores, "items"):
         scores = list(scores.items())
     else:
-        raise ValueError(f"{name} must map {paired_by} -> score (a dict, or a pandas Series indexed by "
-                         f"{paired_by}), got {type(scores).__name__}")
+        raise ValueError(
+            f"{name} must map {paired_by} -> score (a dict, or a pandas Series indexed by "
+            f"{paired_by}), got {type(scores).__name__}"
+        )
     out = {}
     for key, value in scores:
         try:

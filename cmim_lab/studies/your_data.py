@@ -21,6 +21,7 @@ and a recommendation computed from the verdict rows only (:func:`recommendation`
 (:mod:`cmim_lab.studies.report`). Models, evaluations and curve points are cached by the
 engine, so a run that was interrupted continues where it stopped on the next call.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -48,13 +49,14 @@ PROFILE_NAMES = ("smoke", "default", "full")
 METHODS = ("vae", "cvae", "mim", "cmim", "infonce", "infonce[pure]")
 CURVE_METHODS = ("mim", "cmim")
 INFONCE = ("infonce[sum]", "infonce[pure]")
-WARMUP_STEPS = 30      # timed optimiser steps per method of the plan
+WARMUP_STEPS = 30  # timed optimiser steps per method of the plan
 REPORT_SECONDS = 10.0  # figures and report.html (a PNG export starts a browser once)
 # cmim_lab.studies.claims's helpers, resolved by name as the CLI does: claims already sits 9 modules deep, and a
 # static import would put this module past the layer rules' limit (tests/test_layers.py)
 CLAIMS = "cmim_lab.studies.claims"
-STATEMENT_INFONCE = ("cMIM's codes classify better than classic contrastive learning (InfoNCE, with or without "
-                     "reconstruction)")
+STATEMENT_INFONCE = (
+    "cMIM's codes classify better than classic contrastive learning (InfoNCE, with or without reconstruction)"
+)
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class Sizes:
     ``latent_dim``, ``batch_size`` (capped at half the training samples), ``budget``
     (optimiser steps of every model, the budget curve's last point), ``curve`` (the curve's
     points as fractions of the budget) and the ``probes`` of the full evaluations."""
+
     hidden_sizes: tuple
     latent_dim: int
     batch_size: int
@@ -91,6 +94,7 @@ class Plan:
     measured ``seconds_per_step`` per method and seconds per evaluation, and ``estimate_s``
     (seconds for the whole run, warm-up included); ``curve_runs`` and ``evaluations`` still
     to run; ``todo``: the entries still to train."""
+
     dataset: str
     kind: str
     arch: str
@@ -115,17 +119,22 @@ class Plan:
 
     def describe(self) -> str:
         """The plan in a few lines (printed before training)."""
-        model = (f"{self.arch} {'-'.join(map(str, self.hidden_sizes))}" if self.arch == "mlp" else self.arch)
-        lines = [f"data kind: {self.kind}; architecture {model}, latent {self.latent_dim}, likelihood "
-                 f"{self.likelihood}, batch {self.batch_size}",
-                 f"budget {self.budget} steps (curve at {list(self.curve_steps)}), seeds {list(self.seeds)}, "
-                 f"methods {', '.join(self.methods)}",
-                 f"{self.models} models: {self.cached} cached, {self.to_train} to train ({self.steps_to_train:,} "
-                 f"optimiser steps)"]
+        model = f"{self.arch} {'-'.join(map(str, self.hidden_sizes))}" if self.arch == "mlp" else self.arch
+        lines = [
+            f"data kind: {self.kind}; architecture {model}, latent {self.latent_dim}, likelihood "
+            f"{self.likelihood}, batch {self.batch_size}",
+            f"budget {self.budget} steps (curve at {list(self.curve_steps)}), seeds {list(self.seeds)}, "
+            f"methods {', '.join(self.methods)}",
+            f"{self.models} models: {self.cached} cached, {self.to_train} to train ({self.steps_to_train:,} "
+            f"optimiser steps)",
+        ]
         if self.estimate_s is not None:
             rates = ", ".join(f"{m} {s * 1000:.1f} ms" for m, s in self.seconds_per_step.items())
-            lines.append(f"estimated time: {_minutes(self.estimate_s)} (warm-up on this machine: per step {rates}; "
-                         + ", ".join(f"{k} {v:.1f} s" for k, v in self.seconds_per_eval.items()) + ")")
+            lines.append(
+                f"estimated time: {_minutes(self.estimate_s)} (warm-up on this machine: per step {rates}; "
+                + ", ".join(f"{k} {v:.1f} s" for k, v in self.seconds_per_eval.items())
+                + ")"
+            )
         return "\n".join(lines)
 
 
@@ -135,6 +144,7 @@ class YourDataResult:
     paragraph :func:`recommendation` computes from them; ``baselines``: probe scores of the
     raw features and PCA; ``plan``; ``seconds`` of the run; ``report_path``: ``report.html``
     (None without ``out_dir`` or for a dry run); ``files`` written."""
+
     rows: list[dict]
     recommendation: str
     plan: Plan
@@ -146,10 +156,24 @@ class YourDataResult:
     files: list[Path] = field(default_factory=list)
 
 
-def run(dataset, *, label: str | None = None, budget: int | None = None, seeds=(0, 1, 2), methods=None,
-        profile: str = "default", dry_run: bool = False, out_dir=None, device="auto", progress: bool = True,
-        log=print, n_train: int | None = None, overrides: dict | None = None, estimate: bool = True,
-        command: str | None = None) -> YourDataResult:
+def run(
+    dataset,
+    *,
+    label: str | None = None,
+    budget: int | None = None,
+    seeds=(0, 1, 2),
+    methods=None,
+    profile: str = "default",
+    dry_run: bool = False,
+    out_dir=None,
+    device="auto",
+    progress: bool = True,
+    log=print,
+    n_train: int | None = None,
+    overrides: dict | None = None,
+    estimate: bool = True,
+    command: str | None = None,
+) -> YourDataResult:
     """The claims of the paper on ``dataset`` (see the module docstring).
 
     ``dataset``: a :class:`~cmim_lab.data.Dataset`, a registered name, a bundled table or a
@@ -220,8 +244,9 @@ def run(dataset, *, label: str | None = None, budget: int | None = None, seeds=(
         from .report import write_report
 
         t0 = time.perf_counter()
-        result.files = write_report(result, Path(out_dir), p=p, curve_rows=curve_rows, times=times,
-                                    command=command, profile=profile, dataset=ds)
+        result.files = write_report(
+            result, Path(out_dir), p=p, curve_rows=curve_rows, times=times, command=command, profile=profile, dataset=ds
+        )
         result.report_path = Path(out_dir) / "report.html"
         say(f"report: {result.report_path} ({time.perf_counter() - t0:.1f} s)")
     say(f"run time {_minutes(time.perf_counter() - start)} (estimated {_minutes(plan.estimate_s)})")
@@ -236,39 +261,70 @@ def _profile(ds, kind: str, profile: str, budget, seeds, methods, overrides: dic
         raise ValueError(f"budget must be a positive number of optimiser steps, got {budget!r}")
     unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(TrainConfig)})
     if unknown or {"dataset", "method", "seed", "max_steps"} & set(overrides):
-        raise ValueError(f"overrides must be TrainConfig fields other than dataset, method, seed and max_steps; "
-                         f"got {sorted(overrides)}")
+        raise ValueError(
+            f"overrides must be TrainConfig fields other than dataset, method, seed and max_steps; "
+            f"got {sorted(overrides)}"
+        )
     defaults = TrainConfig.dataset_defaults(ds.name)
-    fields = {"arch": defaults.get("arch", "mlp"),
-              "likelihood": "gaussian-fixed" if ds.real_valued else defaults.get("likelihood", "bernoulli")}
+    fields = {
+        "arch": defaults.get("arch", "mlp"),
+        "likelihood": "gaussian-fixed" if ds.real_valued else defaults.get("likelihood", "bernoulli"),
+    }
     n = len(ds.x_train)
-    model = {"hidden_sizes": tuple(sizes.hidden_sizes), "latent_dim": sizes.latent_dim,
-             "batch_size": min(sizes.batch_size, max(2, n // 2))}
+    model = {
+        "hidden_sizes": tuple(sizes.hidden_sizes),
+        "latent_dim": sizes.latent_dim,
+        "batch_size": min(sizes.batch_size, max(2, n // 2)),
+    }
     fields.update({k: v for k, v in overrides.items() if k not in model})
     model.update({k: v for k, v in overrides.items() if k in model})
     curve = tuple(sorted({max(1, round(budget * f)) for f in sizes.curve}))
-    p = dataclasses.replace(resolve(f"{CLAIMS}:PROFILES")["smoke"], dataset=ds.name, n_train=n_train, more_datasets={},
-                            curve_steps=curve, seeds=tuple(seeds), probe_n_train=None, train_fields=fields,
-                            hidden_sizes=tuple(model["hidden_sizes"]), latent_dim=model["latent_dim"],
-                            batch_size=model["batch_size"])
+    p = dataclasses.replace(
+        resolve(f"{CLAIMS}:PROFILES")["smoke"],
+        dataset=ds.name,
+        n_train=n_train,
+        more_datasets={},
+        curve_steps=curve,
+        seeds=tuple(seeds),
+        probe_n_train=None,
+        train_fields=fields,
+        hidden_sizes=tuple(model["hidden_sizes"]),
+        latent_dim=model["latent_dim"],
+        batch_size=model["batch_size"],
+    )
     p.check()
     base = p.base()  # every field checked (ValueError naming it) before anything trains
     trainer.planned_steps(base, ds)
-    plan = Plan(ds.name, kind, base.arch, base.likelihood, tuple(base.hidden_sizes), base.latent_dim,
-                base.batch_size, budget, curve, tuple(seeds), tuple(methods))
+    plan = Plan(
+        ds.name,
+        kind,
+        base.arch,
+        base.likelihood,
+        tuple(base.hidden_sizes),
+        base.latent_dim,
+        base.batch_size,
+        budget,
+        curve,
+        tuple(seeds),
+        tuple(methods),
+    )
     return p, plan
 
 
 def _curve_cfg(p) -> EvalConfig:
     """The evaluation of every curve point (as :func:`~cmim_lab.studies.claims.claim2_curve`)."""
-    return EvalConfig(embeddings=("mean",), probes=("knn-cosine", "linear"), clustering=False,
-                      probe_n_train=p.probe_n_train)
+    return EvalConfig(
+        embeddings=("mean",), probes=("knn-cosine", "linear"), clustering=False, probe_n_train=p.probe_n_train
+    )
 
 
 def _entries(p, methods) -> tuple[list, list]:
     """(the budget curve's entries, the study's entries) of a run."""
-    curve = grid(p.base(), list(CURVE_METHODS), seeds=p.seeds, reductions=["sum", "normalised"]) \
-        if set(CURVE_METHODS) <= set(methods) else []
+    curve = (
+        grid(p.base(), list(CURVE_METHODS), seeds=p.seeds, reductions=["sum", "normalised"])
+        if set(CURVE_METHODS) <= set(methods)
+        else []
+    )
     study = grid(p.base(), [m for m in methods if m != "infonce[pure]"], seeds=p.seeds, reductions=["sum"])
     if "infonce[pure]" in methods:
         study += grid(p.base(), ["infonce[pure]"], seeds=p.seeds)
@@ -334,8 +390,15 @@ def _warm_up(plan: Plan, p, ds, eval_cfg: EvalConfig, device, *, elapsed: float)
             for steps in (5, 5 + WARMUP_STEPS):
                 with tempfile.TemporaryDirectory() as folder:  # epoch checkpoints as the real run writes, not cached
                     t0 = time.perf_counter()
-                    model = trainer.train(config.replace(max_steps=steps), ds, device=device, progress=False,
-                                          checkpoint_dir=folder, resume=False, step_callbacks=callbacks)
+                    model = trainer.train(
+                        config.replace(max_steps=steps),
+                        ds,
+                        device=device,
+                        progress=False,
+                        checkpoint_dir=folder,
+                        resume=False,
+                        step_callbacks=callbacks,
+                    )
                     best[steps] = min(best.get(steps, float("inf")), time.perf_counter() - t0)
         per_step = (best[5 + WARMUP_STEPS] - best[5]) / WARMUP_STEPS
         plan.seconds_per_step[method] = max(per_step, best[5 + WARMUP_STEPS] / (5 + WARMUP_STEPS) / 2)
@@ -347,9 +410,12 @@ def _warm_up(plan: Plan, p, ds, eval_cfg: EvalConfig, device, *, elapsed: float)
     evaluate(model.model, ds, _curve_cfg(p), likelihood=likelihood, device=device)
     plan.seconds_per_eval["curve point"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    embedding_ablation(model.model, ds, {"mu + layer 0": dict(kind="informative", layers=[0]),
-                                         "-X": dict(kind="informative")},
-                       EvalConfig(probes=("knn-cosine", "linear")))
+    embedding_ablation(
+        model.model,
+        ds,
+        {"mu + layer 0": dict(kind="informative", layers=[0]), "-X": dict(kind="informative")},
+        EvalConfig(probes=("knn-cosine", "linear")),
+    )
     plan.seconds_per_eval["layer ablation"] = time.perf_counter() - t0
     train_s = sum(p.budget * plan.seconds_per_step[e.config.method] for e in todo)
     plan.estimate_s = elapsed + (time.perf_counter() - t_start) + train_s + _evaluation_guess(plan)
@@ -365,9 +431,12 @@ def _evaluation_guess(plan: Plan) -> float:
     one evaluation) and the report (:data:`REPORT_SECONDS`)."""
     rate = plan.seconds_per_eval
     ablations = len(plan.seeds) * len({"vae", "mim", "cmim"} & set(plan.methods))
-    return (plan.curve_runs * len(plan.curve_steps) * rate.get("curve point", 0.0)
-            + (plan.evaluations + 1) * rate.get("evaluation", 0.0)
-            + ablations * rate.get("layer ablation", 0.0) + REPORT_SECONDS)
+    return (
+        plan.curve_runs * len(plan.curve_steps) * rate.get("curve point", 0.0)
+        + (plan.evaluations + 1) * rate.get("evaluation", 0.0)
+        + ablations * rate.get("layer ablation", 0.0)
+        + REPORT_SECONDS
+    )
 
 
 def baseline_table(ds, eval_cfg: EvalConfig, n_components: int) -> pd.DataFrame:
@@ -380,8 +449,7 @@ def baseline_table(ds, eval_cfg: EvalConfig, n_components: int) -> pd.DataFrame:
     if ds.real_valued:
         scaled = dataclasses.replace(ds, x_train=ds.standardised(ds.x_train), x_test=ds.standardised(ds.x_test))
         rows.append({"baseline": "raw, standardised", **baseline_scores(scaled, "pixels", cfg, n_components=0)})
-    rows.append({"baseline": f"PCA ({n_components})", **baseline_scores(scaled, "pca", cfg,
-                                                                         n_components=n_components)})
+    rows.append({"baseline": f"PCA ({n_components})", **baseline_scores(scaled, "pca", cfg, n_components=n_components)})
     return pd.DataFrame(rows)
 
 
@@ -397,8 +465,18 @@ def infonce_rows(study, dataset: str, p) -> list[dict]:
             if part.empty:
                 continue
             v = compare_entries(part, "cmim[sum]", other, margin=p.margin)
-            out.append(claim_row(2, f"{dataset}, cmim[sum] vs {other}, {probe}", v, statement=STATEMENT_INFONCE,
-                                 dataset=dataset, probe=probe, embedding="mean", budget=f"{p.budget} steps"))
+            out.append(
+                claim_row(
+                    2,
+                    f"{dataset}, cmim[sum] vs {other}, {probe}",
+                    v,
+                    statement=STATEMENT_INFONCE,
+                    dataset=dataset,
+                    probe=probe,
+                    embedding="mean",
+                    budget=f"{p.budget} steps",
+                )
+            )
     return out
 
 
@@ -416,6 +494,7 @@ def _best_baseline(baselines: pd.DataFrame, study_rows: pd.DataFrame) -> dict:
 
 
 # --- the recommendation, from the verdict rows only --------------------------------------
+
 
 def recommendation(rows: list[dict], *, baselines: dict | None = None) -> str:
     """One paragraph computed from verdict rows (the schema of ``claims.json``):
@@ -446,8 +525,10 @@ def recommendation(rows: list[dict], *, baselines: dict | None = None) -> str:
             parts.append(sentence)
     for probe, (name, score, best) in (baselines or {}).items():
         if score >= best:
-            parts.append(f"Note: the {name} baseline ({_probe_name(probe)} {score:.3f}) scores at least as well as "
-                         f"every learned code ({best:.3f}); a representation model may not pay off here.")
+            parts.append(
+                f"Note: the {name} baseline ({_probe_name(probe)} {score:.3f}) scores at least as well as "
+                f"every learned code ({best:.3f}); a representation model may not pay off here."
+            )
             break
     return " ".join(parts)
 
@@ -458,8 +539,9 @@ def _steps(row: dict) -> int | None:
 
 
 def _probe_name(probe: str) -> str:
-    return {"knn-cosine": "kNN-cosine", "knn-euclidean": "kNN-euclidean", "linear": "linear",
-            "mlp": "MLP"}.get(probe, probe)
+    return {"knn-cosine": "kNN-cosine", "knn-euclidean": "kNN-euclidean", "linear": "linear", "mlp": "MLP"}.get(
+        probe, probe
+    )
 
 
 def _join(words: list[str]) -> str:
@@ -469,8 +551,14 @@ def _join(words: list[str]) -> str:
 
 def _method_choice(rows: list[dict]) -> tuple[str, str]:
     """("cmim" or "mim", a sentence on the budget curve or "")."""
-    curve = [r for r in rows if r["claim"] == 2 and r["a"].startswith("cmim") and r["b"].startswith("mim")
-             and r["probe"] in CLASSIFICATION_PROBES]
+    curve = [
+        r
+        for r in rows
+        if r["claim"] == 2
+        and r["a"].startswith("cmim")
+        and r["b"].startswith("mim")
+        and r["probe"] in CLASSIFICATION_PROBES
+    ]
     if not curve:
         return "mim", ""
     budget = max(s for s in map(_steps, curve) if s is not None)
@@ -483,9 +571,11 @@ def _method_choice(rows: list[dict]) -> tuple[str, str]:
     early = sorted({_steps(r) for r in curve if r["verdict"] == "holds" and _steps(r) < budget})
     if early:
         closed = min(s for s in map(_steps, curve) if s > early[-1])
-        return "mim", (f"cMIM helps only before {closed:,} steps (its lead over MIM holds at step"
-                       f"{'s' if len(early) > 1 else ''} {_join([f'{s:,}' for s in early])} and is gone by "
-                       f"{budget:,}).")
+        return "mim", (
+            f"cMIM helps only before {closed:,} steps (its lead over MIM holds at step"
+            f"{'s' if len(early) > 1 else ''} {_join([f'{s:,}' for s in early])} and is gone by "
+            f"{budget:,})."
+        )
     if reverses:
         which = _join([_probe_name(r["probe"]) for r in reverses])
         return "mim", f"MIM beats cMIM at {budget:,} steps ({which}): the contrastive term does not pay off here."
@@ -512,9 +602,11 @@ def _vae_sentence(rows: list[dict]) -> str:
     row = next((r for r in rows if r["claim"] == 1 and r["probe"] == "knn-cosine"), None)
     if row is None or row["verdict"] is None:
         return ""
-    return {"holds": "MIM's codes classify better than the VAE's (kNN-cosine).",
-            "reverses": "The VAE's codes classify better than MIM's (kNN-cosine).",
-            "within noise": "MIM and the VAE are within noise on kNN-cosine."}[row["verdict"]]
+    return {
+        "holds": "MIM's codes classify better than the VAE's (kNN-cosine).",
+        "reverses": "The VAE's codes classify better than MIM's (kNN-cosine).",
+        "within noise": "MIM and the VAE are within noise on kNN-cosine.",
+    }[row["verdict"]]
 
 
 def _infonce_sentence(rows: list[dict]) -> str:
@@ -524,8 +616,10 @@ def _infonce_sentence(rows: list[dict]) -> str:
     holds = [f"{r['b']} on {_probe_name(r['probe'])}" for r in mine if r["verdict"] == "holds"]
     reverses = [f"{r['b']} on {_probe_name(r['probe'])}" for r in mine if r["verdict"] == "reverses"]
     if reverses and not holds:
-        return (f"InfoNCE beats cMIM ({_join(reverses)}): where reconstructions are not needed, classic contrastive "
-                f"learning is the stronger choice.")
+        return (
+            f"InfoNCE beats cMIM ({_join(reverses)}): where reconstructions are not needed, classic contrastive "
+            f"learning is the stronger choice."
+        )
     if holds and not reverses:
         return f"cMIM beats classic contrastive learning ({_join(holds)})."
     if holds:
