@@ -15,6 +15,8 @@ from cmim_lab.studies import your_data
         (["--dataset", "wine", "--search"], "--search runs on the paper's datasets only"),
         (["--dataset", "wine", "--methods", "mim,bogus"], "bogus"),
         (["--dataset", "wine", "--seeds", "0,0"], "seeds"),
+        (["--latent-dim", "3"], "--latent-dim only applies to your own data"),
+        (["--dataset", "wine", "--likelihood", "poisson", "--dry-run"], "poisson"),
     ],
 )
 def test_misplaced_or_bad_flags_are_one_line_errors(argv, message, fresh_cache, capsys):
@@ -51,11 +53,20 @@ def test_the_flags_reach_the_library(monkeypatch, tmp_path, capsys):
         "--out",
         str(tmp_path),
         "--no-progress",
+        *("--likelihood", "gaussian-learned", "--hidden-sizes", "16,16", "--latent-dim", "3"),
     ]
     assert main(argv) == 0
     assert seen["dataset"] == "table.csv" and seen["label"] == "species" and seen["budget"] == 300
     assert seen["seeds"] == (0, 1) and seen["methods"] == ["mim", "cmim"] and seen["n_train"] == 100
     assert seen["profile"] == "smoke" and str(seen["out_dir"]) == str(tmp_path) and seen["dry_run"] is False
+    assert seen["overrides"] == {"likelihood": "gaussian-learned", "hidden_sizes": (16, 16), "latent_dim": 3}
+
+
+def test_an_override_reaches_the_plan(fresh_cache, capsys):
+    argv = ["claims", "--dataset", "wine", "--profile", "smoke", "--dry-run", "--no-progress"]
+    argv += ["--likelihood", "gaussian-learned", "--hidden-sizes", "16", "--latent-dim", "3"]
+    assert main(argv) == 0
+    assert "architecture mlp 16, latent 3, likelihood gaussian-learned" in capsys.readouterr().out
 
 
 def test_the_cli_offers_the_librarys_methods(capsys):

@@ -57,6 +57,20 @@ def test_csv_with_a_label_column_and_image_folder(tmp_path, cache):
     assert _cache_files(cache) == []
 
 
+def test_a_parquet_table_reads_as_its_csv(tmp_path, cache):
+    pytest.importorskip("pyarrow", reason="pyarrow reads .parquet (the dev extra installs it)")
+    x, y = _digits(120)
+    frame = pd.DataFrame(x.reshape(len(x), -1) * 1.5, columns=[f"f{i}" for i in range(64)])
+    frame["kind"] = [f"class-{c}" for c in y]
+    frame.to_csv(tmp_path / "table.csv", index=False)
+    frame.to_parquet(tmp_path / "table.parquet", index=False)
+    a, b = load_path(tmp_path / "table.csv", label="kind"), load_path(tmp_path / "table.parquet", label="kind")
+    assert torch.equal(a.x_train, b.x_train) and torch.equal(a.y_train, b.y_train) and a.classes == b.classes
+    with pytest.raises(ValueError, match="kind"):
+        load_path(tmp_path / "table.parquet", label="species")
+    assert _cache_files(cache) == []
+
+
 def test_resolve_dataset_takes_names_tables_and_paths(tmp_path):
     assert resolve_dataset("digits", n_train=100).name == "digits"
     wine = resolve_dataset("wine")

@@ -23,14 +23,16 @@ EXAMPLES = [
 ]
 # only with --dataset (the paper's run has its sizes in --profile)
 YOUR_DATA_FLAGS = ("label", "budget", "seeds", "methods", "n_train", "dry_run")
+# the kit's choice by data kind, overridden by name (TrainConfig fields, checked by the library)
+OVERRIDES = ("arch", "likelihood", "hidden_sizes", "latent_dim", "batch_size")
 
 
 def add_arguments(p) -> None:
     """``--profile``, ``--search``, ``--out``, ``--device``, ``--no-progress``."""
     from ..profiles import PROFILE_NAMES
-    from ..validation import SAMPLES, STEPS
+    from ..validation import BATCH, LATENT_DIM, SAMPLES, STEPS, WIDTH
     from .common import add_profile_out_flag, add_run_flags
-    from .flags import bounded, choice, names, seeds
+    from .flags import bounded, bounded_list, choice, names, seeds
 
     METHODS = ("vae", "cvae", "mim", "cmim", "infonce", "infonce[pure]")  # studies.your_data.METHODS (a test checks)
 
@@ -81,6 +83,31 @@ def add_arguments(p) -> None:
         type=bounded(SAMPLES, "n_train"),
         help="a stratified subset of the training samples (default none = all)",
     )
+    g.add_argument("--arch", default=None, help="override the architecture chosen by data kind (mlp, conv, ...)")
+    g.add_argument(
+        "--likelihood",
+        default=None,
+        help="override the decoder likelihood chosen by data kind (bernoulli for images in [0, 1], "
+        "gaussian-fixed for real-valued features; gaussian-learned, ...)",
+    )
+    g.add_argument(
+        "--hidden-sizes",
+        default=None,
+        type=bounded_list(WIDTH, "hidden_sizes"),
+        help="override the hidden widths, comma-separated (default: the profile's for the kind of data)",
+    )
+    g.add_argument(
+        "--latent-dim",
+        default=None,
+        type=bounded(LATENT_DIM, "latent_dim"),
+        help="override the code size (default: the profile's for the kind of data)",
+    )
+    g.add_argument(
+        "--batch-size",
+        default=None,
+        type=bounded(BATCH, "batch_size"),
+        help="override the batch size (default: the profile's, at most half the training samples)",
+    )
     g.add_argument(
         "--dry-run",
         action="store_true",
@@ -96,7 +123,8 @@ def run(args) -> int:
     from .common import command_line, wrote
     from .flags import out_default
 
-    given = [f"--{name.replace('_', '-')}" for name in YOUR_DATA_FLAGS if getattr(args, name) not in (None, False)]
+    own = YOUR_DATA_FLAGS + OVERRIDES
+    given = [f"--{name.replace('_', '-')}" for name in own if getattr(args, name) not in (None, False)]
     if args.dataset is None and given:
         raise ValueError(
             f"{', '.join(given)} only {'apply' if len(given) > 1 else 'applies'} to your own data: "
@@ -139,6 +167,7 @@ def _your_data(args, run_your_data, command: str, wrote, out_default) -> int:
         profile=args.profile,
         dry_run=args.dry_run,
         n_train=args.n_train,
+        overrides={k: _tupled(getattr(args, k)) for k in OVERRIDES if getattr(args, k) is not None},
         out_dir=None if args.dry_run else out,
         device=args.device,
         progress=not args.no_progress,
@@ -148,3 +177,7 @@ def _your_data(args, run_your_data, command: str, wrote, out_default) -> int:
     if not args.dry_run:
         print(wrote(result.files))
     return 0
+
+
+def _tupled(value):
+    return tuple(value) if isinstance(value, list) else value
