@@ -26,6 +26,9 @@ verdict is None and the text says so.
 with its numbers and spread, and the README's larger run beside it
 (:mod:`cmim_lab.studies.readme_results`); :func:`curve_reading` says where a gap along a budget
 curve opens and closes.
+
+:func:`run` asks every claim of a dataset of your own (``cmim_lab.claims.run("wine")``, the
+same as ``cmim-lab claims --dataset wine``; :func:`cmim_lab.studies.your_data.run`).
 """
 
 from __future__ import annotations
@@ -400,3 +403,14 @@ def _scores(name: str, scores, paired_by: str) -> dict:
             raise ValueError(f"{name} names a {paired_by} more than once ({key!r}): every {paired_by} must appear once")
         out[key] = value
     return out
+
+
+def run(dataset, **kwargs):
+    """The paper's claims asked of ``dataset`` (a registered name, a bundled table, a path or a
+    :class:`~cmim_lab.data.Dataset`), with paired verdicts and a recommendation: the result of
+    :func:`cmim_lab.studies.your_data.run` (``.rows``, ``.recommendation``, ``.report_path``
+    when ``out_dir`` is given), whose keyword arguments it takes."""
+    from ..registry import resolve
+
+    # by name: your_data reaches this module's neighbours in studies/ the same way
+    return resolve("cmim_lab.studies.your_data:run")(dataset, **kwargs)
