@@ -7,10 +7,18 @@ from functools import partial
 from typing import Callable
 
 from ..errors import check_choice
-from . import reference
 from .knn import knn_predict
 from .logistic import linear_predict
 from .mlp import mlp_predict
+from .reference import (
+    knn_classifier,
+    knn_regressor,
+    logistic_classifier,
+    mlp_classifier,
+    mlp_regressor,
+    ridge_regressor,
+    with_target_scaling,
+)
 from .ridge import ridge_predict
 
 
@@ -38,17 +46,17 @@ class Probe:
 PROBES = {
     "knn-euclidean": Probe(
         knn_predict,
-        partial(reference.knn_classifier, metric="euclidean"),
-        partial(reference.knn_regressor, metric="euclidean"),
+        partial(knn_classifier, metric="euclidean"),
+        partial(knn_regressor, metric="euclidean"),
     ),
     "knn-cosine": Probe(
         knn_predict,
-        partial(reference.knn_classifier, metric="cosine"),
-        partial(reference.knn_regressor, metric="cosine"),
+        partial(knn_classifier, metric="cosine"),
+        partial(knn_regressor, metric="cosine"),
     ),
-    "linear": Probe(linear_predict, classifier=reference.logistic_classifier),
-    "ridge": Probe(ridge_predict, regressor=reference.ridge_regressor),
-    "mlp": Probe(mlp_predict, reference.mlp_classifier, reference.mlp_regressor),
+    "linear": Probe(linear_predict, classifier=logistic_classifier),
+    "ridge": Probe(ridge_predict, regressor=ridge_regressor),
+    "mlp": Probe(mlp_predict, mlp_classifier, mlp_regressor),
 }
 CLASSIFIERS = tuple(name for name, row in PROBES.items() if row.classifier is not None)
 REGRESSORS = tuple(name for name, row in PROBES.items() if row.regressor is not None)
@@ -66,4 +74,4 @@ def make_regressor(name: str, cfg, standardise: bool = True):
     ``cfg``, wrapped in ``TransformedTargetRegressor(StandardScaler())``.
     ``standardise=False`` feeds ``ridge`` and ``mlp`` the raw features."""
     check_choice("regression probe", name, REGRESSORS)
-    return reference.with_target_scaling(PROBES[name].regressor(cfg, standardise))
+    return with_target_scaling(PROBES[name].regressor(cfg, standardise))
